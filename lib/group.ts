@@ -1,0 +1,156 @@
+import { ByteView } from './byteview.js';
+import { BadKeyError, LoadTimeoutError, OwnerLoadError } from './errors.js';
+import { LRU } from './lru.js';
+import type { PeerPicker } from './peers.js';
+import { checkGroup } from './options.js';
+import { Flight } from './singleflight.js';
+import { emptyStats, type GroupStats } from './stats.js';
+import type { Getter, GroupOptions } from './types.js';
+
+/** Defaults for {@link GroupOptions}. */
+export const GROUP_DEFAULTS = { loadTimeoutMs: 30_000, maxKeyLength: 1024, hotCacheFraction: 1 / 8 } as const;
+
+/**
+ * A named, cached, read-through namespace: `get` answers from this process's cache, else from
+ * the key's owner peer, else by running the getter — and caches the result.
+ */
+export class Group {
+  /** The group's name, the same on every peer. */
+  readonly name: string;
+  /** Counters for this group. */
+  readonly stats: GroupStats = emptyStats();
+  readonly #getter: Getter;
+  readonly #loadTimeoutMs: number;
+  readonly #maxKeyLength: number;
+  /** Values this process owns. */
+  readonly #mainCache: LRU;
+  /** A few values owned by other peers, so hot keys stop costing a network hop. */
+  readonly #hotCache: LRU;
+  /** Merges concurrent gets of a key, covering the peer fetch and the local load. */
+  readonly #flight = new Flight<ByteView>();
+  /** Merges runs of the getter, whether started by this process or for a peer. */
+  readonly #localFlight = new Flight<ByteView>();
+  #peers: PeerPicker | undefined;
+
+  constructor(name: string, options: GroupOptions) {
+    checkGroup(name, options);
+    this.name = name;
+    this.#getter = options.getter;
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? GROUP_DEFAULTS.loadTimeoutMs;
+    this.#maxKeyLength = options.maxKeyLength ?? GROUP_DEFAULTS.maxKeyLength;
+    const hotBytes = options.maxBytes > 0 ? Math.floor(options.maxBytes * (options.hotCacheFraction ?? GROUP_DEFAULTS.hotCacheFraction)) : 0;
+    this.#mainCache = new LRU(options.maxBytes - hotBytes);
+    this.#hotCache = new LRU(hotBytes);
+  }
+
+  /** Tells the group where its peers are. Once only: a second call throws. */
+  registerPeers(picker: PeerPicker): void {
+    if (this.#peers) throw new Error(`registerPeers called more than once for group "${this.name}"`);
+    this.#peers = picker;
+  }
+
+  /** The value of `key`: cached, else from its owner peer, else from the getter. */
+  async get(key: string): Promise<ByteView> {
+    this.#checkKey(key);
+    this.stats.gets++;
+    const cached = this.#lookupCache(key);
+    if (cached) return cached;
+    this.stats.loads++;
+    return this.#flight.do(key, () => this.#load(key)).promise;
+  }
+
+  /**
+   * The value of `key` for another peer's request. Never forwarded to a third peer: two peers
+   * that disagree on the owner would otherwise pass a key back and forth (golang/groupcache
+   * deadlocks there until a timeout).
+   */
+  async getForPeer(key: string): Promise<ByteView> {
+    this.#checkKey(key);
+    this.stats.gets++;
+    this.stats.serverRequests++;
+    const cached = this.#lookupCache(key);
+    if (cached) return cached;
+    this.stats.loads++;
+    return this.#localFlight.do(key, () => this.#loadLocally(key)).promise;
+  }
+
+  /** Counters of the main cache (owned keys) and the hot cache (copies of others' keys). */
+  cacheStats() {
+    return { main: this.#mainCache.stats(), hot: this.#hotCache.stats() };
+  }
+
+  /** Drops `key` from this process's caches (other peers keep their copies). */
+  forget(key: string): boolean {
+    return this.#mainCache.remove(key) || this.#hotCache.remove(key);
+  }
+
+  #checkKey(key: unknown): asserts key is string {
+    if (typeof key !== 'string') throw new BadKeyError(`key must be a string, got ${typeof key}`);
+    if (key.length === 0) throw new BadKeyError('key must not be empty');
+    if (key.length > this.#maxKeyLength) throw new BadKeyError(`key is ${key.length} characters, over the group's maxKeyLength of ${this.#maxKeyLength}`);
+  }
+
+  #lookupCache(key: string): ByteView | undefined {
+    const value = this.#mainCache.get(key) ?? this.#hotCache.get(key);
+    if (value) this.stats.cacheHits++;
+    return value;
+  }
+
+  async #load(key: string): Promise<ByteView> {
+    // A get that finished while we queued for the flight may have filled the cache.
+    const cached = this.#lookupCache(key);
+    if (cached) return cached;
+    this.stats.loadsDeduped++;
+    const peer = this.#peers?.pickPeer(key);
+    if (peer) {
+      try {
+        const value = new ByteView(await peer.get(this.name, key), false);
+        this.stats.peerLoads++;
+        if (Math.random() < 0.1) this.#hotCache.add(key, value);
+        return value;
+      } catch (err) {
+        this.stats.peerErrors++;
+        // The owner ran the getter and it failed: running it again here would double the load
+        // on a backend that is already failing.
+        if (err instanceof OwnerLoadError) throw err;
+      }
+    }
+    return this.#localFlight.do(key, () => this.#loadLocally(key)).promise;
+  }
+
+  async #loadLocally(key: string): Promise<ByteView> {
+    let value: ByteView;
+    try {
+      value = toByteView(await this.#runGetter(key), this.name, key);
+    } catch (err) {
+      this.stats.localLoadErrs++;
+      throw err;
+    }
+    this.stats.localLoads++;
+    this.#mainCache.add(key, value);
+    return value;
+  }
+
+  /** Runs the getter with a signal that aborts at the deadline; never waits past it. */
+  #runGetter(key: string): Promise<unknown> {
+    const controller = new AbortController();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const err = new LoadTimeoutError(`getter for group "${this.name}" did not finish within loadTimeoutMs (${this.#loadTimeoutMs} ms) for key ${JSON.stringify(key)}`);
+        controller.abort(err);
+        reject(err);
+      }, this.#loadTimeoutMs);
+    });
+    const run = Promise.resolve().then(() => this.#getter(key, { signal: controller.signal }));
+    run.catch(() => {}); // a getter that rejects after the deadline must not become an unhandled rejection
+    return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
+  }
+}
+
+function toByteView(value: unknown, group: string, key: string): ByteView {
+  // The getter's buffer is copied: the getter may reuse or change it after returning.
+  if (typeof value === 'string' || value instanceof Uint8Array) return new ByteView(value);
+  const got = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  throw new TypeError(`getter for group "${group}" returned ${got} for key ${JSON.stringify(key)}; return a Buffer, Uint8Array or string`);
+}

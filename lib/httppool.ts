@@ -1,0 +1,160 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { AUTH_HEADER, RequestSigner } from './auth.js';
+import { ConsistentHashRing, type Ring } from './consistenthash.js';
+import { ByteView } from './byteview.js';
+import { BadKeyError } from './errors.js';
+import { ERROR_HEADER, HttpGetter } from './httpgetter.js';
+import { checkPeers, ConfigError, type ResolvedOptions } from './options.js';
+import type { PeerPicker } from './peers.js';
+import type { GroupRegistry } from './registry.js';
+import { RendezvousRing } from './rendezvous.js';
+import type { RingOption } from './types.js';
+import { decodeSegment, encodeGetResponse } from './wire.js';
+
+/** Longest error text sent to a peer. */
+const MAX_ERROR_TEXT = 1024;
+
+/**
+ * The HTTP side of a peer: a server answering other peers under `basePath`, and a
+ * {@link PeerPicker} that owns one {@link HttpGetter} per remote peer and a ring to choose
+ * among them. golang/groupcache's HTTPPool, wire-compatible with it.
+ */
+export class HttpPool implements PeerPicker {
+  /** This peer's base URL. */
+  readonly self: string;
+  /** The peer route's path prefix. */
+  readonly basePath: string;
+  readonly #registry: GroupRegistry;
+  readonly #options: ResolvedOptions;
+  readonly #signer: RequestSigner | undefined;
+  readonly #attached = new WeakSet<Server>();
+  #ring: Ring;
+  #getters = new Map<string, HttpGetter>();
+  #closed = false;
+
+  constructor(registry: GroupRegistry, options: ResolvedOptions) {
+    this.self = options.self;
+    this.basePath = options.basePath;
+    this.#registry = registry;
+    this.#options = options;
+    this.#signer = options.secret ? new RequestSigner(options.secret) : undefined;
+    this.#ring = makeRing(options.ring);
+    this.set(...options.peers);
+  }
+
+  /**
+   * Replaces the peer list (self included), rebuilding the ring and the getters. Every peer
+   * must be given the same list. Getters of peers that stay are kept, with their sockets.
+   */
+  set(...peers: string[]): void {
+    const checked = checkPeers(peers, this.self);
+    if (this.#options.secret === undefined && checked.length > 1) {
+      throw new ConfigError('secret', 'is required once the pool has other peers: pass secret to geecache(), or secret: false on a private network');
+    }
+    const ring = makeRing(this.#options.ring);
+    ring.add(...checked);
+    const getters = new Map<string, HttpGetter>();
+    for (const peer of checked) {
+      if (peer === this.self) continue;
+      getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, { ...this.#options, signer: this.#signer }));
+    }
+    for (const [peer, getter] of this.#getters) if (!getters.has(peer)) getter.close();
+    this.#ring = ring;
+    this.#getters = getters;
+  }
+
+  /** The current peers, self included. */
+  peers(): string[] {
+    return this.#ring.peers();
+  }
+
+  /** The owner of `key` on this pool's ring. */
+  ownerOf(key: string): string | undefined {
+    return this.#ring.get(key);
+  }
+
+  pickPeer(key: string): HttpGetter | undefined {
+    const owner = this.#ring.get(key);
+    return owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
+  }
+
+  /**
+   * Answers `req` if it is a peer request (its path starts with `basePath`) and returns true;
+   * returns false, touching nothing, for any other request.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): boolean {
+    if (this.#closed || !url.startsWith(this.basePath)) return false;
+    void this.#serve(req, res, url);
+    return true;
+  }
+
+  /**
+   * Serves peer requests on `server` before its other 'request' listeners (Express) see them,
+   * so peer traffic skips Express's per-request work. Idempotent.
+   */
+  attach(server: Server): void {
+    if (this.#attached.has(server)) return;
+    this.#attached.add(server);
+    const others = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.handle(req, res)) return;
+      for (const listener of others) listener.call(server, req, res);
+    });
+  }
+
+  /** Stops serving peer requests and closes every peer connection. */
+  close(): void {
+    this.#closed = true;
+    for (const getter of this.#getters.values()) getter.close();
+  }
+
+  async #serve(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (this.#options.secret === undefined) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
+    if (this.#signer && !this.#signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) {
+      return reply(res, 401, 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)');
+    }
+    if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
+    const rest = path.slice(this.basePath.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) return reply(res, 400, `bad request: expected ${this.basePath}<group>/<key>`);
+    const keyRaw = rest.slice(slash + 1);
+    if (keyRaw.includes('/')) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
+    const name = decodeSegment(rest.slice(0, slash));
+    const key = decodeSegment(keyRaw);
+    if (name === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
+    const group = this.#registry.getGroup(name);
+    if (!group) return reply(res, 404, `no such group: ${name}`);
+    try {
+      const value = await group.getForPeer(key);
+      if (res.destroyed) return; // the peer gave up; the load still filled the cache
+      const body = encodeGetResponse(ByteView.unwrap(value));
+      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length });
+      res.end(body);
+    } catch (err) {
+      if (err instanceof BadKeyError) return reply(res, 400, err.message);
+      reply(res, 500, (err as Error)?.message ?? String(err), { [ERROR_HEADER]: 'getter' });
+    }
+  }
+}
+
+function makeRing(option: RingOption): Ring {
+  if (option === 'groupcache') return new ConsistentHashRing();
+  if (option === 'default') return new RendezvousRing();
+  return option();
+}
+
+function header(req: IncomingMessage, name: string): string | undefined {
+  const value = req.headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Ends `res` with a plain-text status, as Go's http.Error does. */
+function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return;
+  const body = `${text.slice(0, MAX_ERROR_TEXT)}\n`;
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body), ...headers });
+  res.end(body);
+}

@@ -1,0 +1,88 @@
+import { LRUCache } from 'lru-cache';
+import type { ByteView } from './byteview.js';
+
+/** Counters kept by an {@link LRU}. */
+export interface LRUStats {
+  /** Bytes the cache accounts for: the sum of key length + value length over its entries. */
+  bytes: number;
+  /** Entries held. */
+  items: number;
+  /** Lookups. */
+  gets: number;
+  /** Lookups that found an entry. */
+  hits: number;
+  /** Entries dropped to make room. */
+  evictions: number;
+}
+
+/** Called with each entry the cache evicts to stay within its byte budget. */
+export type EvictionCallback = (key: string, value: ByteView) => void;
+
+/**
+ * A byte-bounded least-recently-used cache of {@link ByteView}s, on the `lru-cache` package.
+ *
+ * An entry costs its key's length plus its value's length, as in groupcache, so `maxBytes`
+ * bounds what the cache accounts for. `maxBytes <= 0` makes a cache that holds nothing.
+ */
+export class LRU {
+  readonly maxBytes: number;
+  readonly #cache: LRUCache<string, ByteView> | undefined;
+  #gets = 0;
+  #hits = 0;
+  #evictions = 0;
+
+  constructor(maxBytes: number, onEvict?: EvictionCallback) {
+    this.maxBytes = maxBytes;
+    if (maxBytes <= 0) return;
+    this.#cache = new LRUCache<string, ByteView>({
+      maxSize: maxBytes,
+      sizeCalculation: (value, key) => LRU.cost(key, value),
+      dispose: (value, key, reason) => {
+        if (reason !== 'evict') return;
+        this.#evictions++;
+        onEvict?.(key, value);
+      },
+    });
+  }
+
+  /** What an entry costs against `maxBytes`. */
+  static cost(key: string, value: ByteView): number {
+    return Math.max(1, Buffer.byteLength(key) + value.length);
+  }
+
+  /** The entry for `key`, marking it most recently used. */
+  get(key: string): ByteView | undefined {
+    this.#gets++;
+    const value = this.#cache?.get(key);
+    if (value !== undefined) this.#hits++;
+    return value;
+  }
+
+  /** Stores an entry, evicting the least recently used ones to make room. Returns false if it can never fit. */
+  add(key: string, value: ByteView): boolean {
+    if (!this.#cache || LRU.cost(key, value) > this.maxBytes) return false;
+    this.#cache.set(key, value);
+    return true;
+  }
+
+  /** Removes an entry; true if there was one. */
+  remove(key: string): boolean {
+    return this.#cache?.delete(key) ?? false;
+  }
+
+  /** Removes every entry (not counted as evictions). */
+  clear(): void {
+    this.#cache?.clear();
+  }
+
+  /** The cache's counters. */
+  stats(): LRUStats {
+    return {
+      bytes: this.#cache?.calculatedSize ?? 0,
+      items: this.#cache?.size ?? 0,
+      gets: this.#gets,
+      hits: this.#hits,
+      evictions: this.#evictions,
+    };
+  }
+}

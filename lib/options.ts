@@ -1,0 +1,129 @@
+import type { GeecacheOptions, GroupOptions, RingOption } from './types.js';
+
+/** A configuration mistake found at start-up; the message names the option and the fix. */
+export class ConfigError extends TypeError {
+  override readonly name = 'ConfigError';
+  constructor(option: string, problem: string) {
+    super(`geecache: option "${option}" ${problem}`);
+  }
+}
+
+/** {@link GeecacheOptions} with defaults filled in and every value checked. */
+export interface ResolvedOptions {
+  self: string;
+  peers: string[];
+  secret: string | false | undefined;
+  groups: [string, GroupOptions][];
+  basePath: string;
+  ring: RingOption;
+  timeoutMs: number;
+  maxResponseBytes: number;
+  backoffMs: number;
+  maxSockets: number;
+  fastPath: boolean;
+}
+
+/** Defaults of {@link GeecacheOptions}. */
+export const DEFAULTS = {
+  basePath: '/_geecache/',
+  ring: 'default',
+  timeoutMs: 2_000,
+  maxResponseBytes: 64 << 20,
+  backoffMs: 5_000,
+  maxSockets: 32,
+} as const;
+
+const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
+
+/** Checks `options` and fills in defaults; throws a {@link ConfigError} naming the first bad option. */
+export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
+  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object: geecache({ self, peers, secret, groups })');
+  const self = checkPeerUrl(options.self, 'self');
+  const peers = checkPeers(options.peers ?? [self], self);
+  const secret = checkSecret(options.secret, peers, self);
+  const basePath = options.basePath ?? DEFAULTS.basePath;
+  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath)) throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
+  const ring = options.ring ?? DEFAULTS.ring;
+  if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function') throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
+  if (typeof options.groups !== 'object' || options.groups === null || Object.keys(options.groups).length === 0) {
+    throw new ConfigError('groups', 'must name at least one group: groups: { scores: { maxBytes: 64 << 20, getter: async (key) => ... } }');
+  }
+  const groups = Object.entries(options.groups).map(([name, group]) => [name, checkGroup(name, group, `groups.${name}`)] as [string, GroupOptions]);
+  return {
+    self,
+    peers,
+    secret,
+    groups,
+    basePath,
+    ring,
+    timeoutMs: positive(options.timeoutMs, 'timeoutMs', DEFAULTS.timeoutMs),
+    maxResponseBytes: positive(options.maxResponseBytes, 'maxResponseBytes', DEFAULTS.maxResponseBytes),
+    backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
+    maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
+    fastPath: options.fastPath ?? true,
+  };
+}
+
+/** Checks one group's options; `option` is how the message names it. */
+export function checkGroup(name: string, group: GroupOptions, option = 'group'): GroupOptions {
+  if (!GROUP_NAME.test(name)) throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-'`);
+  if (typeof group !== 'object' || group === null) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
+  if (typeof group.maxBytes !== 'number' || Number.isNaN(group.maxBytes)) throw new ConfigError(`${option}.maxBytes`, `must be a number of bytes (e.g. 64 << 20; 0 disables caching), got ${JSON.stringify(group.maxBytes)}`);
+  if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
+  positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, 1);
+  positive(group.maxKeyLength, `${option}.maxKeyLength`, 1);
+  const hot = group.hotCacheFraction;
+  if (hot !== undefined && !(typeof hot === 'number' && hot >= 0 && hot < 1)) throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
+  return group;
+}
+
+/** Checks a peer list: each a valid URL, no duplicates, `self` among them. */
+export function checkPeers(peers: unknown, self: string): string[] {
+  if (!Array.isArray(peers) || peers.length === 0) throw new ConfigError('peers', 'must be a non-empty array of base URLs, self included');
+  const checked = peers.map((p, i) => checkPeerUrl(p, `peers[${i}]`));
+  const seen = new Map<string, number>();
+  checked.forEach((p, i) => {
+    const origin = new URL(p).origin;
+    if (seen.has(origin)) throw new ConfigError(`peers[${i}]`, `duplicates peers[${seen.get(origin)}] (${p}); list each peer once`);
+    seen.set(origin, i);
+  });
+  if (!seen.has(new URL(self).origin)) throw new ConfigError('peers', `must include self (${self}): every peer lists the whole cluster, itself included`);
+  return checked;
+}
+
+function checkPeerUrl(value: unknown, option: string): string {
+  const hint = 'must be a base URL such as "http://10.0.0.1:3000"';
+  if (typeof value !== 'string') throw new ConfigError(option, `${hint}, got ${JSON.stringify(value)}`);
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    throw new ConfigError(option, `${hint}, got ${JSON.stringify(value)}`);
+  }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(option, `${hint} (http or https), got ${JSON.stringify(value)}`);
+  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
+  // The ring hashes the string itself, so keep it as given (golang/groupcache does): only a
+  // trailing slash is dropped.
+  return value.endsWith('/') ? value.slice(0, -1) : value;
+}
+
+function checkSecret(secret: unknown, peers: string[], self: string): string | false | undefined {
+  if (secret === false) return false;
+  if (secret === undefined || secret === '') {
+    if (peers.some((p) => new URL(p).origin !== new URL(self).origin)) {
+      throw new ConfigError('secret', 'is required when peers lists other apps: set the same random string (e.g. process.env.GEECACHE_SECRET) on every peer, or secret: false on a private network');
+    }
+    return undefined;
+  }
+  if (typeof secret !== 'string') throw new ConfigError('secret', `must be a string or false, got ${typeof secret}`);
+  if (secret.length < 16) throw new ConfigError('secret', 'must be at least 16 characters: use a random string, e.g. `openssl rand -hex 32`');
+  return secret;
+}
+
+function positive(value: unknown, option: string, fallback: number, allowZero = false): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new ConfigError(option, `must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}

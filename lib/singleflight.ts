@@ -1,0 +1,31 @@
+/**
+ * Collapses concurrent calls for the same key into one.
+ *
+ * While a call for a key is in flight, later callers of {@link Flight.do} with that key wait
+ * for its result instead of starting their own. Once it settles — fulfilled or rejected — the
+ * key is forgotten, so the next call runs again: errors are shared, never remembered.
+ */
+export class Flight<T> {
+  readonly #inFlight = new Map<string, Promise<T>>();
+
+  /**
+   * Runs `fn` for `key` unless a call for `key` is already running, in which case its promise
+   * is returned. `shared` tells the caller whether it joined another call.
+   */
+  do(key: string, fn: () => Promise<T> | T): { promise: Promise<T>; shared: boolean } {
+    const running = this.#inFlight.get(key);
+    if (running) return { promise: running, shared: true };
+    // Promise.resolve().then() also turns a synchronous throw into a rejection, so a throwing
+    // loader cannot leave the key stuck in the map.
+    const promise = Promise.resolve()
+      .then(fn)
+      .finally(() => this.#inFlight.delete(key));
+    this.#inFlight.set(key, promise);
+    return { promise, shared: false };
+  }
+
+  /** Number of keys with a call in flight. */
+  get size(): number {
+    return this.#inFlight.size;
+  }
+}

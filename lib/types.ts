@@ -1,0 +1,67 @@
+import type { Ring } from './consistenthash.js';
+
+/** What a getter may return: the value's bytes, or a string stored as UTF-8. */
+export type Bytes = Buffer | Uint8Array | string;
+
+/**
+ * The loader of a group: reads the value of `key` from the source of truth (a database, a
+ * service). It runs once per key across the cluster while the value stays cached. `signal`
+ * aborts at the group's `loadTimeoutMs`; pass it to whatever the getter waits on.
+ */
+export type Getter = (key: string, context: { signal: AbortSignal }) => Promise<Bytes> | Bytes;
+
+/** One group's settings. */
+export interface GroupOptions {
+  /** Bytes this process may cache for the group (key length + value length per entry). `<= 0` disables caching. */
+  maxBytes: number;
+  /** Loads a value that no cache holds. */
+  getter: Getter;
+  /** A getter still running after this long fails with a LoadTimeoutError and its signal aborts. Default 30,000. */
+  loadTimeoutMs?: number;
+  /** Longest key accepted, in UTF-16 code units. Default 1,024. */
+  maxKeyLength?: number;
+  /** Share of `maxBytes` kept for copies of hot keys owned by other peers (golang/groupcache's hot cache). Default 1/8; 0 turns it off. */
+  hotCacheFraction?: number;
+}
+
+/** Which consistent-hash ring assigns keys to peers. */
+export type RingOption =
+  /** Rendezvous hashing: even shares, minimal movement. Every peer must use it. */
+  | 'default'
+  /** golang/groupcache's ring (crc32, 50 replicas): agrees with Go groupcache peers on every key. */
+  | 'groupcache'
+  /** Your own ring; every peer must build the same one. */
+  | (() => Ring);
+
+/** Options of {@link geecache}. */
+export interface GeecacheOptions {
+  /** This app's base URL as the other peers reach it, e.g. `http://10.0.0.1:3000`. Required. */
+  self: string;
+  /** Every peer's base URL, `self` included, the same list on every peer. Default `[self]`. */
+  peers?: string[];
+  /**
+   * Shared by all peers; peer requests are signed with it (HMAC-SHA256). Required when `peers`
+   * names anyone but `self`. `false` turns authentication off: only on a private network, or
+   * with golang/groupcache peers, which send no credentials.
+   */
+  secret?: string | false;
+  /** The groups, by name. The first one is `req.cache`. */
+  groups: Record<string, GroupOptions>;
+  /** Path prefix of the peer route. Default `/_geecache/`; `/_groupcache/` to join Go peers. */
+  basePath?: string;
+  /** Ring preset. Default `'default'`; `'groupcache'` to join Go peers. */
+  ring?: RingOption;
+  /** Timeout of each request to a peer. Default 2,000 ms. */
+  timeoutMs?: number;
+  /** Largest response accepted from a peer. Default 64 MiB. */
+  maxResponseBytes?: number;
+  /** How long a peer that timed out or refused a connection is skipped. Default 5,000 ms. */
+  backoffMs?: number;
+  /** Keep-alive sockets per peer. Default 32. */
+  maxSockets?: number;
+  /**
+   * Answer peer requests on the app's HTTP server before Express routes them (installed at the
+   * first request the middleware sees). Default true; Express then never sees peer traffic.
+   */
+  fastPath?: boolean;
+}
