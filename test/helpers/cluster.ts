@@ -1,0 +1,82 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+import { fileURLToPath } from 'node:url';
+
+const PEER = fileURLToPath(new URL('../fixtures/peer.mjs', import.meta.url));
+
+/** A port that was free a moment ago on 127.0.0.1. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as net.AddressInfo;
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** Config of one child peer (see test/fixtures/peer.mjs). */
+export interface PeerConfig {
+  port: number;
+  self: string;
+  peers: string[];
+  secret?: string | false;
+  basePath?: string;
+  ring?: 'default' | 'groupcache';
+  timeoutMs?: number;
+  backoffMs?: number;
+  getterDelayMs?: number;
+  maxBytes?: number;
+  fastPath?: boolean;
+}
+
+/** A started child peer. */
+export interface ChildPeer {
+  url: string;
+  process: ChildProcess;
+  /** Output so far, for failure messages. */
+  output(): string;
+}
+
+/** Starts test/fixtures/peer.mjs and resolves once it listens. */
+export function startPeer(config: PeerConfig): Promise<ChildPeer> {
+  const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`peer ${config.self} did not start:\n${out}`)), 15_000);
+    child.stdout!.on('data', (d) => {
+      out += d;
+      if (out.includes('ready ')) {
+        clearTimeout(timer);
+        resolve({ url: config.self, process: child, output: () => out });
+      }
+    });
+    child.stderr!.on('data', (d) => (out += d));
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`peer ${config.self} exited with ${code}:\n${out}`));
+    });
+  });
+}
+
+/** N peers on free loopback ports, each knowing all the others. */
+export async function startCluster(n: number, extra: Partial<PeerConfig> = {}): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
+  const ports = await Promise.all(Array.from({ length: n }, freePort));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra })));
+  return { peers, urls, stop: () => stopAll(peers) };
+}
+
+/** Kills peers and waits until they are gone. */
+export async function stopAll(peers: ChildPeer[]): Promise<void> {
+  await Promise.all(peers.map((p) => stop(p.process)));
+}
+
+/** Kills one process and waits for its exit. */
+export function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
