@@ -1,6 +1,6 @@
 // The Express middleware: routing between the peer route and the app, req.cache, instances.
 import { expect } from 'chai';
-import express5 from 'express';
+import express5, { type Express, type NextFunction, type Request, type Response } from 'express';
 // @ts-expect-error express 4 is installed under an alias for this test and has no types of its own here
 import express4 from 'express4';
 import type { Server } from 'node:http';
@@ -28,7 +28,7 @@ for (const [version, express] of [['Express 5', express5], ['Express 4', express
   describe(`geecache() middleware on ${version}`, () => {
     let loads: string[];
     let appRequests: number;
-    let app: express.Express;
+    let app: Express;
     let cache: ReturnType<typeof geecache>;
 
     beforeEach(() => {
@@ -36,13 +36,13 @@ for (const [version, express] of [['Express 5', express5], ['Express 4', express
       appRequests = 0;
       cache = geecache(options(loads));
       app = express();
-      app.use((req: express.Request, res: express.Response, next: express.NextFunction) => (appRequests++, next()));
+      app.use((req: Request, res: Response, next: NextFunction) => (appRequests++, next()));
       app.use(cache);
-      app.get('/score/:name', async (req: express.Request, res: express.Response) => {
-        res.send((await req.cache.get(req.params.name)).toString());
+      app.get('/score/:name', async (req: Request, res: Response) => {
+        res.send((await req.cache.get(String(req.params.name))).toString());
       });
-      app.get('/post/:id', async (req: express.Request, res: express.Response) => {
-        res.json((await req.cache.group('posts').get(req.params.id)).json());
+      app.get('/post/:id', async (req: Request, res: Response) => {
+        res.json((await req.cache.group("posts").get(String(req.params.id))).json());
       });
     });
     afterEach(() => cache.close());
