@@ -1,0 +1,41 @@
+// One peer of the demo cluster: an Express app on its own port that is also a geecache peer.
+// With --api it also runs the public API front end (GeeCache's main.go -api=1).
+//   node examples/demo/peer.mjs <port> <peer,peer,...> [apiPort]
+import express from 'express';
+import { geecache } from 'geecache';
+
+const [port, peerList, apiPort] = process.argv.slice(2);
+const self = `http://127.0.0.1:${port}`;
+
+// The slow "database" of the seed.
+const db = { Tom: '630', Jack: '589', Sam: '567' };
+async function slowDbGet(key) {
+  console.log(`[SlowDB] search key ${key}`);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  if (!(key in db)) throw new Error(`${key} not exist`);
+  return db[key];
+}
+
+const cache = geecache({
+  self,
+  peers: peerList.split(','),
+  secret: process.env.GEECACHE_SECRET ?? 'demo-secret-change-me-in-production',
+  groups: { scores: { maxBytes: 2 << 10, getter: slowDbGet } },
+});
+
+const app = express();
+app.use(cache);
+app.get('/', (req, res) => res.send(`geecache peer ${self}\n`));
+app.listen(Number(port), '127.0.0.1', () => console.log(`geecache is running at ${self}`));
+
+if (apiPort) {
+  const api = express();
+  api.get('/api', async (req, res) => {
+    try {
+      res.type('application/octet-stream').send((await cache.get(String(req.query.key ?? ''))).byteSlice());
+    } catch (err) {
+      res.status(500).send(err.message);
+    }
+  });
+  api.listen(Number(apiPort), '127.0.0.1', () => console.log(`frontend server is running at http://127.0.0.1:${apiPort}`));
+}
