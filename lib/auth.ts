@@ -18,23 +18,25 @@ export class RequestSigner {
     this.#secret = secret;
   }
 
-  /** The header value for a GET of `path` (the raw, escaped path). */
-  sign(method: string, path: string, now = Date.now()): string {
-    return `${now}.${this.#mac(method, path, now).toString('hex')}`;
+  /** The header value for a request to `path` (the raw, escaped path), with its body if any. */
+  sign(method: string, path: string, now = Date.now(), body?: Uint8Array): string {
+    return `${now}.${this.#mac(method, path, now, body).toString('hex')}`;
   }
 
   /** True when `header` is a valid, fresh signature of the request. Constant-time in the MAC. */
-  verify(method: string, path: string, header: string | undefined, now = Date.now()): boolean {
+  verify(method: string, path: string, header: string | undefined, now = Date.now(), body?: Uint8Array): boolean {
     if (!header) return false;
     const dot = header.indexOf('.');
     const ts = Number(header.slice(0, dot));
     const given = Buffer.from(header.slice(dot + 1), 'hex');
     if (dot < 1 || !Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return false;
-    const expected = this.#mac(method, path, ts);
+    const expected = this.#mac(method, path, ts, body);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }
 
-  #mac(method: string, path: string, ts: number): Buffer {
-    return createHmac('sha256', this.#secret).update(`${ts}\n${method}\n${path}`).digest();
+  #mac(method: string, path: string, ts: number, body?: Uint8Array): Buffer {
+    const hmac = createHmac('sha256', this.#secret).update(`${ts}\n${method}\n${path}\n`);
+    if (body) hmac.update(body);
+    return hmac.digest();
   }
 }

@@ -2,14 +2,19 @@ import http from 'node:http';
 import https from 'node:https';
 import fetch from 'node-fetch';
 import { AUTH_HEADER, type RequestSigner } from './auth.js';
+import { Coalescer } from './coalescer.js';
 import { OwnerLoadError } from './errors.js';
 import type { PeerGetter } from './peers.js';
-import { decodeGetResponse, encodeSegment } from './wire.js';
+import { decodeBatchResponse, decodeGetResponse, encodeBatchRequest, encodeSegment, type BatchItem, type BatchResult } from './wire.js';
 
 /** Sent by geecache clients; a geecache server answers getter failures with {@link ERROR_HEADER}. */
 export const PEER_HEADER = 'x-geecache-peer';
 /** Set by a geecache server on a 500 caused by its getter, so the client does not retry locally. */
 export const ERROR_HEADER = 'x-geecache-error';
+/** Content type of a batch request: `POST {basePath}` with a BatchRequest body. */
+export const BATCH_CONTENT_TYPE = 'application/x-geecache-batch';
+/** Most gets in one batch request. */
+export const MAX_BATCH = 256;
 
 /** How an {@link HttpGetter} talks to its peer. */
 export interface HttpGetterOptions {
@@ -25,29 +30,44 @@ export interface HttpGetterOptions {
   backoffMs: number;
   /** Keep-alive sockets per peer. */
   maxSockets: number;
+  /** Send gets that start in the same event-loop turn as one batch request. */
+  batch: boolean;
+}
+
+/** A peer's answer, read in full. */
+interface Answer {
+  status: number;
+  type: string | null;
+  errorKind: string | null;
+  body: Buffer;
 }
 
 /**
  * The client of one peer: fetches `GET {peer}{basePath}{group}/{key}` with node-fetch over a
- * keep-alive agent, and decodes golang/groupcache's protobuf answer.
+ * keep-alive agent and decodes golang/groupcache's protobuf answer. Concurrent gets are sent as
+ * one batch request when the peer understands them (geecache peers do; a Go peer refuses the
+ * first batch, and from then on gets go to it one by one).
  */
 export class HttpGetter implements PeerGetter {
   /** The peer's base URL, e.g. `http://10.0.0.2:3000`. */
   readonly peer: string;
-  readonly #prefix: string;
-  readonly #pathPrefix: string;
+  readonly #origin: string;
+  readonly #basePath: string;
   readonly #options: HttpGetterOptions;
   readonly #agent: http.Agent;
+  readonly #batches: Coalescer<BatchItem, BatchResult> | undefined;
+  #batchRefused = false;
   #downUntil = 0;
 
   constructor(peer: string, options: HttpGetterOptions) {
     const url = new URL(options.basePath, peer);
     this.peer = peer;
-    this.#prefix = url.origin;
-    this.#pathPrefix = url.pathname;
+    this.#origin = url.origin;
+    this.#basePath = url.pathname;
     this.#options = options;
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets };
     this.#agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    if (options.batch) this.#batches = new Coalescer((items) => this.#getMany(items), MAX_BATCH);
   }
 
   /** True while the peer is skipped after a failure. */
@@ -57,41 +77,74 @@ export class HttpGetter implements PeerGetter {
 
   async get(group: string, key: string): Promise<Uint8Array> {
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#downUntil - Date.now()} ms`);
-    const path = `${this.#pathPrefix}${encodeSegment(group)}/${encodeSegment(key)}`;
-    const headers: Record<string, string> = { [PEER_HEADER]: '1' };
-    if (this.#options.signer) headers[AUTH_HEADER] = this.#options.signer.sign('GET', path);
-    let res;
-    try {
-      res = await fetch(this.#prefix + path, {
-        headers,
-        agent: this.#agent,
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
-        size: this.#options.maxResponseBytes,
-      });
-    } catch (err) {
-      // Refused, reset or timed out: stop waiting on this peer for a while.
-      this.#downUntil = Date.now() + this.#options.backoffMs;
-      throw new Error(`peer ${this.peer} unreachable: ${(err as Error).message}`, { cause: err });
-    }
-    let body: Buffer;
-    try {
-      body = Buffer.from(await res.arrayBuffer());
-    } catch (err) {
-      if ((err as Error).name === 'AbortError') this.#downUntil = Date.now() + this.#options.backoffMs;
-      throw new Error(`peer ${this.peer} sent an unreadable body: ${(err as Error).message}`, { cause: err });
-    }
-    if (res.status !== 200) {
-      const text = body.subarray(0, 512).toString('utf8').trim();
-      if (res.headers.get(ERROR_HEADER) === 'getter') throw new OwnerLoadError(this.peer, text);
-      throw new Error(`peer ${this.peer} answered ${res.status}: ${text}`);
-    }
-    const type = res.headers.get('content-type');
-    if (type !== 'application/x-protobuf') throw new Error(`peer ${this.peer} answered content-type ${type}, not application/x-protobuf`);
-    return decodeGetResponse(body);
+    if (!this.#batches || this.#batchRefused) return this.#getOne(group, key);
+    const result = await this.#batches.add({ group, key });
+    if (result.status === 200) return result.value ?? new Uint8Array(0);
+    if (result.status === 500) throw new OwnerLoadError(this.peer, result.error ?? 'getter failed');
+    throw new Error(`peer ${this.peer} answered ${result.status}: ${result.error}`);
   }
 
   /** Closes the idle keep-alive sockets. */
   close(): void {
     this.#agent.destroy();
+  }
+
+  async #getOne(group: string, key: string): Promise<Uint8Array> {
+    const answer = await this.#fetch('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`);
+    if (answer.status !== 200) {
+      const text = answer.body.subarray(0, 512).toString('utf8').trim();
+      if (answer.errorKind === 'getter') throw new OwnerLoadError(this.peer, text);
+      throw new Error(`peer ${this.peer} answered ${answer.status}: ${text}`);
+    }
+    if (answer.type !== 'application/x-protobuf') throw new Error(`peer ${this.peer} answered content-type ${answer.type}, not application/x-protobuf`);
+    return decodeGetResponse(answer.body);
+  }
+
+  async #getMany(items: BatchItem[]): Promise<BatchResult[]> {
+    // One get gains nothing from a batch; the plain request also works with every peer.
+    if (items.length === 1 || this.#batchRefused) return Promise.all(items.map((item) => this.#settleOne(item)));
+    const answer = await this.#fetch('POST', this.#basePath, encodeBatchRequest(items));
+    if (answer.status === 200 && answer.type === BATCH_CONTENT_TYPE) {
+      const results = decodeBatchResponse(answer.body);
+      if (results.length !== items.length) throw new Error(`peer ${this.peer} answered ${results.length} results for ${items.length} gets`);
+      return results;
+    }
+    if (answer.status >= 400 && answer.status < 500) {
+      // Not a geecache peer (golang/groupcache answers 400 or 405): talk to it one get at a time.
+      this.#batchRefused = true;
+      return Promise.all(items.map((item) => this.#settleOne(item)));
+    }
+    throw new Error(`peer ${this.peer} answered a batch with ${answer.status} ${answer.type}`);
+  }
+
+  /** A plain get, as a BatchResult: errors become statuses so one bad key fails only its caller. */
+  async #settleOne({ group, key }: BatchItem): Promise<BatchResult> {
+    try {
+      return { status: 200, value: await this.#getOne(group, key) };
+    } catch (err) {
+      return { status: err instanceof OwnerLoadError ? 500 : 502, error: (err as Error).message };
+    }
+  }
+
+  async #fetch(method: string, path: string, body?: Uint8Array): Promise<Answer> {
+    const headers: Record<string, string> = { [PEER_HEADER]: '1' };
+    if (body) headers['content-type'] = BATCH_CONTENT_TYPE;
+    if (this.#options.signer) headers[AUTH_HEADER] = this.#options.signer.sign(method, path, Date.now(), body);
+    try {
+      const res = await fetch(this.#origin + path, {
+        method,
+        headers,
+        body: body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined,
+        agent: this.#agent,
+        signal: AbortSignal.timeout(this.#options.timeoutMs),
+        size: this.#options.maxResponseBytes,
+      });
+      const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER) };
+      return { ...answer, body: Buffer.from(await res.arrayBuffer()) };
+    } catch (err) {
+      // Refused, reset, timed out, or a body over maxResponseBytes: stop waiting on this peer for a while.
+      if ((err as { type?: string }).type !== 'max-size') this.#downUntil = Date.now() + this.#options.backoffMs;
+      throw new Error(`peer ${this.peer} failed: ${(err as Error).message}`, { cause: err });
+    }
   }
 }

@@ -3,16 +3,19 @@ import { AUTH_HEADER, RequestSigner } from './auth.js';
 import { ConsistentHashRing, type Ring } from './consistenthash.js';
 import { ByteView } from './byteview.js';
 import { BadKeyError } from './errors.js';
-import { ERROR_HEADER, HttpGetter } from './httpgetter.js';
+import { BATCH_CONTENT_TYPE, ERROR_HEADER, HttpGetter, MAX_BATCH } from './httpgetter.js';
 import { checkPeers, ConfigError, type ResolvedOptions } from './options.js';
 import type { PeerPicker } from './peers.js';
 import type { GroupRegistry } from './registry.js';
 import { RendezvousRing } from './rendezvous.js';
 import type { RingOption } from './types.js';
-import { decodeSegment, encodeGetResponse } from './wire.js';
+import { decodeBatchRequest, decodeSegment, encodeBatchResponse, encodeGetResponse, type BatchItem, type BatchResult } from './wire.js';
 
 /** Longest error text sent to a peer. */
 const MAX_ERROR_TEXT = 1024;
+/** Largest batch request body read: MAX_BATCH keys of the longest allowed length, with room. */
+const MAX_BATCH_REQUEST_BYTES = 4 << 20;
+const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
 
 /**
  * The HTTP side of a peer: a server answering other peers under `basePath`, and a
@@ -84,7 +87,9 @@ export class HttpPool implements PeerPicker {
    */
   handle(req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): boolean {
     if (this.#closed || !url.startsWith(this.basePath)) return false;
-    void this.#serve(req, res, url);
+    // #serve answers every expected failure itself; this catches the unexpected (a client that
+    // vanished mid-body), so that one bad request can never take the process down.
+    this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${(err as Error)?.message}`));
     return true;
   }
 
@@ -113,9 +118,8 @@ export class HttpPool implements PeerPicker {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     if (this.#options.secret === undefined) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
-    if (this.#signer && !this.#signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) {
-      return reply(res, 401, 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)');
-    }
+    if (req.method === 'POST' && path === this.basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
+    if (this.#signer && !this.#signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED);
     if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
     const rest = path.slice(this.basePath.length);
     const slash = rest.indexOf('/');
@@ -125,17 +129,36 @@ export class HttpPool implements PeerPicker {
     const name = decodeSegment(rest.slice(0, slash));
     const key = decodeSegment(keyRaw);
     if (name === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
-    const group = this.#registry.getGroup(name);
-    if (!group) return reply(res, 404, `no such group: ${name}`);
+    const result = await this.#answer(name, key);
+    if (result.status !== 200) return reply(res, result.status, result.error ?? '', result.status === 500 ? { [ERROR_HEADER]: 'getter' } : {});
+    send(res, 'application/x-protobuf', encodeGetResponse(result.value!));
+  }
+
+  /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
+  async #serveBatch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const body = await readBody(req, MAX_BATCH_REQUEST_BYTES);
+    if (body === undefined) return reply(res, 413, `batch request over ${MAX_BATCH_REQUEST_BYTES} bytes`, { connection: 'close' });
+    if (this.#signer && !this.#signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED);
+    let items: BatchItem[];
     try {
-      const value = await group.getForPeer(key);
-      if (res.destroyed) return; // the peer gave up; the load still filled the cache
-      const body = encodeGetResponse(ByteView.unwrap(value));
-      res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length });
-      res.end(body);
+      items = decodeBatchRequest(body);
     } catch (err) {
-      if (err instanceof BadKeyError) return reply(res, 400, err.message);
-      reply(res, 500, (err as Error)?.message ?? String(err), { [ERROR_HEADER]: 'getter' });
+      return reply(res, 400, `bad batch request: ${(err as Error).message}`);
+    }
+    if (items.length > MAX_BATCH) return reply(res, 400, `bad batch request: ${items.length} gets, over the limit of ${MAX_BATCH}`);
+    const results = await Promise.all(items.map(({ group, key }) => this.#answer(group, key)));
+    send(res, BATCH_CONTENT_TYPE, encodeBatchResponse(results));
+  }
+
+  /** One get for a peer, as the status and body a single request would answer. */
+  async #answer(name: string, key: string): Promise<BatchResult> {
+    const group = this.#registry.getGroup(name);
+    if (!group) return { status: 404, error: `no such group: ${name}` };
+    try {
+      return { status: 200, value: ByteView.unwrap(await group.getForPeer(key)) };
+    } catch (err) {
+      const message = ((err as Error)?.message ?? String(err)).slice(0, MAX_ERROR_TEXT);
+      return { status: err instanceof BadKeyError ? 400 : 500, error: message };
     }
   }
 }
@@ -149,6 +172,25 @@ function makeRing(option: RingOption): Ring {
 function header(req: IncomingMessage, name: string): string | undefined {
   const value = req.headers[name];
   return Array.isArray(value) ? value[0] : value;
+}
+
+/** Ends `res` with a 200 and `body`, unless the client is gone (the load still filled the cache). */
+function send(res: ServerResponse, type: string, body: Uint8Array): void {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+  res.end(body);
+}
+
+/** The request body, or undefined once it passes `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
 }
 
 /** Ends `res` with a plain-text status, as Go's http.Error does. */

@@ -21,6 +21,7 @@ export interface ResolvedOptions {
   backoffMs: number;
   maxSockets: number;
   fastPath: boolean;
+  batch: boolean;
 }
 
 /** Defaults of {@link GeecacheOptions}. */
@@ -61,6 +62,7 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
     backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
     fastPath: options.fastPath ?? true,
+    batch: options.batch ?? true,
   };
 }
 

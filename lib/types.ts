@@ -60,6 +60,12 @@ export interface GeecacheOptions {
   /** Keep-alive sockets per peer. Default 32. */
   maxSockets?: number;
   /**
+   * Send gets bound for one peer that start in the same event-loop turn as one batch request
+   * (`POST {basePath}`, geecache peers only; a golang/groupcache peer refuses the first and then
+   * gets plain requests). Default true.
+   */
+  batch?: boolean;
+  /**
    * Answer peer requests on the app's HTTP server before Express routes them (installed at the
    * first request the middleware sees). Default true; Express then never sees peer traffic.
    */

@@ -1,0 +1,131 @@
+// Coalescing: gets bound for one peer in the same event-loop turn travel as one batch request.
+import { expect } from 'chai';
+import express from 'express';
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { encodeBatchRequest, geecache, RequestSigner, decodeBatchResponse, type GeecacheMiddleware } from 'geecache';
+
+const SECRET = 'batch-test-secret-0123456789';
+
+interface Peer {
+  url: string;
+  cache: GeecacheMiddleware;
+  server: Server;
+  loads: string[];
+  peerRequests: () => number;
+}
+
+async function startPeers(n: number, batch = true): Promise<Peer[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<Server>((resolve) => {
+      const s = express().listen(0, '127.0.0.1', () => resolve(s));
+    })),
+  );
+  const urls = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+  return servers.map((server, i) => {
+    const loads: string[] = [];
+    const cache = geecache({
+      self: urls[i],
+      peers: urls,
+      secret: SECRET,
+      batch,
+      groups: {
+        scores: {
+          maxBytes: 1 << 20,
+          hotCacheFraction: 0,
+          getter: async (key) => {
+            loads.push(key);
+            if (key.startsWith('fail:')) throw new Error(`boom for ${key}`);
+            return `value:${key}`;
+          },
+        },
+      },
+    });
+    const app = express().use(cache);
+    server.removeAllListeners('request');
+    server.on('request', app);
+    cache.attach(server);
+    let count = 0;
+    server.prependListener('request', (req) => {
+      if (req.url?.startsWith('/_geecache/')) count++;
+    });
+    return { url: urls[i], cache, server, loads, peerRequests: () => count };
+  });
+}
+
+async function stopPeers(peers: Peer[]) {
+  for (const p of peers) {
+    p.cache.close();
+    p.server.closeAllConnections();
+    await new Promise((resolve) => p.server.close(resolve));
+  }
+}
+
+describe('batched peer requests', () => {
+  let peers: Peer[];
+  afterEach(() => stopPeers(peers));
+
+  it('sends concurrent gets for one peer as a few requests, each caller getting its own value', async () => {
+    peers = await startPeers(2);
+    const [a, b] = peers;
+    const keys = Array.from({ length: 400 }, (_, i) => `k${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
+    const values = await Promise.all(keys.map((k) => a.cache.get(k)));
+    expect(values.map(String)).to.deep.equal(keys.map((k) => `value:${k}`));
+    expect(b.loads.sort()).to.deep.equal([...keys].sort());
+    expect(a.loads).to.deep.equal([]);
+    // Far fewer requests than gets: one batch per MAX_BATCH (256) gets started in one turn.
+    expect(b.peerRequests()).to.be.within(1, Math.ceil(keys.length / 256));
+    expect(a.cache.group('scores').stats.peerLoads).to.equal(keys.length);
+  });
+
+  it("fails only the get whose getter failed, without running it locally", async () => {
+    peers = await startPeers(2);
+    const [a, b] = peers;
+    const keys = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? `fail:${i}` : `ok:${i}`)).filter((k) => a.cache.pool.ownerOf(k) === b.url);
+    const settled = await Promise.allSettled(keys.map((k) => a.cache.get(k)));
+    settled.forEach((s, i) => {
+      if (keys[i].startsWith('fail:')) expect(s.status === 'rejected' && (s.reason as Error).message).to.equal(`boom for ${keys[i]}`);
+      else expect(s.status === 'fulfilled' && s.value.toString()).to.equal(`value:${keys[i]}`);
+    });
+    expect(a.loads).to.deep.equal([]);
+  });
+
+  it('can be turned off: one request per get', async () => {
+    peers = await startPeers(2, false);
+    const [a, b] = peers;
+    const keys = Array.from({ length: 100 }, (_, i) => `k${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
+    await Promise.all(keys.map((k) => a.cache.get(k)));
+    expect(b.peerRequests()).to.equal(keys.length);
+  });
+
+  it('refuses unsigned, tampered, malformed and oversized batches without running a getter', async () => {
+    peers = await startPeers(2);
+    const [, b] = peers;
+    const body = encodeBatchRequest([{ group: 'scores', key: 'x' }]);
+    const post = (payload: Uint8Array | Buffer, auth?: string) =>
+      fetch(`${b.url}/_geecache/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-geecache-batch', ...(auth ? { 'x-geecache-auth': auth } : {}) },
+        body: payload,
+      });
+    const signer = new RequestSigner(SECRET);
+    expect((await post(body)).status).to.equal(401);
+    const tampered = encodeBatchRequest([{ group: 'scores', key: 'y' }]);
+    expect((await post(tampered, signer.sign('POST', '/_geecache/', Date.now(), body))).status).to.equal(401);
+    const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
+    expect((await post(garbage, signer.sign('POST', '/_geecache/', Date.now(), garbage))).status).to.equal(400);
+    const tooMany = encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `k${i}` })));
+    expect((await post(tooMany, signer.sign('POST', '/_geecache/', Date.now(), tooMany))).status).to.equal(400);
+    const huge = Buffer.alloc(5 << 20);
+    expect((await post(huge, 'x')).status).to.equal(413);
+    expect(b.loads).to.deep.equal([]);
+    // A good one still works afterwards, with per-item statuses.
+    const mixed = encodeBatchRequest([{ group: 'scores', key: 'x' }, { group: 'nope', key: 'x' }, { group: 'scores', key: '' }]);
+    const res = await post(mixed, signer.sign('POST', '/_geecache/', Date.now(), mixed));
+    expect(res.status).to.equal(200);
+    const results = decodeBatchResponse(new Uint8Array(await res.arrayBuffer()));
+    expect(results.map((r) => r.status)).to.deep.equal([200, 404, 400]);
+    expect(Buffer.from(results[0].value!).toString()).to.equal('value:x');
+    expect(results[1].error).to.equal('no such group: nope');
+  });
+});
