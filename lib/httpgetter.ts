@@ -16,6 +16,8 @@ export const BATCH_CONTENT_TYPE = 'application/x-geecache-batch';
 /** Most gets in one batch request. */
 export const MAX_BATCH = 256;
 
+const LONE_SURROGATE = /\p{Cs}/u;
+
 /** How an {@link HttpGetter} talks to its peer. */
 export interface HttpGetterOptions {
   /** Path prefix of the peer route, e.g. `/_geecache/`. */
@@ -77,6 +79,8 @@ export class HttpGetter implements PeerGetter {
 
   async get(group: string, key: string): Promise<Uint8Array> {
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#downUntil - Date.now()} ms`);
+    // A lone surrogate has no UTF-8 form: sent, it would arrive as U+FFFD, a different key.
+    if (LONE_SURROGATE.test(key)) throw new Error(`key ${JSON.stringify(key)} is not well-formed Unicode; loading it locally`);
     if (!this.#batches || this.#batchRefused) return this.#getOne(group, key);
     const result = await this.#batches.add({ group, key });
     if (result.status === 200) return result.value ?? new Uint8Array(0);

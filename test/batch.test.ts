@@ -90,6 +90,17 @@ describe('batched peer requests', () => {
     expect(a.loads).to.deep.equal([]);
   });
 
+  it('loads keys with lone surrogates locally rather than send them altered', async () => {
+    peers = await startPeers(2);
+    const [a, b] = peers;
+    const keys = Array.from({ length: 40 }, (_, i) => `x\ud800${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
+    expect(keys.length).to.be.greaterThan(5);
+    const values = await Promise.all(keys.map((k) => a.cache.get(k)));
+    expect(values.map(String)).to.deep.equal(keys.map((k) => `value:${k}`.replace('\ud800', '\ufffd')));
+    expect(a.loads).to.deep.equal(keys);
+    expect(b.loads).to.deep.equal([]);
+  });
+
   it('can be turned off: one request per get', async () => {
     peers = await startPeers(2, false);
     const [a, b] = peers;
