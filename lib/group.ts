@@ -60,6 +60,16 @@ export class Group {
   }
 
   /**
+   * The value of `key` if this process has it cached, else undefined; never loads. Synchronous,
+   * for hot paths where even one await costs more than the lookup (see BENCHMARKS.md, row 1).
+   */
+  peek(key: string): ByteView | undefined {
+    this.#checkKey(key);
+    this.stats.gets++;
+    return this.#lookupCache(key);
+  }
+
+  /**
    * The value of `key` for another peer's request. Never forwarded to a third peer: two peers
    * that disagree on the owner would otherwise pass a key back and forth (golang/groupcache
    * deadlocks there until a timeout).
