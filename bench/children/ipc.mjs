@@ -1,0 +1,39 @@
+// The child side of bench/lib/common.mjs's startChild: config from argv[2], commands over IPC,
+// and an exit as soon as the parent goes away (so no bench process outlives the bench).
+export const config = JSON.parse(process.argv[2] ?? '{}');
+
+if (!process.send) {
+  console.error('bench children are started by bench/run.mjs (they need an IPC channel)');
+  process.exit(2);
+}
+process.on('disconnect', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));
+
+/** Answers { cmd, id } messages with handlers[cmd](message). */
+export function serve(handlers) {
+  process.on('message', async (msg) => {
+    if (!msg || msg.id === undefined) return;
+    const handler = handlers[msg.cmd];
+    try {
+      if (!handler) throw new Error(`unknown command ${msg.cmd}`);
+      process.send({ id: msg.id, result: await handler(msg) });
+    } catch (err) {
+      process.send({ id: msg.id, error: err?.stack ?? String(err) });
+    }
+  });
+}
+
+export function ready(info = {}) {
+  process.send({ type: 'ready', ...info });
+}
+
+/** CPU time used by this process so far, with the wall clock, for utilisation over a window. */
+export function cpuSample() {
+  const { user, system } = process.cpuUsage();
+  return { cpuUs: user + system, wallNs: Number(process.hrtime.bigint()) };
+}
+
+/** The value every bench server holds for `key`: `bytes` bytes, the key's text repeated. */
+export function valueFor(key, bytes) {
+  return Buffer.alloc(bytes, key || '-');
+}

@@ -1,0 +1,33 @@
+// The load generator process: autocannon's API, driven over IPC, so that the load never runs in
+// the process under test. One 'run' command = one measurement.
+import autocannon from 'autocannon';
+import { ready, serve } from './ipc.mjs';
+
+function run({ url, paths, headers = {}, connections, duration }) {
+  const opts = { url, connections, duration, headers, pipelining: 1, timeout: 10 };
+  if (paths && paths.length > 0) {
+    // Each request takes the next path of the list, across all connections.
+    let next = 0;
+    opts.requests = [{ method: 'GET', setupRequest: (req) => ({ ...req, path: paths[next++ % paths.length] }) }];
+  }
+  return new Promise((resolve, reject) => {
+    autocannon(opts, (err, r) => {
+      if (err) return reject(err);
+      resolve({
+        rps: r['2xx'] / r.duration,
+        total: r.requests.total,
+        ok: r['2xx'],
+        non2xx: r.non2xx,
+        errors: r.errors,
+        timeouts: r.timeouts,
+        duration: r.duration,
+        p50: r.latency.p50,
+        p99: r.latency.p99,
+        meanLatency: r.latency.average,
+      });
+    });
+  });
+}
+
+serve({ run });
+ready();

@@ -1,0 +1,90 @@
+// Row 1's process: ns/op of `await group.get(k)` for cached keys against lru-cache's own get,
+// same keys, same value sizes, same access order. Runs alternate between the contenders after a
+// warm-up; the median of the runs is kept.
+import { LRUCache } from 'lru-cache';
+import { geecache, LRU, ByteView } from 'geecache';
+import { ready, serve, valueFor } from './ipc.mjs';
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+};
+
+async function run({ keyCount, valueBytes, ops, runs }) {
+  const keys = Array.from({ length: keyCount }, (_, i) => `user:${i}`);
+  const values = new Map(keys.map((k) => [k, valueFor(k, valueBytes)]));
+  const maxBytes = 2 * keyCount * (valueBytes + 32) + (1 << 20);
+  const cost = (v, k) => Math.max(1, Buffer.byteLength(k) + v.length);
+
+  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { scores: { maxBytes, hotCacheFraction: 0, getter: (k) => values.get(k) } } });
+  const group = middleware.group('scores');
+  for (const k of keys) await group.get(k);
+  const stats = group.cacheStats().main;
+  if (stats.items !== keyCount) throw new Error(`group cached ${stats.items} of ${keyCount} keys`);
+
+  const raw = new LRUCache({ maxSize: maxBytes, sizeCalculation: cost });
+  for (const k of keys) raw.set(k, Buffer.from(values.get(k)));
+  const wrapper = new LRU(maxBytes);
+  for (const k of keys) wrapper.add(k, new ByteView(values.get(k)));
+
+  // One pseudo-random access order, shared by all contenders.
+  const MASK = (1 << 16) - 1;
+  const order = new Uint32Array(MASK + 1);
+  let seed = 0x9e3779b9;
+  for (let i = 0; i <= MASK; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    order[i] = (seed >>> 0) % keyCount;
+  }
+
+  let sink = 0;
+  const contenders = {
+    // The subject: what `await req.cache.get(k)` costs on a hit.
+    group: async (n) => {
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) sink += (await group.get(keys[order[i & MASK]])).length;
+      return Number(process.hrtime.bigint() - t) / n;
+    },
+    // The reference: lru-cache's get.
+    lruCache: async (n) => {
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) sink += raw.get(keys[order[i & MASK]]).length;
+      return Number(process.hrtime.bigint() - t) / n;
+    },
+    // For the analysis: geecache's synchronous LRU wrapper (byte accounting, counters).
+    lruWrapper: async (n) => {
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) sink += wrapper.get(keys[order[i & MASK]]).length;
+      return Number(process.hrtime.bigint() - t) / n;
+    },
+    // For the analysis: the same lru-cache get behind an async function and an await — the floor
+    // of any Promise-returning get.
+    lruCacheAwaited: async (n) => {
+      const get = async (k) => raw.get(k);
+      const t = process.hrtime.bigint();
+      for (let i = 0; i < n; i++) sink += (await get(keys[order[i & MASK]])).length;
+      return Number(process.hrtime.bigint() - t) / n;
+    },
+  };
+  const names = Object.keys(contenders);
+  for (let w = 0; w < 3; w++) for (const name of names) await contenders[name](Math.max(1000, ops >> 1));
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < runs; r++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + r) % names.length];
+      samples[name].push(await contenders[name](ops));
+    }
+  }
+  if (sink === 0) throw new Error('no value was read');
+  return {
+    nsPerOp: Object.fromEntries(names.map((n) => [n, median(samples[n])])),
+    samples,
+    pairedRatio: median(samples.group.map((g, i) => g / samples.lruCache[i])),
+    hits: group.cacheStats().main.hits,
+  };
+}
+
+serve({ run });
+ready();

@@ -1,0 +1,272 @@
+// Shared by the bench orchestrator and its rows: settings from the environment, child
+// processes that are always cleaned up, and small statistics helpers.
+import { spawn, spawnSync } from 'node:child_process';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+export const ROOT = path.resolve(BENCH_DIR, '..');
+export const CHILDREN = path.join(BENCH_DIR, 'children');
+
+const num = (name, fallback) => {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a positive number, got ${JSON.stringify(raw)}`);
+  return n;
+};
+
+const smoke = process.env.BENCH_SMOKE === '1' || process.env.BENCH_SMOKE === 'true';
+
+/**
+ * Every knob of the bench. BENCH_SMOKE=1 shrinks everything so the whole harness runs in
+ * seconds (it then measures nothing meaningful: it only proves the harness works).
+ */
+export const settings = {
+  smoke,
+  /** Seconds of load per throughput measurement (one configuration of a row), split over the rounds. */
+  duration: num('BENCH_DURATION', smoke ? 0.5 : 5),
+  /**
+   * Interleaved rounds per throughput row: each round measures every configuration for
+   * duration/rounds seconds, the order rotating; a row's ratio is the median of the per-round
+   * ratios, so a burst of load from other processes on the machine hits one round, not one side.
+   */
+  rounds: Math.round(num('BENCH_ROUNDS', smoke ? 1 : 5)),
+  /** Seconds of untimed load on each server before its rounds. */
+  warmup: num('BENCH_WARMUP', smoke ? 0.2 : 2),
+  /** Load generator connections. */
+  connections: Math.round(num('BENCH_CONNECTIONS', smoke ? 4 : 50)),
+  /** Size of the cached values served in rows 1-3. */
+  valueBytes: Math.round(num('BENCH_VALUE_BYTES', 1024)),
+  /** Row 1: operations per timed run, and timed runs per side. */
+  localOps: Math.round(num('BENCH_LOCAL_OPS', smoke ? 20_000 : 1_000_000)),
+  localRuns: Math.round(num('BENCH_LOCAL_RUNS', smoke ? 3 : 9)),
+  localKeys: Math.round(num('BENCH_LOCAL_KEYS', smoke ? 1_000 : 10_000)),
+  /** Row 3: distinct keys per set (remote-owned, locally owned). */
+  e2eKeys: Math.round(num('BENCH_E2E_KEYS', smoke ? 30 : 1_000)),
+  /** Row 4: concurrent gets, and how long the loader takes. */
+  stampedeGets: Math.round(num('BENCH_STAMPEDE_GETS', smoke ? 300 : 10_000)),
+  stampedeLoaderMs: num('BENCH_STAMPEDE_LOADER_MS', 100),
+  /** Row 5: keys hashed per ring. */
+  ringKeys: Math.round(num('BENCH_RING_KEYS', smoke ? 10_000 : 100_000)),
+  ringPeers: (process.env.BENCH_RING_PEERS ?? '3,5,10,50').split(',').map(Number),
+  /** Row 6: the cache's maxBytes, in MB. */
+  memoryMB: num('BENCH_MEMORY_MB', smoke ? 8 : 200),
+  /** 'autocannon' (default) or 'wrk' (falls back to autocannon when wrk is not installed). */
+  loadgen: process.env.BENCH_LOADGEN ?? 'autocannon',
+  /** Rows to run, e.g. "2,3"; all by default. */
+  only: process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map(Number) : [1, 2, 3, 4, 5, 6],
+  /** Where the JSON goes. */
+  out: process.env.BENCH_OUT ?? path.join(BENCH_DIR, 'results', 'latest.json'),
+};
+
+export const SECRET = 'bench-secret-0123456789abcdef';
+
+// ---------------------------------------------------------------------------------------------
+// Child processes. Every child is registered here and killed when the orchestrator exits for any
+// reason; every child script also exits by itself when its IPC channel to us closes, so even a
+// SIGKILLed orchestrator leaves nothing behind.
+
+const live = new Set();
+/** Every child pid ever started, so the smoke test can check none is left. */
+export const startedPids = [];
+
+export function killAll() {
+  for (const child of live) {
+    try {
+      child.kill('SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  live.clear();
+}
+
+let hooked = false;
+function hookExit() {
+  if (hooked) return;
+  hooked = true;
+  process.on('exit', killAll);
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+    process.on(signal, () => {
+      killAll();
+      process.exit(128 + (os.constants.signals[signal] ?? 1));
+    });
+  }
+}
+
+/**
+ * Starts `node script` with `config` (JSON in argv[2]) and an IPC channel. Resolves once the
+ * child sends { type: 'ready', ... }. The handle's `call(msg)` sends a message with an id and
+ * resolves with the child's { id, result } / rejects with its { id, error }.
+ */
+export function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000 } = {}) {
+  hookExit();
+  const child = spawn(process.execPath, [...nodeArgs, path.join(CHILDREN, script), JSON.stringify(config)], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    env: { ...process.env, NODE_ENV: 'production' },
+  });
+  live.add(child);
+  startedPids.push(child.pid);
+  let output = '';
+  const keep = (d) => {
+    output += d;
+    if (output.length > 20_000) output = output.slice(-10_000);
+  };
+  child.stdout.on('data', keep);
+  child.stderr.on('data', keep);
+  let nextId = 1;
+  const pending = new Map();
+  let exited = false;
+  const exitPromise = new Promise((resolve) => {
+    child.on('exit', (code, signal) => {
+      exited = true;
+      live.delete(child);
+      for (const { reject } of pending.values()) reject(new Error(`${name} exited (${code ?? signal}) during a call:\n${output}`));
+      pending.clear();
+      resolve();
+    });
+  });
+  const handle = {
+    name,
+    process: child,
+    pid: child.pid,
+    info: undefined,
+    output: () => output,
+    call(message, timeoutMs = 600_000) {
+      if (exited) return Promise.reject(new Error(`${name} is not running:\n${output}`));
+      const id = nextId++;
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          pending.delete(id);
+          reject(new Error(`${name} did not answer ${JSON.stringify(message.cmd)} within ${timeoutMs} ms`));
+        }, timeoutMs);
+        pending.set(id, {
+          resolve: (v) => (clearTimeout(timer), resolve(v)),
+          reject: (e) => (clearTimeout(timer), reject(e)),
+        });
+        child.send({ ...message, id });
+      });
+    },
+    async stop() {
+      if (!exited) {
+        child.kill('SIGKILL');
+        await exitPromise;
+      }
+    },
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      handle.stop();
+      reject(new Error(`${name} did not start within ${readyTimeoutMs} ms:\n${output}`));
+    }, readyTimeoutMs);
+    child.on('message', (msg) => {
+      if (msg?.type === 'ready') {
+        clearTimeout(timer);
+        handle.info = msg;
+        resolve(handle);
+      } else if (msg?.id !== undefined && pending.has(msg.id)) {
+        const p = pending.get(msg.id);
+        pending.delete(msg.id);
+        if (msg.error) p.reject(new Error(`${name}: ${msg.error}`));
+        else p.resolve(msg.result);
+      }
+    });
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${output}`));
+    });
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
+
+/** Stops every handle given (ignoring undefined ones), waiting for each to exit. */
+export async function stopAll(handles) {
+  await Promise.all(handles.filter(Boolean).map((h) => h.stop()));
+}
+
+/** Registers an external (non-node) process, e.g. wrk, so it is killed with the rest. */
+export function track(child) {
+  hookExit();
+  live.add(child);
+  startedPids.push(child.pid);
+  child.on('exit', () => live.delete(child));
+  return child;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Statistics and formatting.
+
+export function median(xs) {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** The q-quantile (0..1) of `xs` by nearest rank. */
+export function quantile(xs, q) {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))];
+}
+
+export const round = (x, digits = 3) => (Number.isFinite(x) ? Number(x.toFixed(digits)) : x);
+
+export function fmtCount(x) {
+  if (!Number.isFinite(x)) return String(x);
+  if (Math.abs(x) >= 1e6) return `${(x / 1e6).toFixed(2)}M`;
+  if (Math.abs(x) >= 1e4) return `${(x / 1e3).toFixed(1)}k`;
+  if (Math.abs(x) >= 100) return x.toFixed(0);
+  return x.toFixed(1);
+}
+
+export function machine() {
+  const nproc = spawnSync('nproc', { encoding: 'utf8' }).stdout?.trim();
+  const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).stdout?.trim();
+  return {
+    nproc: Number(nproc) || os.availableParallelism(),
+    cpu: os.cpus()[0]?.model ?? 'unknown',
+    node: process.version,
+    platform: `${os.platform()} ${os.release()}`,
+    totalMemMB: Math.round(os.totalmem() / 2 ** 20),
+    loadavg: os.loadavg().map((x) => round(x, 2)),
+    commit: commit || undefined,
+  };
+}
+
+/** pass/miss of `value` against a goal { op: '<=' | '>=' | '==', target }. */
+export function judge(value, goal) {
+  if (!goal || !Number.isFinite(value)) return null;
+  if (goal.op === '<=') return value <= goal.target;
+  if (goal.op === '>=') return value >= goal.target;
+  if (goal.op === '==') return value === goal.target;
+  throw new Error(`unknown goal op ${goal.op}`);
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Ports that were free a moment ago on 127.0.0.1. */
+export async function freePorts(n) {
+  const net = await import('node:net');
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise((resolve, reject) => {
+      const srv = net.createServer().listen(0, '127.0.0.1', () => resolve(srv));
+      srv.on('error', reject);
+    })),
+  );
+  const ports = servers.map((s) => s.address().port);
+  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
+  return ports;
+}
+
+/** GET `url` with node's fetch; throws unless the status is 200. Returns the body's bytes. */
+export async function get200(url, headers = {}) {
+  const res = await fetch(url, { headers });
+  const body = Buffer.from(await res.arrayBuffer());
+  if (res.status !== 200) throw new Error(`GET ${url} answered ${res.status}: ${body.toString('utf8', 0, 300)}`);
+  return body;
+}

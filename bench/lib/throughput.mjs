@@ -1,0 +1,57 @@
+// Interleaved throughput measurement: every configuration is warmed, then measured once per
+// round, the order rotating each round so no configuration always follows the same one. The
+// machine is shared and noisy, so what counts is the median of each configuration and ratios
+// between configurations measured in the same rounds.
+import { median, round, settings } from './common.mjs';
+
+/** Percent of one core used by each `servers` handle while `fn` runs. */
+async function withCpu(servers, fn) {
+  const before = await Promise.all(servers.map((s) => s.call({ cmd: 'cpu' })));
+  const result = await fn();
+  const after = await Promise.all(servers.map((s) => s.call({ cmd: 'cpu' })));
+  const cpu = servers.map((s, i) => (100 * (after[i].cpuUs - before[i].cpuUs) * 1000) / (after[i].wallNs - before[i].wallNs));
+  return { result, cpu };
+}
+
+/**
+ * configs: [{ id, servers: [handles whose CPU to watch], load: () => loadgen options without
+ * connections/duration }] (load() is called before every run, so signatures stay fresh).
+ * Returns { [id]: { rps, rpsRuns, p50, p99, cpu: [per server %] } }.
+ */
+export async function measure(loadgen, configs, { log = () => {} } = {}) {
+  const { warmup, connections, rounds } = settings;
+  const duration = settings.duration / rounds;
+  for (const c of configs) {
+    await loadgen.run({ ...c.load(), connections, duration: warmup });
+  }
+  const runs = Object.fromEntries(configs.map((c) => [c.id, []]));
+  for (let r = 0; r < rounds; r++) {
+    for (let j = 0; j < configs.length; j++) {
+      const c = configs[(j + r) % configs.length];
+      const { result, cpu } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
+      runs[c.id].push({ ...result, cpu });
+      log(`  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}`);
+    }
+  }
+  return Object.fromEntries(
+    Object.entries(runs).map(([id, rs]) => [
+      id,
+      {
+        rps: round(median(rs.map((x) => x.rps)), 1),
+        rpsRuns: rs.map((x) => round(x.rps, 1)),
+        p50: round(median(rs.map((x) => x.p50)), 2),
+        p99: round(median(rs.map((x) => x.p99)), 2),
+        cpu: rs[0].cpu.map((_, i) => round(median(rs.map((x) => x.cpu[i])), 0)),
+        // Spread of the rounds (max/min): how noisy the machine was for this configuration.
+        spread: round(Math.max(...rs.map((x) => x.rps)) / Math.min(...rs.map((x) => x.rps)), 2),
+      },
+    ]),
+  );
+}
+
+/** The median over rounds of subject/reference measured in the same round: steadier than a ratio of medians. */
+export function pairedRatio(result, subjectId, referenceId) {
+  const s = result[subjectId].rpsRuns;
+  const r = result[referenceId].rpsRuns;
+  return round(median(s.map((x, i) => x / r[i])), 3);
+}

@@ -1,0 +1,100 @@
+// The benchmark harness, end to end in smoke mode (tiny durations and sizes): every row runs and
+// reports numbers, and no child process outlives it. It checks the harness, never the speed.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Line {
+  label: string;
+  value: number;
+}
+interface Row {
+  id: number;
+  title: string;
+  value: number | null;
+  error?: string;
+  lines: Line[];
+}
+interface Result {
+  meta: { childPids: number[]; settings: { smoke: boolean } };
+  rows: Row[];
+  table: string;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('bench harness (smoke mode)', function () {
+  this.timeout(240_000);
+  let dir: string;
+  let result: Result;
+  let stdout = '';
+  let stderr = '';
+  let code: number | null;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geecache-bench-smoke-'));
+    const out = path.join(dir, 'latest.json');
+    // Keys that would change what runs are cleared, so a developer's BENCH_* does not leak in.
+    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_')));
+    const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.mjs')], {
+      cwd: ROOT,
+      env: { ...env, BENCH_SMOKE: '1', BENCH_OUT: out },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    if (fs.existsSync(out)) result = JSON.parse(fs.readFileSync(out, 'utf8')) as Result;
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 and writes the JSON', () => {
+    expect(code, `bench exited ${code}:\n${stderr}`).to.equal(0);
+    expect(result, 'no JSON written').to.be.an('object');
+    expect(result.meta.settings.smoke).to.equal(true);
+  });
+
+  it('has all six rows, each with numeric values and no error', () => {
+    expect(result.rows.map((r) => r.id)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    for (const row of result.rows) {
+      expect(row.error, `row ${row.id} failed: ${row.error}`).to.equal(undefined);
+      expect(row.value, `row ${row.id} value`).to.be.a('number');
+      expect(Number.isFinite(row.value), `row ${row.id} value ${row.value}`).to.equal(true);
+      expect(row.lines.length, `row ${row.id} lines`).to.be.greaterThan(0);
+      for (const line of row.lines) {
+        expect(Number.isFinite(line.value), `row ${row.id} "${line.label}" = ${line.value}`).to.equal(true);
+      }
+    }
+  });
+
+  it('prints the table', () => {
+    expect(stdout).to.include('| # | measurement |');
+    for (const id of [1, 2, 3, 4, 5, 6]) expect(stdout).to.match(new RegExp(`^\\| ${id} \\|`, 'm'));
+    expect(result.table).to.equal(stdout.trim());
+  });
+
+  it('leaves no child process running', async () => {
+    expect(result.meta.childPids.length).to.be.greaterThan(5);
+    let alive = result.meta.childPids.filter(isAlive);
+    for (let i = 0; i < 20 && alive.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // an orphan may still be waiting to be reaped
+      alive = alive.filter(isAlive);
+    }
+    expect(alive, `still running: ${alive.join(', ')}`).to.deep.equal([]);
+  });
+});
