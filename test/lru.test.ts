@@ -1,0 +1,140 @@
+import { expect } from 'chai';
+import { ByteView, LRU } from 'geecache';
+
+/** A value of exactly `n` bytes. */
+const bytes = (n: number, fill = 'v') => new ByteView(fill.repeat(n));
+
+describe('LRU', () => {
+  describe('entry cost', () => {
+    it('is the UTF-8 byte length of the key plus the value length', () => {
+      expect(LRU.cost('key', bytes(10))).to.equal(13);
+      expect(LRU.cost('é', bytes(3))).to.equal(2 + 3); // 'é' is one UTF-16 unit but two bytes
+      expect(LRU.cost('日本', new ByteView('日本'))).to.equal(6 + 6);
+      expect(LRU.cost('\u{1f600}', bytes(0))).to.equal(4);
+    });
+
+    it('is what stats().bytes adds up', () => {
+      const lru = new LRU(1_000);
+      lru.add('é', bytes(3));
+      lru.add('key', bytes(10));
+      lru.add('日本', new ByteView('日本'));
+      expect(lru.stats()).to.include({ bytes: 5 + 13 + 12, items: 3 });
+      lru.remove('key');
+      expect(lru.stats()).to.include({ bytes: 5 + 12, items: 2 });
+    });
+
+    it('replacing a key accounts for the new value only, and is not an eviction', () => {
+      const evicted: string[] = [];
+      const lru = new LRU(1_000, (key) => evicted.push(key));
+      lru.add('k', bytes(10));
+      lru.add('k', bytes(40));
+      expect(lru.stats()).to.include({ bytes: 41, items: 1, evictions: 0 });
+      expect(lru.get('k')?.length).to.equal(40);
+      expect(evicted).to.deep.equal([]);
+    });
+  });
+
+  describe('get and counters', () => {
+    it('returns what was added and counts gets and hits', () => {
+      const lru = new LRU(1_000);
+      const value = new ByteView('hello');
+      expect(lru.add('a', value)).to.equal(true);
+      expect(lru.get('a')).to.equal(value);
+      expect(lru.get('a')?.toString()).to.equal('hello');
+      expect(lru.get('missing')).to.equal(undefined);
+      expect(lru.stats()).to.deep.equal({ bytes: 6, items: 1, gets: 3, hits: 2, evictions: 0 });
+    });
+
+    it('remove() and clear() drop entries without counting evictions or calling the callback', () => {
+      const evicted: string[] = [];
+      const lru = new LRU(1_000, (key) => evicted.push(key));
+      lru.add('a', bytes(1));
+      lru.add('b', bytes(1));
+      lru.add('c', bytes(1));
+      expect(lru.remove('a')).to.equal(true);
+      expect(lru.remove('a')).to.equal(false);
+      expect(lru.get('a')).to.equal(undefined);
+      lru.clear();
+      expect(lru.get('b')).to.equal(undefined);
+      expect(lru.stats()).to.include({ bytes: 0, items: 0, evictions: 0 });
+      expect(evicted).to.deep.equal([]);
+    });
+  });
+
+  describe('eviction', () => {
+    it('evicts the least recently used entry once maxBytes would be exceeded, calling the callback', () => {
+      const evicted: [string, string][] = [];
+      const lru = new LRU(30, (key, value) => evicted.push([key, value.toString()]));
+      lru.add('a', bytes(9, 'A')); // each entry costs 10
+      lru.add('b', bytes(9, 'B'));
+      lru.add('c', bytes(9, 'C'));
+      expect(lru.stats()).to.include({ bytes: 30, items: 3, evictions: 0 });
+
+      lru.add('d', bytes(9, 'D'));
+      expect(evicted).to.deep.equal([['a', 'AAAAAAAAA']]);
+      expect(lru.get('a')).to.equal(undefined);
+      expect(lru.stats()).to.include({ bytes: 30, items: 3, evictions: 1 });
+    });
+
+    it('a get marks an entry recently used, so the next eviction skips it', () => {
+      const evicted: string[] = [];
+      const lru = new LRU(30, (key) => evicted.push(key));
+      lru.add('a', bytes(9));
+      lru.add('b', bytes(9));
+      lru.add('c', bytes(9));
+      lru.get('a');
+      lru.add('d', bytes(9));
+      expect(evicted).to.deep.equal(['b']);
+      expect(lru.get('a')).to.not.equal(undefined);
+    });
+
+    it('a large entry evicts as many old ones as it needs', () => {
+      const evicted: string[] = [];
+      const lru = new LRU(30, (key) => evicted.push(key));
+      for (const k of ['a', 'b', 'c']) lru.add(k, bytes(9));
+      lru.add('big', bytes(22)); // costs 25: only one 10-byte entry can stay
+      expect(evicted).to.deep.equal(['a', 'b', 'c']);
+      expect(lru.stats()).to.include({ bytes: 25, items: 1, evictions: 3 });
+    });
+
+    it('never holds more than maxBytes, however much is added', () => {
+      const maxBytes = 1_000;
+      let callbacks = 0;
+      const lru = new LRU(maxBytes, () => callbacks++);
+      let added = 0;
+      for (let i = 0; added < 10 * maxBytes; i++) {
+        const value = bytes(1 + (i % 50));
+        lru.add(`key-${i}`, value);
+        added += LRU.cost(`key-${i}`, value);
+        expect(lru.stats().bytes).to.be.at.most(maxBytes);
+      }
+      const stats = lru.stats();
+      expect(stats.bytes).to.be.greaterThan(maxBytes / 2);
+      expect(stats.evictions).to.be.greaterThan(0).and.equal(callbacks);
+    });
+
+    it('refuses an entry that can never fit, leaving the cache as it was', () => {
+      const evicted: string[] = [];
+      const lru = new LRU(30, (key) => evicted.push(key));
+      lru.add('a', bytes(9));
+      expect(lru.add('huge', bytes(27))).to.equal(false); // costs 31
+      expect(lru.get('huge')).to.equal(undefined);
+      expect(lru.get('a')).to.not.equal(undefined);
+      expect(evicted).to.deep.equal([]);
+      expect(lru.add('fits', bytes(26))).to.equal(true); // costs exactly 30
+    });
+  });
+
+  describe('maxBytes <= 0', () => {
+    for (const maxBytes of [0, -1]) {
+      it(`maxBytes ${maxBytes} holds nothing but still counts gets`, () => {
+        const lru = new LRU(maxBytes);
+        expect(lru.add('a', bytes(1))).to.equal(false);
+        expect(lru.get('a')).to.equal(undefined);
+        expect(lru.remove('a')).to.equal(false);
+        lru.clear();
+        expect(lru.stats()).to.deep.equal({ bytes: 0, items: 0, gets: 1, hits: 0, evictions: 0 });
+      });
+    }
+  });
+});
