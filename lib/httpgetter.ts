@@ -17,6 +17,7 @@ export const BATCH_CONTENT_TYPE = 'application/x-geecache-batch';
 export const MAX_BATCH = 256;
 
 const LONE_SURROGATE = /\p{Cs}/u;
+const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 
 /** How an {@link HttpGetter} talks to its peer. */
 export interface HttpGetterOptions {
@@ -94,6 +95,8 @@ export class HttpGetter implements PeerGetter {
   }
 
   async #getOne(group: string, key: string): Promise<Uint8Array> {
+    // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for another key.
+    if (isDotSegment(group) || isDotSegment(key)) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path; loading it locally`);
     const answer = await this.#fetch('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
@@ -140,6 +143,8 @@ export class HttpGetter implements PeerGetter {
         headers,
         body: body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined,
         agent: this.#agent,
+        // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
+        redirect: 'manual',
         signal: AbortSignal.timeout(this.#options.timeoutMs),
         size: this.#options.maxResponseBytes,
       });

@@ -117,7 +117,7 @@ describe('batched peer requests', () => {
       fetch(`${b.url}/_geecache/`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-geecache-batch', ...(auth ? { 'x-geecache-auth': auth } : {}) },
-        body: payload,
+        body: new Uint8Array(payload),
       });
     const signer = new RequestSigner(SECRET);
     expect((await post(body)).status).to.equal(401);
