@@ -159,6 +159,20 @@ describe('Group: caching and eviction', () => {
   });
 });
 
+describe('Group.peek', () => {
+  it('answers only from the cache, synchronously, and never loads', async () => {
+    const { getter, calls } = counting();
+    const g = makeGroup('peek', getter);
+    expect(g.peek('a')).to.equal(undefined);
+    expect(calls).to.deep.equal([]);
+    await g.get('a');
+    expect(g.peek('a')?.toString()).to.equal('got:a');
+    expect(calls).to.deep.equal(['a']);
+    expect(g.stats.cacheHits).to.equal(1);
+    expect(() => g.peek('')).to.throw(BadKeyError);
+  });
+});
+
 describe('Group: getter contract', () => {
   const accepted: [string, () => unknown, string][] = [
     ['a string (sync)', () => 'plain', 'plain'],
