@@ -6,6 +6,9 @@ export const AUTH_HEADER = 'x-geecache-auth';
 /** How far a signed request's clock may be from ours: bounds replays, tolerates skew. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
+/** A signature header: `<milliseconds>.<64 hex digits of HMAC-SHA256>`. */
+const SIGNATURE = /^([1-9][0-9]{0,15})\.([0-9a-f]{64})$/;
+
 /**
  * Signs and checks requests between peers with a shared secret: an HMAC-SHA256 of the request's
  * method, raw path and a timestamp, so the secret never crosses the wire and a captured request
@@ -25,11 +28,12 @@ export class RequestSigner {
 
   /** True when `header` is a valid, fresh signature of the request. Constant-time in the MAC. */
   verify(method: string, path: string, header: string | undefined, now = Date.now(), body?: Uint8Array): boolean {
-    if (!header) return false;
-    const dot = header.indexOf('.');
-    const ts = Number(header.slice(0, dot));
-    const given = Buffer.from(header.slice(dot + 1), 'hex');
-    if (dot < 1 || !Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return false;
+    // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
+    const match = header === undefined ? null : SIGNATURE.exec(header);
+    if (!match) return false;
+    const ts = Number(match[1]);
+    const given = Buffer.from(match[2], 'hex');
+    if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return false;
     const expected = this.#mac(method, path, ts, body);
     return given.length === expected.length && timingSafeEqual(given, expected);
   }

@@ -35,6 +35,8 @@ export const DEFAULTS = {
 } as const;
 
 const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
+/** Longest delay a Node timer takes; a longer one fires after 1 ms. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks `options` and fills in defaults; throws a {@link ConfigError} naming the first bad option. */
 export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
@@ -43,7 +45,7 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
   const peers = checkPeers(options.peers ?? [self], self);
   const secret = checkSecret(options.secret, peers, self);
   const basePath = options.basePath ?? DEFAULTS.basePath;
-  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath)) throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
+  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath)) throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
   const ring = options.ring ?? DEFAULTS.ring;
   if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function') throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
   if (typeof options.groups !== 'object' || options.groups === null || Object.keys(options.groups).length === 0) {
@@ -57,7 +59,7 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
     groups,
     basePath,
     ring,
-    timeoutMs: positive(options.timeoutMs, 'timeoutMs', DEFAULTS.timeoutMs),
+    timeoutMs: positive(options.timeoutMs, 'timeoutMs', DEFAULTS.timeoutMs, false, MAX_TIMER_MS),
     maxResponseBytes: positive(options.maxResponseBytes, 'maxResponseBytes', DEFAULTS.maxResponseBytes),
     backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
@@ -68,11 +70,11 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
 
 /** Checks one group's options; `option` is how the message names it. */
 export function checkGroup(name: string, group: GroupOptions, option = 'group'): GroupOptions {
-  if (!GROUP_NAME.test(name)) throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-'`);
+  if (!GROUP_NAME.test(name) || name === '.' || name === '..') throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-' (not "." or "..", which URLs drop)`);
   if (typeof group !== 'object' || group === null) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
-  if (typeof group.maxBytes !== 'number' || Number.isNaN(group.maxBytes)) throw new ConfigError(`${option}.maxBytes`, `must be a number of bytes (e.g. 64 << 20; 0 disables caching), got ${JSON.stringify(group.maxBytes)}`);
+  if (!Number.isSafeInteger(group.maxBytes)) throw new ConfigError(`${option}.maxBytes`, `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes)}`);
   if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
-  positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, 1);
+  positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, 1, false, MAX_TIMER_MS);
   positive(group.maxKeyLength, `${option}.maxKeyLength`, 1);
   const hot = group.hotCacheFraction;
   if (hot !== undefined && !(typeof hot === 'number' && hot >= 0 && hot < 1)) throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
@@ -90,6 +92,9 @@ export function checkPeers(peers: unknown, self: string): string[] {
     seen.set(origin, i);
   });
   if (!seen.has(new URL(self).origin)) throw new ConfigError('peers', `must include self (${self}): every peer lists the whole cluster, itself included`);
+  // The ring hashes the strings: self spelled differently would own no keys and fetch its own over HTTP.
+  const mine = checked[seen.get(new URL(self).origin)!];
+  if (mine !== self) throw new ConfigError('peers', `lists self as ${JSON.stringify(mine)} but self is ${JSON.stringify(self)}: spell it the same way in both`);
   return checked;
 }
 
@@ -103,7 +108,7 @@ function checkPeerUrl(value: unknown, option: string): string {
     throw new ConfigError(option, `${hint}, got ${JSON.stringify(value)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(option, `${hint} (http or https), got ${JSON.stringify(value)}`);
-  if (url.pathname !== '/' || url.search || url.hash || url.username) throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value)) throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
   // The ring hashes the string itself, so keep it as given (golang/groupcache does): only a
   // trailing slash is dropped.
   return value.endsWith('/') ? value.slice(0, -1) : value;
@@ -122,10 +127,11 @@ function checkSecret(secret: unknown, peers: string[], self: string): string | f
   return secret;
 }
 
-function positive(value: unknown, option: string, fallback: number, allowZero = false): number {
+function positive(value: unknown, option: string, fallback: number, allowZero = false, max = Number.MAX_SAFE_INTEGER): number {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
     throw new ConfigError(option, `must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}`);
   }
+  if (value > max) throw new ConfigError(option, `must be at most ${max}, got ${value}`);
   return value;
 }
