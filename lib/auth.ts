@@ -26,16 +26,30 @@ export class RequestSigner {
     return `${now}.${this.#mac(method, path, now, body).toString('hex')}`;
   }
 
+  /**
+   * True when `header` has the form sign() writes and a fresh timestamp: checked before a body
+   * is read, so an unsigned client cannot make the server buffer one.
+   */
+  plausible(header: string | undefined, now = Date.now()): boolean {
+    return this.#parse(header, now) !== undefined;
+  }
+
   /** True when `header` is a valid, fresh signature of the request. Constant-time in the MAC. */
   verify(method: string, path: string, header: string | undefined, now = Date.now(), body?: Uint8Array): boolean {
-    // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
-    const match = header === undefined ? null : SIGNATURE.exec(header);
-    if (!match) return false;
-    const ts = Number(match[1]);
-    const given = Buffer.from(match[2], 'hex');
-    if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return false;
+    const parsed = this.#parse(header, now);
+    if (!parsed) return false;
+    const { ts, given } = parsed;
     const expected = this.#mac(method, path, ts, body);
     return given.length === expected.length && timingSafeEqual(given, expected);
+  }
+
+  #parse(header: string | undefined, now: number): { ts: number; given: Buffer } | undefined {
+    // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
+    const match = header === undefined ? null : SIGNATURE.exec(header);
+    if (!match) return undefined;
+    const ts = Number(match[1]);
+    if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return undefined;
+    return { ts, given: Buffer.from(match[2], 'hex') };
   }
 
   #mac(method: string, path: string, ts: number, body?: Uint8Array): Buffer {

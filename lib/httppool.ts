@@ -136,6 +136,7 @@ export class HttpPool implements PeerPicker {
 
   /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
   async #serveBatch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    if (this.#signer && !this.#signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, { connection: 'close' });
     const body = await readBody(req, MAX_BATCH_REQUEST_BYTES);
     if (body === undefined) return reply(res, 413, `batch request over ${MAX_BATCH_REQUEST_BYTES} bytes`, { connection: 'close' });
     if (this.#signer && !this.#signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED);

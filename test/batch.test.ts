@@ -128,7 +128,8 @@ describe('batched peer requests', () => {
     const tooMany = encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `k${i}` })));
     expect((await post(tooMany, signer.sign('POST', '/_geecache/', Date.now(), tooMany))).status).to.equal(400);
     const huge = Buffer.alloc(5 << 20);
-    expect((await post(huge, 'x')).status).to.equal(413);
+    expect((await post(huge, 'x')).status, 'refused before reading the body').to.equal(401);
+    expect((await post(huge, signer.sign('POST', '/_geecache/', Date.now(), body))).status).to.equal(413);
     expect(b.loads).to.deep.equal([]);
     // A good one still works afterwards, with per-item statuses.
     const mixed = encodeBatchRequest([{ group: 'scores', key: 'x' }, { group: 'nope', key: 'x' }, { group: 'scores', key: '' }]);

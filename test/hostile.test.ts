@@ -279,7 +279,8 @@ function corpus(): Case[] {
       const body = Buffer.from(encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `b${i}` }))));
       return { name: 'a signed batch of 257 gets', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/', Date.now(), body), headers: [`Content-Type: ${BATCH_TYPE}`], body }, status: 400, body: /over the limit of 256/ };
     })(),
-    { name: 'an unsigned 5 MB batch', request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 413, body: /^batch request over \d+ bytes\n$/ },
+    { name: 'an unsigned 5 MB batch (refused before its body is read)', request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 401, body: UNAUTHORIZED },
+    { name: 'a 5 MB batch with a well-formed signature (of another body)', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/'), headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 413, body: /^batch request over \d+ bytes\n$/ },
 
     // Valid gets in unusual spellings: served, and the getter sees exactly the decoded key.
     { name: 'a query string (ignored; only the path is signed)', request: { target: `/_geecache/scores/${CACHED}?x=1&y` }, status: 200, served: 'cached' },
