@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { Ring } from './consistenthash.js';
 
@@ -66,6 +67,8 @@ export class RendezvousRing implements Ring {
   }
 
   #reseed(): void {
-    this.#seeds = Uint32Array.from(this.#peers, (p) => mix32(crc32(p) ^ 0x9e3779b9));
+    // A cryptographic hash, not crc32: crc32 is linear, so look-alike addresses collide more
+    // often than chance, and two peers with equal seeds would tie on every key.
+    this.#seeds = Uint32Array.from(this.#peers, (p) => createHash('sha256').update(p).digest().readUInt32BE(0));
   }
 }

@@ -321,14 +321,15 @@ describe('properties: rings', () => {
     for (const k of differ) expect([ab.get(k), ba.get(k)]).to.deep.equal([b, a]);
   });
 
-  it('rendezvous ring: peers whose URLs share a crc32 tie on every key; the lexically smaller owns them all, in any order', () => {
-    // The seeds come from crc32(peer), so two such peers score every key the same. Odds are about
-    // N²/2^33 for N random peers; every node still agrees on the owner.
+  it('rendezvous ring: peers whose URLs share a crc32 still split the keys (seeds come from SHA-256)', () => {
     const a = 'http://599430bd25:3000';
     const b = 'http://f7633dd321:3000';
     expect(crc32(a)).to.equal(crc32(b));
     const ks = Array.from({ length: 1_000 }, (_, i) => `k${i}`);
-    for (const order of [[a, b], [b, a]]) expect(new Set(ks.map((k) => build(() => new RendezvousRing(), order).get(k)))).to.deep.equal(new Set([a]));
+    for (const order of [[a, b], [b, a]]) {
+      const owners = ks.map((k) => build(() => new RendezvousRing(), order).get(k));
+      expect(owners.filter((o) => o === a).length).to.be.within(400, 600);
+    }
   });
 });
 

@@ -212,7 +212,7 @@ describe('RendezvousRing (the default ring)', () => {
     expect(ks.map((k) => backward.get(k))).to.deep.equal(ks.map((k) => forward.get(k)));
   });
 
-  for (const n of [3, 5, 10, 50]) {
+  for (const n of [3, 5, 10]) {
     it(`balances ${N_KEYS} keys over ${n} peers: the busiest owns <= 1.05x the mean`, () => {
       const ring = new RendezvousRing();
       ring.add(...peerNames(n));
@@ -221,6 +221,24 @@ describe('RendezvousRing (the default ring)', () => {
       expect(busiestOverMean(ring, manyKeys)).to.be.at.most(1.05);
     });
   }
+
+  // At 50 peers, 100k keys give each peer ~2,000 ± 44 keys by chance alone: the busiest of 50
+  // is expected at ~1.05x the mean even for a perfectly random assignment, so the 1.05 target
+  // is met or missed by luck of the key set. What the ring controls is the expected share, so
+  // we check it with enough keys for the noise to shrink, and keep a floor-level bound at 100k.
+  it(`balances ${N_KEYS} keys over 50 peers within the sampling floor (<= 1.08x; random assignment expects ~1.05x)`, () => {
+    const ring = new RendezvousRing();
+    ring.add(...peerNames(50));
+    expect(shares(ring, manyKeys).size, 'every peer owns keys').to.equal(50);
+    expect(busiestOverMean(ring, manyKeys)).to.be.at.most(1.08);
+  });
+
+  it('gives 50 peers equal expected shares: over 1M keys the busiest owns <= 1.05x the mean', function () {
+    this.timeout(20_000);
+    const ring = new RendezvousRing();
+    ring.add(...peerNames(50));
+    expect(busiestOverMean(ring, keys(1_000_000))).to.be.at.most(1.05);
+  });
 
   for (const n of [3, 5, 10, 50]) {
     it(`moves <= 1.1/(N+1) of the keys, all to the new peer, when a peer joins ${n}`, () => {
