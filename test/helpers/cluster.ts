@@ -28,6 +28,8 @@ export interface PeerConfig {
   getterDelayMs?: number;
   maxBytes?: number;
   fastPath?: boolean;
+  /** Serve https with this PEM key and certificate (file paths); `self` and `peers` then use https://. */
+  tls?: { key: string; cert: string };
 }
 
 /** A started child peer. */
@@ -38,9 +40,9 @@ export interface ChildPeer {
   output(): string;
 }
 
-/** Starts test/fixtures/peer.mjs and resolves once it listens. */
-export function startPeer(config: PeerConfig): Promise<ChildPeer> {
-  const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts test/fixtures/peer.mjs and resolves once it listens. `env` is added to this process's environment. */
+export function startPeer(config: PeerConfig, env: Record<string, string> = {}): Promise<ChildPeer> {
+  const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   let out = '';
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`peer ${config.self} did not start:\n${out}`)), 15_000);
@@ -59,11 +61,11 @@ export function startPeer(config: PeerConfig): Promise<ChildPeer> {
   });
 }
 
-/** N peers on free loopback ports, each knowing all the others. */
-export async function startCluster(n: number, extra: Partial<PeerConfig> = {}): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
+/** N peers on free loopback ports, each knowing all the others (over https when `extra.tls` is given). */
+export async function startCluster(n: number, extra: Partial<PeerConfig> = {}, env: Record<string, string> = {}): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra })));
+  const urls = ports.map((p) => `${extra.tls ? 'https' : 'http'}://127.0.0.1:${p}`);
+  const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra }, env)));
   return { peers, urls, stop: () => stopAll(peers) };
 }
 
