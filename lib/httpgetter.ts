@@ -17,6 +17,9 @@ export const BATCH_CONTENT_TYPE = 'application/x-geecache-batch';
 export const MAX_BATCH = 256;
 
 const LONE_SURROGATE = /\p{Cs}/u;
+/** Errors that say the peer is gone or stuck, rather than that this one exchange went wrong. */
+const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
+const isPeerDown = (err: unknown) => (err as Error)?.name === 'AbortError' || DOWN_CODES.has((err as { code?: string })?.code ?? '');
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
 
 /** How an {@link HttpGetter} talks to its peer. */
@@ -151,8 +154,9 @@ export class HttpGetter implements PeerGetter {
       const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER) };
       return { ...answer, body: Buffer.from(await res.arrayBuffer()) };
     } catch (err) {
-      // Refused, reset, timed out, or a body over maxResponseBytes: stop waiting on this peer for a while.
-      if ((err as { type?: string }).type !== 'max-size') this.#downUntil = Date.now() + this.#options.backoffMs;
+      // Timed out or unreachable: stop waiting on this peer for a while. A reset is not enough —
+      // a healthy peer resets an idle keep-alive socket now and then — it just fails this get.
+      if (isPeerDown(err)) this.#downUntil = Date.now() + this.#options.backoffMs;
       throw new Error(`peer ${this.peer} failed: ${(err as Error).message}`, { cause: err });
     }
   }

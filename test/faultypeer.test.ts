@@ -57,6 +57,7 @@ describe('faulty peer', function () {
   const caches: GeecacheMiddleware[] = [];
 
   const behaviours: Record<string, Behaviour> = {
+    reset: (req) => void req.socket.destroy(),
     ok: (_req, res) => {
       const body = encodeGetResponse(Buffer.from('peer value'));
       res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length }).end(body);
@@ -271,6 +272,16 @@ describe('faulty peer', function () {
     expect(received.hang).to.equal(before + 1); // the second get never reached it
     expect(group.stats.peerErrors).to.equal(2);
     expect(localRuns).to.deep.equal(['hang:1', 'hang:2']);
+  });
+
+  it('falls back on a connection reset but does not mark the peer down (idle keep-alive sockets get reset)', async () => {
+    const { group, localRuns } = asker();
+    const before = received.reset ?? 0;
+    expect((await group.get('reset:1')).toString()).to.equal('local:reset:1');
+    expect((await group.get('reset:2')).toString()).to.equal('local:reset:2');
+    expect(received.reset, 'the second get still asked the peer').to.equal(before + 2);
+    expect(group.stats.peerErrors).to.equal(2);
+    expect(localRuns).to.deep.equal(['reset:1', 'reset:2']);
   });
 
   it('(g) reports a 500 with x-geecache-error: getter as OwnerLoadError, without running the getter locally', async () => {
