@@ -13,30 +13,40 @@ async function settle() {
   return process.memoryUsage();
 }
 
-async function run({ maxBytes, valueBytes, overfill }) {
+async function run({ maxBytes, valueBytes, churn }) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
   const template = randomBytes(valueBytes); // random: no page can be shared or compressed away
   const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { mem: { maxBytes, hotCacheFraction: 0, getter: () => template } } });
   const group = middleware.group('mem');
   const before = await settle();
-  const n = Math.ceil((overfill * maxBytes) / valueBytes);
-  for (let i = 0; i < n; i++) await group.get(`key:${i}`);
-  const after = await settle();
-  const main = group.cacheStats().main;
-  const delta = (f) => after[f] - before[f];
-  return {
-    keysLoaded: n,
-    accountedBytes: main.bytes,
-    items: main.items,
-    evictions: main.evictions,
-    rssGrowth: delta('rss'),
-    heapUsedGrowth: delta('heapUsed'),
-    externalGrowth: delta('external'),
-    arrayBuffersGrowth: delta('arrayBuffers'),
-    ratio: delta('rss') / main.bytes,
-    before,
-    after,
+  const snapshot = async () => {
+    const after = await settle();
+    const main = group.cacheStats().main;
+    const delta = (f) => after[f] - before[f];
+    return {
+      keysLoaded: i,
+      accountedBytes: main.bytes,
+      items: main.items,
+      evictions: main.evictions,
+      rssGrowth: delta('rss'),
+      heapUsedGrowth: delta('heapUsed'),
+      heapTotalGrowth: delta('heapTotal'),
+      externalGrowth: delta('external'),
+      arrayBuffersGrowth: delta('arrayBuffers'),
+      ratio: delta('rss') / main.bytes,
+      before,
+      after,
+    };
   };
+  // Full: loaded until the first eviction.
+  let i = 0;
+  while (group.cacheStats().main.evictions === 0) await group.get(`key:${i++}`);
+  const full = await snapshot();
+  // Then `churn` × maxBytes more of new keys: the steady state of a cache that keeps evicting.
+  const end = i + Math.ceil((churn * maxBytes) / valueBytes);
+  while (i < end) await group.get(`key:${i++}`);
+  const churned = await snapshot();
+  return { full, churned };
 }
 
 serve({ run });

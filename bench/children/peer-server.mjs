@@ -21,6 +21,7 @@ const cache = geecache({
   peers: config.peers ?? [config.self],
   secret: config.secret,
   fastPath: config.fastPath ?? true,
+  ...(config.batch === undefined ? {} : { batch: config.batch }),
   groups: {
     scores: {
       maxBytes: config.maxBytes ?? 64 << 20,
@@ -93,8 +94,23 @@ app.get('/rawhttp', async (req, res) => {
   }
 });
 
+// Peer HTTP requests received, counted by a listener put ahead of the fast path on first use
+// (after the fast path attached, or attach would hide peer requests from it).
+let peerHttp = 0;
+let counting = false;
+const countPeerHttp = () => {
+  if (!counting) {
+    counting = true;
+    server.prependListener('request', (req) => {
+      if (req.url.startsWith('/_geecache/')) peerHttp++;
+    });
+  }
+  return { peerHttp, served: cache.group('scores').stats.serverRequests };
+};
+
 serve({
   cpu: () => cpuSample(),
+  peerHttp: () => countPeerHttp(),
   // True once the peer route runs ahead of Express (the app is no longer the 'request' listener).
   fastPath: () => server.listeners('request').length === 1 && server.listeners('request')[0] !== app,
   loads: ({ key }) => ({ total: loaderCalls, key: key === undefined ? undefined : (loads.get(key) ?? 0) }),

@@ -10,7 +10,10 @@ async function withCpu(servers, fn) {
   const result = await fn();
   const after = await Promise.all(servers.map((s) => s.call({ cmd: 'cpu' })));
   const cpu = servers.map((s, i) => (100 * (after[i].cpuUs - before[i].cpuUs) * 1000) / (after[i].wallNs - before[i].wallNs));
-  return { result, cpu };
+  // CPU time the servers spent per answered request: the server's cost, whether or not the load
+  // generator managed to saturate it (on a shared 2-core machine it often cannot).
+  const cpuUsPerReq = servers.reduce((n, s, i) => n + (after[i].cpuUs - before[i].cpuUs), 0) / result.ok;
+  return { result, cpu, cpuUsPerReq };
 }
 
 /**
@@ -28,9 +31,9 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < configs.length; j++) {
       const c = configs[(j + r) % configs.length];
-      const { result, cpu } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
-      runs[c.id].push({ ...result, cpu });
-      log(`  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}`);
+      const { result, cpu, cpuUsPerReq } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
+      runs[c.id].push({ ...result, cpu, cpuUsPerReq });
+      log(`  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}, ${cpuUsPerReq.toFixed(0)} µs CPU/req`);
     }
   }
   return Object.fromEntries(
@@ -42,11 +45,23 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
         p50: round(median(rs.map((x) => x.p50)), 2),
         p99: round(median(rs.map((x) => x.p99)), 2),
         cpu: rs[0].cpu.map((_, i) => round(median(rs.map((x) => x.cpu[i])), 0)),
+        cpuUsPerReq: round(median(rs.map((x) => x.cpuUsPerReq)), 1),
+        cpuUsPerReqRuns: rs.map((x) => round(x.cpuUsPerReq, 1)),
         // Spread of the rounds (max/min): how noisy the machine was for this configuration.
         spread: round(Math.max(...rs.map((x) => x.rps)) / Math.min(...rs.map((x) => x.rps)), 2),
       },
     ]),
   );
+}
+
+/**
+ * The median over rounds of reference/subject server CPU per request: the throughput ratio the
+ * servers would reach if CPU were their only limit (higher is better, as for pairedRatio).
+ */
+export function cpuRatio(result, subjectId, referenceId) {
+  const s = result[subjectId].cpuUsPerReqRuns;
+  const r = result[referenceId].cpuUsPerReqRuns;
+  return round(median(s.map((x, i) => r[i] / x)), 3);
 }
 
 /** The median over rounds of subject/reference measured in the same round: steadier than a ratio of medians. */

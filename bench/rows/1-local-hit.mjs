@@ -20,6 +20,7 @@ export async function run({ log }) {
       reference: `lru-cache get ${ns.lruCache.toFixed(1)} ns/op`,
       lines: [
         { label: 'await group.get(k), cached key (cost vs lru-cache get)', value: ratio, goal, measured: `${ns.group.toFixed(0)} vs ${ns.lruCache.toFixed(0)} ns/op` },
+        ...(ns.groupPeek === undefined ? [] : [{ label: 'group.peek(k), synchronous (no Promise)', value: round(ns.groupPeek / ns.lruCache, 2), measured: `${ns.groupPeek.toFixed(0)} ns/op` }]),
         { label: "geecache's sync LRU wrapper get (no Promise)", value: round(ns.lruWrapper / ns.lruCache, 2), measured: `${ns.lruWrapper.toFixed(0)} ns/op` },
         { label: 'lru-cache get inside an async fn, awaited (Promise floor)', value: round(ns.lruCacheAwaited / ns.lruCache, 2), measured: `${ns.lruCacheAwaited.toFixed(0)} ns/op; group.get / this = ${(ns.group / ns.lruCacheAwaited).toFixed(2)}×` },
       ],

@@ -1,12 +1,14 @@
-// Row 6 — memory: RSS growth per byte the cache accounts (group.cacheStats().main.bytes), with
-// the cache full (filled to 1.25× maxBytes, so it is evicting), after gc, in a fresh process per
-// value size.
+// Row 6 — memory: RSS growth per byte the cache accounts (group.cacheStats().main.bytes), after
+// gc, in a fresh process per value size: once the cache is full (loaded until its first
+// eviction), and again after another maxBytes of new keys went through it (the steady state of a
+// cache that keeps evicting: freed value memory stays in the process for reuse).
 import { round, settings, startChild } from '../lib/common.mjs';
 
 export const id = 6;
 export const title = 'Memory';
 
 const MB = 2 ** 20;
+const mb = (x) => (x / MB).toFixed(0);
 
 export async function run({ log }) {
   const maxBytes = Math.round(settings.memoryMB * MB);
@@ -16,22 +18,25 @@ export async function run({ log }) {
   for (const valueBytes of [1024, 100 * 1024]) {
     const child = await startChild('memory.mjs', {}, { name: `memory-${valueBytes}`, nodeArgs: ['--expose-gc'] });
     try {
-      const r = await child.call({ cmd: 'run', maxBytes, valueBytes, overfill: 1.25 });
+      const r = await child.call({ cmd: 'run', maxBytes, valueBytes, churn: 1 });
       cases.push({ valueBytes, ...r });
-      log(`  ${valueBytes} B values: RSS +${(r.rssGrowth / MB).toFixed(1)} MB for ${(r.accountedBytes / MB).toFixed(1)} MB accounted (${r.items} items, ${r.evictions} evicted) = ${r.ratio.toFixed(2)}x`);
-      lines.push({
-        label: `${valueBytes >= 1024 ? `${valueBytes / 1024} KB` : `${valueBytes} B`} values: RSS growth / accounted bytes`,
-        value: round(r.ratio, 2),
-        goal,
-        measured:
-          `+${(r.rssGrowth / MB).toFixed(0)} MB RSS for ${(r.accountedBytes / MB).toFixed(0)} MB accounted, ${r.items} items: ` +
-          `buffers +${(r.arrayBuffersGrowth / MB).toFixed(0)} MB, JS heap used +${(r.heapUsedGrowth / MB).toFixed(0)} MB (${Math.round(r.heapUsedGrowth / r.items)} B/entry), ` +
-          `heap committed +${((r.after.heapTotal - r.before.heapTotal) / MB).toFixed(0)} MB`,
-      });
+      const size = valueBytes >= 1024 ? `${valueBytes / 1024} KB` : `${valueBytes} B`;
+      for (const [stage, s] of [['full', r.full], ['full + 1× maxBytes churned', r.churned]]) {
+        log(`  ${size} values, ${stage}: RSS +${(s.rssGrowth / MB).toFixed(1)} MB for ${(s.accountedBytes / MB).toFixed(1)} MB accounted (${s.items} items, ${s.evictions} evicted) = ${s.ratio.toFixed(2)}x`);
+        lines.push({
+          label: `${size} values, ${stage}: RSS growth / accounted bytes`,
+          value: round(s.ratio, 2),
+          goal,
+          measured:
+            `+${mb(s.rssGrowth)} MB RSS for ${mb(s.accountedBytes)} MB, ${s.items} items: ` +
+            `buffers +${mb(s.arrayBuffersGrowth)} MB, JS heap used +${mb(s.heapUsedGrowth)} MB (${Math.round(s.heapUsedGrowth / s.items)} B/entry), ` +
+            `heap committed +${mb(s.heapTotalGrowth)} MB`,
+        });
+      }
     } finally {
       await child.stop();
     }
   }
-  const worst = Math.max(...cases.map((c) => c.ratio));
-  return { value: round(worst, 2), unit: '×', goal, reference: `maxBytes ${settings.memoryMB} MB`, headline: 'worst of 1 KB / 100 KB', lines, details: { maxBytesMB: settings.memoryMB, cases } };
+  const worst = Math.max(...cases.flatMap((c) => [c.full.ratio, c.churned.ratio]));
+  return { value: round(worst, 2), unit: '×', goal, reference: `maxBytes ${settings.memoryMB} MB`, headline: 'worst of 1 KB / 100 KB, full / churned', lines, details: { maxBytesMB: settings.memoryMB, cases } };
 }
