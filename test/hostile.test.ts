@@ -78,8 +78,11 @@ const pathOf = (target: string) => (target.includes('?') ? target.slice(0, targe
 interface RequestSpec {
   method?: string;
   target: string;
-  /** The auth header: 'sign' (default) signs method + path, 'none' sends none, a string is sent as is. */
-  auth?: 'sign' | 'none' | string;
+  /**
+   * The auth header: 'sign' (default) signs method + path, 'none' sends none, a string is sent as
+   * is, a function is called when the request is sent (for signatures whose age matters).
+   */
+  auth?: 'sign' | 'none' | string | (() => string);
   /** More header lines, sent as given. */
   headers?: string[];
   version?: string;
@@ -90,6 +93,7 @@ interface RequestSpec {
 function build({ method = 'GET', target, auth = 'sign', headers = [], version = 'HTTP/1.1', body }: RequestSpec): Buffer {
   const lines = [`${method} ${target} ${version}`, 'Host: 127.0.0.1', 'Connection: close'];
   if (auth === 'sign') lines.push(`x-geecache-auth: ${signer.sign(method, pathOf(target))}`);
+  else if (typeof auth === 'function') lines.push(`x-geecache-auth: ${auth()}`);
   else if (auth !== 'none') lines.push(`x-geecache-auth: ${auth}`);
   lines.push(...headers);
   if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
@@ -208,8 +212,8 @@ function corpus(): Case[] {
     { name: 'a key changed after signing', request: { target: '/_geecache/scores/b', auth: signer.sign('GET', '/_geecache/scores/a') }, status: 401, body: UNAUTHORIZED },
     { name: 'a group changed after signing', request: { target: '/_geecache/posts/k', auth: signer.sign('GET', k) }, status: 401, body: UNAUTHORIZED },
     { name: 'a signature over the path and query (only the path is signed)', request: { target: `${k}?x=1`, auth: signer.sign('GET', `${k}?x=1`) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a signature 5 min 1 s old', request: { target: k, auth: signer.sign('GET', k, ts(-301_000)) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a signature from 6 min in the future', request: { target: k, auth: signer.sign('GET', k, ts(360_000)) }, status: 401, body: UNAUTHORIZED },
+    { name: 'a signature 5 min 1 s old', request: { target: k, auth: () => signer.sign('GET', k, ts(-301_000)) }, status: 401, body: UNAUTHORIZED },
+    { name: 'a signature from 6 min in the future', request: { target: k, auth: () => signer.sign('GET', k, ts(360_000)) }, status: 401, body: UNAUTHORIZED },
     { name: 'a signature timestamped 0', request: { target: k, auth: signer.sign('GET', k, 0) }, status: 401, body: UNAUTHORIZED },
     ...(
       [
@@ -280,7 +284,7 @@ function corpus(): Case[] {
       return { name: 'a signed batch of 257 gets', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/', Date.now(), body), headers: [`Content-Type: ${BATCH_TYPE}`], body }, status: 400, body: /over the limit of 256/ };
     })(),
     { name: 'an unsigned 5 MB batch (refused before its body is read)', request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a 5 MB batch with a well-formed signature (of another body)', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/'), headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 413, body: /^batch request over \d+ bytes\n$/ },
+    { name: 'a 5 MB batch with a well-formed signature (of another body)', request: { method: 'POST', target: '/_geecache/', auth: () => signer.sign('POST', '/_geecache/'), headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 413, body: /^batch request over \d+ bytes\n$/ },
 
     // Valid gets in unusual spellings: served, and the getter sees exactly the decoded key.
     { name: 'a query string (ignored; only the path is signed)', request: { target: `/_geecache/scores/${CACHED}?x=1&y` }, status: 200, served: 'cached' },
@@ -288,7 +292,7 @@ function corpus(): Case[] {
     { name: 'an escaped letter in the group name (sc%6Fres)', request: { target: `/_geecache/sc%6Fres/${CACHED}` }, status: 200, served: 'cached' },
     { name: 'a GET with a body (ignored)', request: { target: `/_geecache/scores/${CACHED}`, body: 'hello' }, status: 200, served: 'cached' },
     { name: 'HTTP/1.0 without Host', request: `GET /_geecache/scores/${CACHED} HTTP/1.0\r\nx-geecache-auth: ${signer.sign('GET', `/_geecache/scores/${CACHED}`)}\r\n\r\n`, status: 200, served: 'cached' },
-    { name: 'a signature 4 min old (inside the window)', request: { target: `/_geecache/scores/${CACHED}`, auth: signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-240_000)) }, status: 200, served: 'cached' },
+    { name: 'a signature 4 min old (inside the window)', request: { target: `/_geecache/scores/${CACHED}`, auth: () => signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-240_000)) }, status: 200, served: 'cached' },
     { name: "'.' as the key (a key, not a path step: nothing resolves it)", request: { target: '/_geecache/scores/.' }, status: 200, served: '.' },
     { name: "'..' spelled %2e%2e as the key", request: { target: '/_geecache/scores/%2e%2e' }, status: 200, served: '..' },
     { name: "a raw '#' in the key (no fragment in a request target)", request: { target: '/_geecache/scores/a#b' }, status: 200, served: 'a#b' },
