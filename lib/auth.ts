@@ -6,6 +6,9 @@ export const AUTH_HEADER = 'x-geecache-auth';
 /** How far a signed request's clock may be from ours: bounds replays, tolerates skew. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
+/** Most verified signatures remembered; the memo starts over when full. */
+const MAX_VERIFIED = 10_000;
+
 /** A signature header: `<milliseconds>.<64 hex digits of HMAC-SHA256>`. */
 const SIGNATURE = /^([1-9][0-9]{0,15})\.([0-9a-f]{64})$/;
 
@@ -16,6 +19,16 @@ const SIGNATURE = /^([1-9][0-9]{0,15})\.([0-9a-f]{64})$/;
  */
 export class RequestSigner {
   readonly #secret: string;
+  /**
+   * Signatures of body-less requests already verified, with their timestamps. Hot keys are
+   * fetched again and again; the client signs with whole-second timestamps (signFor) so those
+   * repeat, and a repeat costs a map lookup instead of an HMAC. Accepting a repeat is no weaker
+   * than before: any valid signature can be replayed within the freshness window anyway.
+   */
+  readonly #verified = new Map<string, number>();
+  /** The client's signatures for the current second, by method and path. */
+  #signed = new Map<string, string>();
+  #signedSecond = 0;
 
   constructor(secret: string) {
     this.#secret = secret;
@@ -24,6 +37,22 @@ export class RequestSigner {
   /** The header value for a request to `path` (the raw, escaped path), with its body if any. */
   sign(method: string, path: string, now = Date.now(), body?: Uint8Array): string {
     return `${now}.${this.#mac(method, path, now, body).toString('hex')}`;
+  }
+
+  /**
+   * A signature for a body-less request, reused for the rest of the current second (see
+   * #verified): a client asking for a hot key signs it once a second, not once a request.
+   */
+  signFor(method: string, path: string, now = Date.now()): string {
+    const second = now - (now % 1000);
+    if (second !== this.#signedSecond) {
+      this.#signed = new Map();
+      this.#signedSecond = second;
+    }
+    const key = `${method} ${path}`;
+    let signature = this.#signed.get(key);
+    if (signature === undefined) this.#signed.set(key, (signature = this.sign(method, path, second)));
+    return signature;
   }
 
   /**
@@ -36,11 +65,19 @@ export class RequestSigner {
 
   /** True when `header` is a valid, fresh signature of the request. Constant-time in the MAC. */
   verify(method: string, path: string, header: string | undefined, now = Date.now(), body?: Uint8Array): boolean {
+    const memo = body ? undefined : `${method} ${path} ${header}`;
+    const seen = memo && this.#verified.get(memo);
+    if (seen) return Math.abs(now - seen) <= MAX_CLOCK_SKEW_MS;
     const parsed = this.#parse(header, now);
     if (!parsed) return false;
     const { ts, given } = parsed;
     const expected = this.#mac(method, path, ts, body);
-    return given.length === expected.length && timingSafeEqual(given, expected);
+    const valid = given.length === expected.length && timingSafeEqual(given, expected);
+    if (valid && memo) {
+      if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+      this.#verified.set(memo, ts);
+    }
+    return valid;
   }
 
   #parse(header: string | undefined, now: number): { ts: number; given: Buffer } | undefined {

@@ -73,8 +73,11 @@ export class Group {
    * The value of `key` for another peer's request. Never forwarded to a third peer: two peers
    * that disagree on the owner would otherwise pass a key back and forth (golang/groupcache
    * deadlocks there until a timeout).
+   *
+   * A cached value comes back synchronously — the server answers hot keys without a turn of
+   * the event loop — else a promise; a bad key throws a BadKeyError synchronously.
    */
-  async getForPeer(key: string): Promise<ByteView> {
+  getForPeer(key: string): ByteView | Promise<ByteView> {
     this.#checkKey(key);
     this.stats.gets++;
     this.stats.serverRequests++;

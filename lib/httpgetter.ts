@@ -139,7 +139,8 @@ export class HttpGetter implements PeerGetter {
   async #fetch(method: string, path: string, body?: Uint8Array): Promise<Answer> {
     const headers: Record<string, string> = { [PEER_HEADER]: '1' };
     if (body) headers['content-type'] = BATCH_CONTENT_TYPE;
-    if (this.#options.signer) headers[AUTH_HEADER] = this.#options.signer.sign(method, path, Date.now(), body);
+    const signer = this.#options.signer;
+    if (signer) headers[AUTH_HEADER] = body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path);
     try {
       const res = await fetch(this.#origin + path, {
         method,

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { AUTH_HEADER, RequestSigner } from './auth.js';
 import { ConsistentHashRing, type Ring } from './consistenthash.js';
 import { ByteView } from './byteview.js';
@@ -9,7 +10,7 @@ import type { PeerPicker } from './peers.js';
 import type { GroupRegistry } from './registry.js';
 import { RendezvousRing } from './rendezvous.js';
 import type { RingOption } from './types.js';
-import { decodeBatchRequest, decodeSegment, encodeBatchResponse, encodeGetResponse, type BatchItem, type BatchResult } from './wire.js';
+import { decodeBatchRequest, decodeSegment, encodeBatchResponse, getResponsePrefix, type BatchItem, type BatchResult } from './wire.js';
 
 /** Longest error text sent to a peer. */
 const MAX_ERROR_TEXT = 1024;
@@ -31,6 +32,8 @@ export class HttpPool implements PeerPicker {
   readonly #options: ResolvedOptions;
   readonly #signer: RequestSigner | undefined;
   readonly #attached = new WeakSet<Server>();
+  /** Scratch writer for response prefixes; finish() leaves it empty for the next one. */
+  readonly #writer = new BinaryWriter();
   #ring: Ring;
   #getters = new Map<string, HttpGetter>();
   #closed = false;
@@ -129,9 +132,12 @@ export class HttpPool implements PeerPicker {
     const name = decodeSegment(rest.slice(0, slash));
     const key = decodeSegment(keyRaw);
     if (name === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
-    const result = await this.#answer(name, key);
+    const answer = this.#answer(name, key);
+    // A hot key is answered in this turn; only a load waits.
+    const result = answer instanceof Promise ? await answer : answer;
     if (result.status !== 200) return reply(res, result.status, result.error ?? '', result.status === 500 ? { [ERROR_HEADER]: 'getter' } : {});
-    send(res, 'application/x-protobuf', encodeGetResponse(result.value!));
+    const value = result.value!;
+    send(res, 'application/x-protobuf', getResponsePrefix(value.length, this.#writer), value);
   }
 
   /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
@@ -151,15 +157,16 @@ export class HttpPool implements PeerPicker {
     send(res, BATCH_CONTENT_TYPE, encodeBatchResponse(results));
   }
 
-  /** One get for a peer, as the status and body a single request would answer. */
-  async #answer(name: string, key: string): Promise<BatchResult> {
+  /** One get for a peer, as the status and body a single request would answer; synchronous on a hit. */
+  #answer(name: string, key: string): BatchResult | Promise<BatchResult> {
     const group = this.#registry.getGroup(name);
     if (!group) return { status: 404, error: `no such group: ${name}` };
     try {
-      return { status: 200, value: ByteView.unwrap(await group.getForPeer(key)) };
+      const value = group.getForPeer(key);
+      if (value instanceof ByteView) return { status: 200, value: ByteView.unwrap(value) };
+      return value.then((v) => ({ status: 200, value: ByteView.unwrap(v) }), failure);
     } catch (err) {
-      const message = ((err as Error)?.message ?? String(err)).slice(0, MAX_ERROR_TEXT);
-      return { status: err instanceof BadKeyError ? 400 : 500, error: message };
+      return failure(err);
     }
   }
 }
@@ -175,11 +182,20 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Ends `res` with a 200 and `body`, unless the client is gone (the load still filled the cache). */
-function send(res: ServerResponse, type: string, body: Uint8Array): void {
+/** A failed get as a result: a bad key is the asker's fault (400), anything else the getter's (500). */
+function failure(err: unknown): BatchResult {
+  const message = ((err as Error)?.message ?? String(err)).slice(0, MAX_ERROR_TEXT);
+  return { status: err instanceof BadKeyError ? 400 : 500, error: message };
+}
+
+/** Ends `res` with a 200 and `body` (+ `rest`), unless the client is gone (the load still filled the cache). */
+function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8Array): void {
   if (res.destroyed) return;
-  res.writeHead(200, { 'content-type': type, 'content-length': body.length });
-  res.end(body);
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length + (rest?.length ?? 0) });
+  if (!rest) return void res.end(body);
+  res.cork(); // one write to the socket, without copying the value into the body
+  res.write(body);
+  res.end(rest);
 }
 
 /** The request body, or undefined once it passes `limit` bytes. */

@@ -8,6 +8,14 @@ export function encodeGetResponse(value: Uint8Array): Uint8Array {
   return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(value).finish();
 }
 
+/**
+ * The bytes of a GetResponse that come before its value (field 1's tag and length), so a server
+ * can send `prefix + value` without copying the value. Pass a writer to reuse (finish() resets it).
+ */
+export function getResponsePrefix(valueLength: number, writer = new BinaryWriter()): Uint8Array {
+  return writer.tag(1, WireType.LengthDelimited).uint32(valueLength).finish();
+}
+
 /** The value field of a GetResponse; throws on bytes that are not one. */
 export function decodeGetResponse(bytes: Uint8Array): Uint8Array {
   const reader = new BinaryReader(bytes);
