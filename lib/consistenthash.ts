@@ -1,4 +1,5 @@
 import { crc32 } from 'node:zlib';
+import { PeerListRing } from './ring.js';
 
 /** A hash of a key's bytes to an unsigned 32-bit integer. */
 export type HashFn = (data: Buffer) => number;
@@ -7,55 +8,23 @@ export type HashFn = (data: Buffer) => number;
 export const crc32Hash: HashFn = (data) => crc32(data);
 
 /**
- * Assigns each key to one peer so that every node with the same peer list agrees on the
- * owner, and a membership change moves few keys.
- */
-export interface Ring {
-  /** Adds peers; a peer already present is ignored. */
-  add(...peers: string[]): void;
-  /** Removes peers; unknown peers are ignored. */
-  remove(...peers: string[]): void;
-  /** The peer that owns `key`, or undefined when the ring is empty. */
-  get(key: string): string | undefined;
-  /** The peers, in the order they were added. */
-  peers(): string[];
-}
-
-/**
  * golang/groupcache's consistenthash.Map: `replicas` virtual nodes per peer at
  * `hash(String(i) + peer)`, sorted; a key belongs to the first virtual node at or after
  * `hash(key)`, wrapping around. With the defaults (50 replicas, crc32) it picks the same owner
  * as a Go groupcache peer for every key, including which peer wins a hash collision (the one
  * added last, as in Go's map).
  */
-export class ConsistentHashRing implements Ring {
+export class ConsistentHashRing extends PeerListRing {
   readonly replicas: number;
   readonly #hash: HashFn;
-  #peers: string[] = [];
   #points = new Uint32Array(0);
   #owners: string[] = [];
 
   constructor(replicas = 50, hash: HashFn = crc32Hash) {
+    super();
     if (!Number.isInteger(replicas) || replicas < 1) throw new TypeError(`replicas must be a positive integer, got ${replicas}`);
     this.replicas = replicas;
     this.#hash = hash;
-  }
-
-  add(...peers: string[]): void {
-    const fresh = peers.filter((p, i) => !this.#peers.includes(p) && peers.indexOf(p) === i);
-    if (fresh.length === 0) return;
-    this.#peers.push(...fresh);
-    this.#rebuild();
-  }
-
-  remove(...peers: string[]): void {
-    const before = this.#peers.length;
-    this.#peers = this.#peers.filter((p) => !peers.includes(p));
-    if (this.#peers.length !== before) this.#rebuild();
-  }
-
-  peers(): string[] {
-    return [...this.#peers];
   }
 
   get(key: string): string | undefined {
@@ -73,10 +42,10 @@ export class ConsistentHashRing implements Ring {
     return this.#owners[lo === points.length ? 0 : lo];
   }
 
-  #rebuild(): void {
+  protected rebuild(): void {
     // Go keeps a map hash -> peer, where the last peer added with a given hash wins.
     const ownerOf = new Map<number, string>();
-    for (const peer of this.#peers) {
+    for (const peer of this.members) {
       for (let i = 0; i < this.replicas; i++) ownerOf.set(this.#hash(Buffer.from(String(i) + peer, 'utf8')) >>> 0, peer);
     }
     this.#points = Uint32Array.from(ownerOf.keys()).sort();

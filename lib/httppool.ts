@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { AUTH_HEADER, RequestSigner } from './auth.js';
-import { ConsistentHashRing, type Ring } from './consistenthash.js';
+import { ConsistentHashRing } from './consistenthash.js';
+import type { Ring } from './ring.js';
 import { ByteView } from './byteview.js';
 import { BadKeyError } from './errors.js';
 import { BATCH_CONTENT_TYPE, ERROR_HEADER, HttpGetter, MAX_BATCH } from './httpgetter.js';

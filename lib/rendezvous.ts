@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import type { Ring } from './consistenthash.js';
+import { PeerListRing } from './ring.js';
 
 /** murmur3's 32-bit finalizer: a bijection that spreads every input bit over the output. */
 function mix32(h: number): number {
@@ -25,30 +25,13 @@ export const mixedCrc32 = (key: string): number => mix32(crc32(key));
  * expected share, and a joining peer takes keys only from the others' tails — 1/(N+1) of them,
  * the minimum. The price is O(peers) per lookup: a few integer multiplies each, ~1µs at 50 peers.
  */
-export class RendezvousRing implements Ring {
+export class RendezvousRing extends PeerListRing {
   readonly #hash: (key: string) => number;
-  #peers: string[] = [];
   #seeds = new Uint32Array(0);
 
   constructor(hash: (key: string) => number = mixedCrc32) {
+    super();
     this.#hash = hash;
-  }
-
-  add(...peers: string[]): void {
-    const fresh = peers.filter((p, i) => !this.#peers.includes(p) && peers.indexOf(p) === i);
-    if (fresh.length === 0) return;
-    this.#peers.push(...fresh);
-    this.#reseed();
-  }
-
-  remove(...peers: string[]): void {
-    const before = this.#peers.length;
-    this.#peers = this.#peers.filter((p) => !peers.includes(p));
-    if (this.#peers.length !== before) this.#reseed();
-  }
-
-  peers(): string[] {
-    return [...this.#peers];
   }
 
   get(key: string): string | undefined {
@@ -58,17 +41,17 @@ export class RendezvousRing implements Ring {
     for (let i = 0; i < this.#seeds.length; i++) {
       const score = mix32(h ^ this.#seeds[i]);
       // Ties (1 in 2^32) go to the lexically smaller peer, so every node decides the same.
-      if (score > bestScore || (score === bestScore && this.#peers[i] < this.#peers[best])) {
+      if (score > bestScore || (score === bestScore && this.members[i] < this.members[best])) {
         best = i;
         bestScore = score;
       }
     }
-    return best < 0 ? undefined : this.#peers[best];
+    return best < 0 ? undefined : this.members[best];
   }
 
-  #reseed(): void {
+  protected rebuild(): void {
     // A cryptographic hash, not crc32: crc32 is linear, so look-alike addresses collide more
     // often than chance, and two peers with equal seeds would tie on every key.
-    this.#seeds = Uint32Array.from(this.#peers, (p) => createHash('sha256').update(p).digest().readUInt32BE(0));
+    this.#seeds = Uint32Array.from(this.members, (p) => createHash('sha256').update(p).digest().readUInt32BE(0));
   }
 }

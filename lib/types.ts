@@ -1,4 +1,4 @@
-import type { Ring } from './consistenthash.js';
+import type { Ring } from './ring.js';
 
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
 export type Bytes = Buffer | Uint8Array | string;

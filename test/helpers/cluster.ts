@@ -43,21 +43,32 @@ export interface ChildPeer {
 /** Starts test/fixtures/peer.mjs and resolves once it listens. `env` is added to this process's environment. */
 export function startPeer(config: PeerConfig, env: Record<string, string> = {}): Promise<ChildPeer> {
   const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  return whenReady(child, config.self, `peer ${config.self}`);
+}
+
+/**
+ * Resolves once `child` prints "ready " on stdout; rejects (and kills it) if it exits, cannot
+ * run, or stays silent for 15 s. `label` names it in errors.
+ */
+export function whenReady(child: ChildProcess, url: string, label: string): Promise<ChildPeer> {
   let out = '';
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`peer ${config.self} did not start:\n${out}`)), 15_000);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new Error(`${label} ${why}:\n${out}`));
+    };
+    const timer = setTimeout(() => fail('did not start'), 15_000);
     child.stdout!.on('data', (d) => {
       out += d;
       if (out.includes('ready ')) {
         clearTimeout(timer);
-        resolve({ url: config.self, process: child, output: () => out });
+        resolve({ url, process: child, output: () => out });
       }
     });
     child.stderr!.on('data', (d) => (out += d));
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`peer ${config.self} exited with ${code}:\n${out}`));
-    });
+    child.on('error', (err) => fail(`could not run: ${err.message}`));
+    child.on('exit', (code) => fail(`exited with ${code}`));
   });
 }
 

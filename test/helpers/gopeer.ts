@@ -1,7 +1,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ChildPeer } from './cluster.js';
+import { whenReady, type ChildPeer } from './cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GO_DIR = fileURLToPath(new URL('../go/', import.meta.url));
@@ -62,27 +62,5 @@ export async function startGoPeer(config: GoPeerConfig): Promise<ChildPeer> {
   const binary = await buildGoPeer();
   const args = ['-self', config.self, '-peers', config.peers.join(','), '-port', String(config.port)];
   const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`Go peer ${config.self} did not start:\n${out}`));
-    }, 15_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('ready ')) {
-        clearTimeout(timer);
-        resolve({ url: config.self, process: child, output: () => out });
-      }
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(new Error(`Go peer ${config.self} could not run: ${err.message}`));
-    });
-    child.on('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`Go peer ${config.self} exited with ${code}:\n${out}`));
-    });
-  });
+  return whenReady(child, config.self, `Go peer ${config.self}`);
 }
