@@ -63,8 +63,8 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
     maxResponseBytes: positive(options.maxResponseBytes, 'maxResponseBytes', DEFAULTS.maxResponseBytes),
     backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
-    fastPath: options.fastPath ?? true,
-    batch: options.batch ?? true,
+    fastPath: flag(options.fastPath, 'fastPath'),
+    batch: flag(options.batch, 'batch'),
   };
 }
 
@@ -123,7 +123,7 @@ function checkSecret(secret: unknown, peers: string[], self: string): string | f
     return undefined;
   }
   if (typeof secret !== 'string') throw new ConfigError('secret', `must be a string or false, got ${typeof secret}`);
-  if (secret.length < 16) throw new ConfigError('secret', 'must be at least 16 characters: use a random string, e.g. `openssl rand -hex 32`');
+  if (secret.trim().length < 16) throw new ConfigError('secret', 'must be at least 16 characters: use a random string, e.g. `openssl rand -hex 32`');
   return secret;
 }
 
@@ -133,5 +133,11 @@ function positive(value: unknown, option: string, fallback: number, allowZero = 
     throw new ConfigError(option, `must be a ${allowZero ? 'non-negative' : 'positive'} number, got ${JSON.stringify(value)}`);
   }
   if (value > max) throw new ConfigError(option, `must be at most ${max}, got ${value}`);
+  return value;
+}
+
+function flag(value: unknown, option: string): boolean {
+  if (value === undefined) return true;
+  if (typeof value !== 'boolean') throw new ConfigError(option, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }

@@ -128,6 +128,13 @@ describe('configuration errors at start-up', () => {
     }
   });
 
+  describe('fastPath and batch', () => {
+    for (const option of ['fastPath', 'batch'] as const) {
+      it(`refuses a ${option} that is not a boolean`, () => expectConfigError(config({ [option]: 'yes' } as never), option, /must be true or false, got "yes"/));
+      it(`accepts ${option}: false`, () => expect(start(config({ [option]: false })).pool.peers()).to.have.length(2));
+    }
+  });
+
   describe('secret', () => {
     it('is required once peers lists another app, and the message says how to fix it', () => {
       for (const secret of [undefined, '']) {
@@ -137,6 +144,7 @@ describe('configuration errors at start-up', () => {
     it('must be at least 16 characters', () => {
       expectConfigError(config({ secret: 'short' }), 'secret', /must be at least 16 characters: use a random string, e\.g\. `openssl rand -hex 32`/);
       expectConfigError(config({ secret: 'x'.repeat(15) }), 'secret', /at least 16/);
+      expectConfigError(config({ secret: ' '.repeat(20) }), 'secret', /at least 16/);
       expect(start(config({ secret: 'x'.repeat(16) })).pool.peers()).to.have.length(2);
     });
     for (const [what, secret, got] of [
