@@ -119,8 +119,9 @@ export class HttpGetter implements PeerGetter {
       if (results.length !== items.length) throw new Error(`peer ${this.peer} answered ${results.length} results for ${items.length} gets`);
       return results;
     }
-    if (answer.status >= 400 && answer.status < 500) {
-      // Not a geecache peer (golang/groupcache answers 400 or 405): talk to it one get at a time.
+    if (answer.status === 400 || answer.status === 404 || answer.status === 405) {
+      // Not a geecache peer (golang/groupcache answers 400): talk to it one get at a time. A 401
+      // or 413 is a geecache peer refusing this batch, and does not end batching.
       this.#batchRefused = true;
       return Promise.all(items.map((item) => this.#settleOne(item)));
     }
