@@ -100,7 +100,10 @@ export class Group {
 
   /** Drops `key` from this process's caches (other peers keep their copies). */
   forget(key: string): boolean {
-    return this.#mainCache.remove(key) || this.#hotCache.remove(key);
+    // Both: after a membership change a key can sit in either, or in both.
+    const fromMain = this.#mainCache.remove(key);
+    const fromHot = this.#hotCache.remove(key);
+    return fromMain || fromHot;
   }
 
   #checkKey(key: unknown): asserts key is string {
