@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { freePort } from './helpers/cluster.js';
 
 const RUN = fileURLToPath(new URL('../examples/demo/run.mjs', import.meta.url));
+const EXISTING_APP = fileURLToPath(new URL('../examples/existing-app/app.mjs', import.meta.url));
 
 describe('examples/demo', function () {
   this.timeout(30_000);
@@ -22,5 +23,31 @@ describe('examples/demo', function () {
       expect(out.match(new RegExp(`\\[SlowDB\\] search key ${key}$`, 'gm')) ?? [], out).to.have.length(1);
     }
     expect(out).to.match(/^Kate -> 500 Kate not exist$/m);
+  });
+});
+
+describe('examples/existing-app', function () {
+  this.timeout(30_000);
+
+  it('serves its route through req.cache on both of two peers', async () => {
+    const ports = [await freePort(), await freePort()];
+    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+    const apps = ports.map((port, i) =>
+      spawn(process.execPath, [EXISTING_APP], {
+        env: { ...process.env, PORT: String(port), SELF: urls[i], PEERS: urls.join(','), GEECACHE_SECRET: 'example-secret-0123456789' },
+      }),
+    );
+    try {
+      await Promise.all(apps.map((app) => new Promise((resolve, reject) => {
+        app.stdout.on('data', (d) => String(d).includes('listening') && resolve(undefined));
+        app.on('exit', (code) => reject(new Error(`example exited with ${code}`)));
+      })));
+      for (const name of ['Tom', 'Jack', 'Sam']) {
+        const answers = await Promise.all(urls.map(async (u) => (await fetch(`${u}/score/${name}`)).text()));
+        expect(answers).to.deep.equal([String(name.length * 100), String(name.length * 100)]);
+      }
+    } finally {
+      for (const app of apps) app.kill();
+    }
   });
 });
