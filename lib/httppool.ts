@@ -35,7 +35,8 @@ export class HttpPool implements PeerPicker {
   readonly #attached = new WeakSet<Server>();
   /** Scratch writer for response prefixes; finish() leaves it empty for the next one. */
   readonly #writer = new BinaryWriter();
-  #ring: Ring;
+  /** Set by set(), which the constructor calls. */
+  #ring!: Ring;
   #getters = new Map<string, HttpGetter>();
   #closed = false;
 
@@ -45,7 +46,6 @@ export class HttpPool implements PeerPicker {
     this.#registry = registry;
     this.#options = options;
     this.#signer = options.secret ? new RequestSigner(options.secret) : undefined;
-    this.#ring = makeRing(options.ring);
     this.set(...options.peers);
   }
 
