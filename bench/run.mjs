@@ -52,7 +52,9 @@ function table(rows) {
 async function main() {
   const started = new Date();
   const info = machine();
-  log(`geecache bench: ${info.nproc} cores, node ${info.node}, ${settings.smoke ? 'SMOKE mode, ' : ''}${settings.duration}s x ${settings.rounds} rounds, ${settings.connections} connections`);
+  log(
+    `geecache bench: ${info.nproc} cores, node ${info.node}, ${settings.smoke ? 'SMOKE mode, ' : ''}${settings.duration}s x ${settings.rounds} rounds, ${settings.connections} connections`,
+  );
   const selected = ROWS.filter((r) => settings.only.includes(r.id));
   let loadgen;
   const needsLoad = selected.some((r) => r.id === 2 || r.id === 3);

@@ -159,7 +159,9 @@ export class Group {
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const err = new LoadTimeoutError(`getter for group "${this.name}" did not finish within loadTimeoutMs (${this.#loadTimeoutMs} ms) for key ${JSON.stringify(key)}`);
+        const err = new LoadTimeoutError(
+          `getter for group "${this.name}" did not finish within loadTimeoutMs (${this.#loadTimeoutMs} ms) for key ${JSON.stringify(key)}`,
+        );
         controller.abort(err);
         reject(err);
       }, this.#loadTimeoutMs);

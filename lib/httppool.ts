@@ -224,6 +224,11 @@ async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | u
 function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
   if (res.destroyed || res.headersSent) return;
   const body = `${text.slice(0, MAX_ERROR_TEXT)}\n`;
-  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'x-content-type-options': 'nosniff', 'content-length': Buffer.byteLength(body), ...headers });
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
   res.end(body);
 }

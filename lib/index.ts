@@ -17,7 +17,18 @@ export { RendezvousRing, mixedCrc32 } from './rendezvous.js';
 export { HttpPool } from './httppool.js';
 export { HttpGetter, type HttpGetterOptions, PEER_HEADER, ERROR_HEADER, BATCH_CONTENT_TYPE, MAX_BATCH } from './httpgetter.js';
 export { RequestSigner, AUTH_HEADER } from './auth.js';
-export { encodeGetResponse, decodeGetResponse, encodeSegment, decodeSegment, encodeBatchRequest, decodeBatchRequest, encodeBatchResponse, decodeBatchResponse, type BatchItem, type BatchResult } from './wire.js';
+export {
+  encodeGetResponse,
+  decodeGetResponse,
+  encodeSegment,
+  decodeSegment,
+  encodeBatchRequest,
+  decodeBatchRequest,
+  encodeBatchResponse,
+  decodeBatchResponse,
+  type BatchItem,
+  type BatchResult,
+} from './wire.js';
 export { Coalescer } from './coalescer.js';
 export { ConfigError, DEFAULTS, resolveOptions } from './options.js';
 export { OwnerLoadError, BadKeyError, LoadTimeoutError } from './errors.js';

@@ -45,9 +45,11 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
   const peers = checkPeers(options.peers ?? [self], self);
   const secret = checkSecret(options.secret, peers, self);
   const basePath = options.basePath ?? DEFAULTS.basePath;
-  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath)) throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
+  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath))
+    throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
   const ring = options.ring ?? DEFAULTS.ring;
-  if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function') throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
+  if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function')
+    throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
   if (typeof options.groups !== 'object' || options.groups === null || Object.keys(options.groups).length === 0) {
     throw new ConfigError('groups', 'must name at least one group: groups: { scores: { maxBytes: 64 << 20, getter: async (key) => ... } }');
   }
@@ -70,14 +72,20 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
 
 /** Checks one group's options; `option` is how the message names it. */
 export function checkGroup(name: string, group: GroupOptions, option = 'group'): GroupOptions {
-  if (!GROUP_NAME.test(name) || name === '.' || name === '..') throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-' (not "." or "..", which URLs drop)`);
+  if (!GROUP_NAME.test(name) || name === '.' || name === '..')
+    throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-' (not "." or "..", which URLs drop)`);
   if (typeof group !== 'object' || group === null) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
-  if (!Number.isSafeInteger(group.maxBytes)) throw new ConfigError(`${option}.maxBytes`, `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes)}`);
+  if (!Number.isSafeInteger(group.maxBytes))
+    throw new ConfigError(
+      `${option}.maxBytes`,
+      `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes)}`,
+    );
   if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
   positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, 1, false, MAX_TIMER_MS);
   positive(group.maxKeyLength, `${option}.maxKeyLength`, 1);
   const hot = group.hotCacheFraction;
-  if (hot !== undefined && !(typeof hot === 'number' && hot >= 0 && hot < 1)) throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
+  if (hot !== undefined && !(typeof hot === 'number' && hot >= 0 && hot < 1))
+    throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
   return group;
 }
 
@@ -108,7 +116,8 @@ function checkPeerUrl(value: unknown, option: string): string {
     throw new ConfigError(option, `${hint}, got ${JSON.stringify(value)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(option, `${hint} (http or https), got ${JSON.stringify(value)}`);
-  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value)) throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value))
+    throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
   // The ring hashes the string itself, so keep it as given (golang/groupcache does): only a
   // trailing slash is dropped.
   return value.endsWith('/') ? value.slice(0, -1) : value;
@@ -118,7 +127,10 @@ function checkSecret(secret: unknown, peers: string[], self: string): string | f
   if (secret === false) return false;
   if (secret === undefined || secret === '') {
     if (peers.some((p) => new URL(p).origin !== new URL(self).origin)) {
-      throw new ConfigError('secret', 'is required when peers lists other apps: set the same random string (e.g. process.env.GEECACHE_SECRET) on every peer, or secret: false on a private network');
+      throw new ConfigError(
+        'secret',
+        'is required when peers lists other apps: set the same random string (e.g. process.env.GEECACHE_SECRET) on every peer, or secret: false on a private network',
+      );
     }
     return undefined;
   }

@@ -17,9 +17,13 @@ interface Peer {
 
 async function startPeers(n: number, batch = true): Promise<Peer[]> {
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise<Server>((resolve) => {
-      const s = express().listen(0, '127.0.0.1', () => resolve(s));
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise<Server>((resolve) => {
+          const s = express().listen(0, '127.0.0.1', () => resolve(s));
+        }),
+    ),
   );
   const urls = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
   return servers.map((server, i) => {
@@ -78,7 +82,7 @@ describe('batched peer requests', () => {
     expect(a.cache.group('scores').stats.peerLoads).to.equal(keys.length);
   });
 
-  it("fails only the get whose getter failed, without running it locally", async () => {
+  it('fails only the get whose getter failed, without running it locally', async () => {
     peers = await startPeers(2);
     const [a, b] = peers;
     const keys = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? `fail:${i}` : `ok:${i}`)).filter((k) => a.cache.pool.ownerOf(k) === b.url);
@@ -132,7 +136,11 @@ describe('batched peer requests', () => {
     expect((await post(huge, signer.sign('POST', '/_geecache/', Date.now(), body))).status).to.equal(413);
     expect(b.loads).to.deep.equal([]);
     // A good one still works afterwards, with per-item statuses.
-    const mixed = encodeBatchRequest([{ group: 'scores', key: 'x' }, { group: 'nope', key: 'x' }, { group: 'scores', key: '' }]);
+    const mixed = encodeBatchRequest([
+      { group: 'scores', key: 'x' },
+      { group: 'nope', key: 'x' },
+      { group: 'scores', key: '' },
+    ]);
     const res = await post(mixed, signer.sign('POST', '/_geecache/', Date.now(), mixed));
     expect(res.status).to.equal(200);
     const results = decodeBatchResponse(new Uint8Array(await res.arrayBuffer()));

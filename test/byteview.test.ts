@@ -10,7 +10,7 @@ describe('ByteView', () => {
     expect(new ByteView('').length).to.equal(0);
   });
 
-  it('holds a Buffer or a Uint8Array, honouring a subarray\'s offset and length', () => {
+  it("holds a Buffer or a Uint8Array, honouring a subarray's offset and length", () => {
     expect(new ByteView(Buffer.from([1, 2, 3])).byteSlice()).to.deep.equal(Buffer.from([1, 2, 3]));
     const whole = new Uint8Array([9, 8, 7, 6, 5]);
     const view = new ByteView(whole.subarray(1, 4));

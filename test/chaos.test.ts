@@ -241,7 +241,9 @@ describe('chaos: a peer dies or freezes under load (child processes)', function 
     const [probe1, probe2] = victimKeys('stop-probe', 2);
     const retry = await timed(probe1, get);
     expect(retry.ok).to.equal(true);
-    expect(retry.ms, 'tried again after backoffMs: times out').to.be.at.least(SLOW_MS).and.below(2 * TIMEOUT_MS);
+    expect(retry.ms, 'tried again after backoffMs: times out')
+      .to.be.at.least(SLOW_MS)
+      .and.below(2 * TIMEOUT_MS);
     const skipped = await timed(probe2, get);
     expect(skipped.ok).to.equal(true);
     expect(skipped.ms, 'then skipped for another backoffMs').to.be.below(SLOW_MS);
@@ -265,7 +267,9 @@ describe('chaos: a peer dies or freezes under load (child processes)', function 
     for (const k of fromRun) expect(ownerOf(k)).to.equal(victim.url);
     // Two survivors, 4 gets at a time between them, well within one backoff window each.
     expect(fromRoutes.length, 'keys the survivors sent to the frozen peer').to.be.at.most(2 * 4);
-    expect(routeSlow.length, 'slow route gets (one wave per survivor, plus noise)').to.be.at.least(1).and.at.most(3 * 4);
+    expect(routeSlow.length, 'slow route gets (one wave per survivor, plus noise)')
+      .to.be.at.least(1)
+      .and.at.most(3 * 4);
     expect(loadsThawed[probe1], 'the retry after backoffMs reached it').to.equal(1);
     expect(loadsThawed[probe2], 'the get after that did not').to.equal(undefined);
 

@@ -90,10 +90,18 @@ describe('configuration errors at start-up', () => {
 
   describe('peers', () => {
     it('refuses peers that do not include self, naming the fix', () => {
-      expectConfigError(config({ peers: [OTHER, 'http://10.0.0.3:3000'] }), 'peers', /must include self \(http:\/\/10\.0\.0\.1:3000\): every peer lists the whole cluster, itself included/);
+      expectConfigError(
+        config({ peers: [OTHER, 'http://10.0.0.3:3000'] }),
+        'peers',
+        /must include self \(http:\/\/10\.0\.0\.1:3000\): every peer lists the whole cluster, itself included/,
+      );
     });
     it('refuses self spelled differently in peers (the ring hashes the strings)', () => {
-      expectConfigError(config({ self: 'http://LOCALHOST:3000', peers: ['http://localhost:3000', OTHER] }), 'peers', /lists self as "http:\/\/localhost:3000" but self is "http:\/\/LOCALHOST:3000": spell it the same way in both/);
+      expectConfigError(
+        config({ self: 'http://LOCALHOST:3000', peers: ['http://localhost:3000', OTHER] }),
+        'peers',
+        /lists self as "http:\/\/localhost:3000" but self is "http:\/\/LOCALHOST:3000": spell it the same way in both/,
+      );
       expectConfigError(config({ self: 'http://10.0.0.1:80', peers: ['http://10.0.0.1', OTHER] }), 'peers', /spell it the same way/);
     });
     it('accepts self with a trailing slash and peers without (and the reverse)', () => {
@@ -124,13 +132,15 @@ describe('configuration errors at start-up', () => {
       ['listed with its default port spelled out', [SELF, 'http://cache-2', 'http://cache-2:80'], 2, 1],
       ['self listed twice', [SELF, OTHER, SELF], 2, 0],
     ] as [string, string[], number, number][]) {
-      it(`refuses a peer ${what}`, () => expectConfigError(config({ peers }), `peers[${index}]`, new RegExp(`duplicates peers\\[${of}\\] .*; list each peer once`)));
+      it(`refuses a peer ${what}`, () =>
+        expectConfigError(config({ peers }), `peers[${index}]`, new RegExp(`duplicates peers\\[${of}\\] .*; list each peer once`)));
     }
   });
 
   describe('fastPath and batch', () => {
     for (const option of ['fastPath', 'batch'] as const) {
-      it(`refuses a ${option} that is not a boolean`, () => expectConfigError(config({ [option]: 'yes' } as never), option, /must be true or false, got "yes"/));
+      it(`refuses a ${option} that is not a boolean`, () =>
+        expectConfigError(config({ [option]: 'yes' } as never), option, /must be true or false, got "yes"/));
       it(`accepts ${option}: false`, () => expect(start(config({ [option]: false })).pool.peers()).to.have.length(2));
     }
   });
@@ -138,7 +148,11 @@ describe('configuration errors at start-up', () => {
   describe('secret', () => {
     it('is required once peers lists another app, and the message says how to fix it', () => {
       for (const secret of [undefined, '']) {
-        expectConfigError(config({ secret }), 'secret', /is required when peers lists other apps: set the same random string \(e\.g\. process\.env\.GEECACHE_SECRET\) on every peer, or secret: false on a private network/);
+        expectConfigError(
+          config({ secret }),
+          'secret',
+          /is required when peers lists other apps: set the same random string \(e\.g\. process\.env\.GEECACHE_SECRET\) on every peer, or secret: false on a private network/,
+        );
       }
     });
     it('must be at least 16 characters', () => {
@@ -178,7 +192,12 @@ describe('configuration errors at start-up', () => {
       ['a string', 'scores'],
       ['an empty array', []],
     ] as [string, unknown][]) {
-      it(`refuses groups ${what}, with an example`, () => expectConfigError(config({ groups }), 'groups', /must name at least one group: groups: \{ scores: \{ maxBytes: 64 << 20, getter: async \(key\) => \.\.\. \} \}/));
+      it(`refuses groups ${what}, with an example`, () =>
+        expectConfigError(
+          config({ groups }),
+          'groups',
+          /must name at least one group: groups: \{ scores: \{ maxBytes: 64 << 20, getter: async \(key\) => \.\.\. \} \}/,
+        ));
     }
     it('refuses a group that is not an object', () => {
       expectConfigError(config({ groups: { scores: null } }), 'groups.scores', /must be an object: \{ maxBytes, getter \}/);
@@ -200,7 +219,11 @@ describe('configuration errors at start-up', () => {
     }
     for (const name of ['', 'a b', 'a/b', 'a%2Fb', 'a?b', 'a#b', 'scores!', 'ünïcode', '.', '..', 'x'.repeat(129), 'tab\t', 'new\nline']) {
       it(`refuses the group name ${JSON.stringify(name.length > 20 ? `${name.slice(0, 8)}...(${name.length})` : name)}`, () => {
-        expectConfigError(config({ groups: { [name]: { maxBytes: 1, getter } } }), `groups.${name}`, /has an invalid name: use 1-128 letters, digits, '\.', '_', '~' or '-'/);
+        expectConfigError(
+          config({ groups: { [name]: { maxBytes: 1, getter } } }),
+          `groups.${name}`,
+          /has an invalid name: use 1-128 letters, digits, '\.', '_', '~' or '-'/,
+        );
       });
     }
     it('accepts group names made of letters, digits and . _ ~ -', () => {
@@ -224,7 +247,8 @@ describe('configuration errors at start-up', () => {
       ['hotCacheFraction', NaN],
       ['hotCacheFraction', '0.1'],
     ] as [string, unknown][]) {
-      it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () => expectConfigError(group({ [option]: bad }), `groups.scores.${option}`));
+      it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () =>
+        expectConfigError(group({ [option]: bad }), `groups.scores.${option}`));
     }
     it('says what hotCacheFraction may be', () => {
       expectConfigError(group({ hotCacheFraction: 1 }), 'groups.scores.hotCacheFraction', /must be a number from 0 up to \(not including\) 1, got 1/);
@@ -237,15 +261,33 @@ describe('configuration errors at start-up', () => {
   });
 
   describe('basePath, ring and the numeric options', () => {
-    for (const basePath of ['_geecache/', '/_geecache', 'geecache', '/', '//', '/a//b/', '/a b/', '/a?b/', '/%2F/', '/../', '/./', '/a/../', '/a/./b/', 42, '']) {
-      it(`refuses basePath ${JSON.stringify(basePath)}`, () => expectConfigError(config({ basePath }), 'basePath', /must look like "\/_geecache\/" \(slashes at both ends\), got /));
+    for (const basePath of [
+      '_geecache/',
+      '/_geecache',
+      'geecache',
+      '/',
+      '//',
+      '/a//b/',
+      '/a b/',
+      '/a?b/',
+      '/%2F/',
+      '/../',
+      '/./',
+      '/a/../',
+      '/a/./b/',
+      42,
+      '',
+    ]) {
+      it(`refuses basePath ${JSON.stringify(basePath)}`, () =>
+        expectConfigError(config({ basePath }), 'basePath', /must look like "\/_geecache\/" \(slashes at both ends\), got /));
     }
     it('accepts basePaths such as /_groupcache/ and /a/b/', () => {
       for (const basePath of ['/_groupcache/', '/a/b/', '/v1.0/cache~x/']) expect(start(config({ basePath })).pool.basePath).to.equal(basePath);
     });
 
     for (const ring of ['consistent', 'rendezvous', 42, {}, [], true]) {
-      it(`refuses ring ${JSON.stringify(ring)}`, () => expectConfigError(config({ ring }), 'ring', /must be 'default', 'groupcache' or a function returning a Ring/));
+      it(`refuses ring ${JSON.stringify(ring)}`, () =>
+        expectConfigError(config({ ring }), 'ring', /must be 'default', 'groupcache' or a function returning a Ring/));
     }
     it("accepts ring 'default', 'groupcache' and a function", () => {
       for (const ring of ['default', 'groupcache', () => new RendezvousRing(), () => new ConsistentHashRing(10)]) {
@@ -270,11 +312,20 @@ describe('configuration errors at start-up', () => {
       ['maxSockets', -1],
       ['maxSockets', NaN],
     ] as [string, unknown][]) {
-      it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () => expectConfigError(config({ [option]: bad }), option, /must be a (positive|non-negative) number|must be at most 2147483647/));
+      it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () =>
+        expectConfigError(config({ [option]: bad }), option, /must be a (positive|non-negative) number|must be at most 2147483647/));
     }
     it('accepts backoffMs 0 (never skip a failed peer) and fills in defaults', () => {
       const resolved = resolveOptions(config({ backoffMs: 0 }));
-      expect(resolved).to.include({ backoffMs: 0, basePath: '/_geecache/', ring: 'default', timeoutMs: 2000, maxResponseBytes: 64 << 20, maxSockets: 32, fastPath: true });
+      expect(resolved).to.include({
+        backoffMs: 0,
+        basePath: '/_geecache/',
+        ring: 'default',
+        timeoutMs: 2000,
+        maxResponseBytes: 64 << 20,
+        maxSockets: 32,
+        fastPath: true,
+      });
     });
   });
 });
@@ -304,7 +355,10 @@ describe('pool.set() with a bad peer list', () => {
       [['HTTP://10.0.0.1:3000', C], 'peers', /spell it the same way/],
     ];
     for (const [peers, option, message] of bad) {
-      expect(() => pool.set(...(peers as string[])), JSON.stringify(peers)).to.throw(ConfigError, `option "${option}"`).with.property('message').that.matches(message);
+      expect(() => pool.set(...(peers as string[])), JSON.stringify(peers))
+        .to.throw(ConfigError, `option "${option}"`)
+        .with.property('message')
+        .that.matches(message);
       expect(pool.peers()).to.deep.equal([SELF, OTHER]);
       expect(keys.map((k) => pool.ownerOf(k))).to.deep.equal(owners);
       expect(pool.pickPeer(otherKey), 'the getter of a kept peer is kept').to.equal(getter);
@@ -319,7 +373,10 @@ describe('pool.set() with a bad peer list', () => {
 
   it('refuses other peers for a pool started without a secret', () => {
     const cache = start(config({ secret: undefined, peers: [SELF] }));
-    expect(() => cache.pool.set(SELF, OTHER)).to.throw(ConfigError, 'option "secret" is required once the pool has other peers: pass secret to geecache(), or secret: false on a private network');
+    expect(() => cache.pool.set(SELF, OTHER)).to.throw(
+      ConfigError,
+      'option "secret" is required once the pool has other peers: pass secret to geecache(), or secret: false on a private network',
+    );
     expect(cache.pool.peers()).to.deep.equal([SELF]);
     expect(cache.pool.pickPeer('anything')).to.equal(undefined);
     cache.pool.set(SELF); // the same single-peer list is fine

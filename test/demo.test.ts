@@ -18,7 +18,11 @@ describe('examples/demo', function () {
     child.stderr.on('data', (d) => (out += d));
     const code = await new Promise((resolve) => child.on('exit', resolve)).finally(() => child.kill());
     expect(code, out).to.equal(0);
-    for (const [key, value] of [['Tom', '630'], ['Jack', '589'], ['Sam', '567']]) {
+    for (const [key, value] of [
+      ['Tom', '630'],
+      ['Jack', '589'],
+      ['Sam', '567'],
+    ]) {
       expect(out.match(new RegExp(`^${key} -> 200 ${value}$`, 'gm')) ?? [], out).to.have.length(key === 'Tom' ? 3 : key === 'Jack' ? 2 : 1);
       expect(out.match(new RegExp(`\\[SlowDB\\] search key ${key}$`, 'gm')) ?? [], out).to.have.length(1);
     }
@@ -38,10 +42,15 @@ describe('examples/existing-app', function () {
       }),
     );
     try {
-      await Promise.all(apps.map((app) => new Promise((resolve, reject) => {
-        app.stdout.on('data', (d) => String(d).includes('listening') && resolve(undefined));
-        app.on('exit', (code) => reject(new Error(`example exited with ${code}`)));
-      })));
+      await Promise.all(
+        apps.map(
+          (app) =>
+            new Promise((resolve, reject) => {
+              app.stdout.on('data', (d) => String(d).includes('listening') && resolve(undefined));
+              app.on('exit', (code) => reject(new Error(`example exited with ${code}`)));
+            }),
+        ),
+      );
       for (const name of ['Tom', 'Jack', 'Sam']) {
         const answers = await Promise.all(urls.map(async (u) => (await fetch(`${u}/score/${name}`)).text()));
         expect(answers).to.deep.equal([String(name.length * 100), String(name.length * 100)]);

@@ -82,7 +82,10 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
     }
     // The localhost spelling must reach the same server (it resolves to ::1 first on some hosts;
     // Node tries both families).
-    for (const [name, port] of [['B', b], ['A', a]] as const) {
+    for (const [name, port] of [
+      ['B', b],
+      ['A', a],
+    ] as const) {
       const res = await fetch(`http://localhost:${port}/health`).catch((err: Error) => err);
       if (res instanceof Error || (await res.text()) !== name) throw new Error(`http://localhost:${port} does not reach peer ${name}: ${String(res)}`);
     }
@@ -102,7 +105,9 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
     const disagree = keys.filter((k) => new Set(peers.map((p) => ownerOf(p, k))).size > 1);
     const pingPongAB = keys.filter((k) => ownerOf(A, k) === B && ownerOf(B, k) === A);
     const pingPongCA = keys.filter((k) => ownerOf(C, k) === A && ownerOf(A, k) === C);
-    console.log(`      ${disagree.length} of ${KEYS} keys have owners that depend on whom you ask; ${pingPongAB.length} bounce A<->B, ${pingPongCA.length} bounce A<->C`);
+    console.log(
+      `      ${disagree.length} of ${KEYS} keys have owners that depend on whom you ask; ${pingPongAB.length} bounce A<->B, ${pingPongCA.length} bounce A<->C`,
+    );
     expect(disagree.length).to.be.greaterThan(KEYS / 10);
     expect(pingPongAB.length).to.be.greaterThan(0);
     expect(pingPongCA.length).to.be.greaterThan(0);
@@ -132,7 +137,11 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
         expect(outgoing(stats(p)) - outgoing(before.get(p)!), `requests ${p.name} sent`).to.equal(0);
       }
       // Every key was loaded exactly once in the cluster.
-      for (const k of keys) expect(peers.reduce((n, p) => n + (p.loads.get(k) ?? 0), 0), k).to.equal(1);
+      for (const k of keys)
+        expect(
+          peers.reduce((n, p) => n + (p.loads.get(k) ?? 0), 0),
+          k,
+        ).to.equal(1);
     });
   }
 
@@ -157,6 +166,10 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
     const remoteGets = keys.reduce((n, k) => n + peers.filter((p) => ownerOf(p, k) !== p).length, 0);
     expect(deltas.reduce((n, d) => n + d.sent, 0)).to.be.at.most(remoteGets);
     // A bouncing key is loaded by both peers that think the other owns it, never more than by all three.
-    for (const k of keys) expect(peers.reduce((n, p) => n + (p.loads.get(k) ?? 0), 0), k).to.be.within(1, 3);
+    for (const k of keys)
+      expect(
+        peers.reduce((n, p) => n + (p.loads.get(k) ?? 0), 0),
+        k,
+      ).to.be.within(1, 3);
   });
 });

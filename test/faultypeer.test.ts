@@ -6,7 +6,17 @@ import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse, geecache, OwnerLoadError, type GeecacheMiddleware, type Ring } from 'geecache';
+import {
+  BATCH_CONTENT_TYPE,
+  decodeBatchRequest,
+  encodeBatchRequest,
+  encodeBatchResponse,
+  encodeGetResponse,
+  geecache,
+  OwnerLoadError,
+  type GeecacheMiddleware,
+  type Ring,
+} from 'geecache';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TIMEOUT_MS = 500;
@@ -253,7 +263,9 @@ describe('faulty peer', function () {
       expect(result.ms).to.be.below(TIMEOUT_MS);
       const growthMb = (peak - rssBefore) / (1 << 20);
       const sentMb = counter.sent / (1 << 20);
-      console.log(`      ${mode}: RSS growth ${growthMb.toFixed(1)} MB, peer wrote ${sentMb.toFixed(1)} MB before the client hung up, ${result.ms.toFixed(0)} ms`);
+      console.log(
+        `      ${mode}: RSS growth ${growthMb.toFixed(1)} MB, peer wrote ${sentMb.toFixed(1)} MB before the client hung up, ${result.ms.toFixed(0)} ms`,
+      );
       expect(growthMb, 'RSS growth (MB)').to.be.below(64);
       expect(sentMb, 'MB the peer managed to write before the client hung up').to.be.below(64);
     });
@@ -264,7 +276,9 @@ describe('faulty peer', function () {
     const before = received.hang ?? 0;
     const first = await timed(() => group.get('hang:1'));
     expect(first.value.toString()).to.equal('local:hang:1');
-    expect(first.ms).to.be.at.least(TIMEOUT_MS - 50).and.below(TIMEOUT_MS + 400);
+    expect(first.ms)
+      .to.be.at.least(TIMEOUT_MS - 50)
+      .and.below(TIMEOUT_MS + 400);
     expect(group.stats.peerErrors).to.equal(1);
     const second = await timed(() => group.get('hang:2'));
     expect(second.value.toString()).to.equal('local:hang:2');
@@ -303,7 +317,9 @@ describe('faulty peer', function () {
     const before = received.drip ?? 0;
     const first = await timed(() => group.get('drip:1'));
     expect(first.value.toString()).to.equal('local:drip:1');
-    expect(first.ms).to.be.at.least(TIMEOUT_MS - 50).and.below(TIMEOUT_MS + 400);
+    expect(first.ms)
+      .to.be.at.least(TIMEOUT_MS - 50)
+      .and.below(TIMEOUT_MS + 400);
     const second = await timed(() => group.get('drip:2'));
     expect(second.value.toString()).to.equal('local:drip:2');
     expect(second.ms).to.be.below(50);
@@ -328,7 +344,10 @@ describe('faulty peer', function () {
       expect(value.map(String)).to.deep.equal(keys.map((k) => `local:${k}`));
       expect(localRuns).to.deep.equal(keys);
       expect(group.stats.peerErrors).to.equal(3);
-      if (marksDown) expect(ms).to.be.at.least(TIMEOUT_MS - 50).and.below(TIMEOUT_MS + 400);
+      if (marksDown)
+        expect(ms)
+          .to.be.at.least(TIMEOUT_MS - 50)
+          .and.below(TIMEOUT_MS + 400);
       else expect(ms).to.be.below(TIMEOUT_MS);
       // Down after a timeout: the next batch is not sent. Otherwise it is.
       const more = [`${mode}:4`, `${mode}:5`];
@@ -443,7 +462,10 @@ describe('client disconnects mid-load', function () {
     const waiters = Promise.all([
       httpGet(`${base}/get?key=${key}`),
       httpGet(peerPath(key), PEER),
-      cache.group('scores').get(key).then((v) => v.toString()),
+      cache
+        .group('scores')
+        .get(key)
+        .then((v) => v.toString()),
     ]);
     await hangUp;
     expect(finished).to.not.include(key); // it hung up mid-load
@@ -459,7 +481,13 @@ describe('client disconnects mid-load', function () {
     const key = 'app-hangup';
     const hangUp = getAndHangUp(`${base}/get?key=${key}`, 100);
     await sleep(20);
-    const waiters = Promise.all([httpGet(peerPath(key), PEER), cache.group('scores').get(key).then((v) => v.toString())]);
+    const waiters = Promise.all([
+      httpGet(peerPath(key), PEER),
+      cache
+        .group('scores')
+        .get(key)
+        .then((v) => v.toString()),
+    ]);
     await hangUp;
     expect(finished).to.not.include(key);
     const [viaPeer, direct] = await waiters;
@@ -472,7 +500,9 @@ describe('client disconnects mid-load', function () {
   /** Sends a batch request for `keys` on a raw socket (only `sendBytes` of its body, if given) and destroys it after `ms`. */
   async function batchAndHangUp(keys: string[], ms: number, sendBytes?: number): Promise<string> {
     const body = Buffer.from(encodeBatchRequest(keys.map((key) => ({ group: 'scores', key }))));
-    const head = `POST /_geecache/ HTTP/1.1\r\nhost: x\r\n${Object.entries(PEER).map(([k, v]) => `${k}: ${v}\r\n`).join('')}content-type: ${BATCH_CONTENT_TYPE}\r\ncontent-length: ${body.length}\r\n\r\n`;
+    const head = `POST /_geecache/ HTTP/1.1\r\nhost: x\r\n${Object.entries(PEER)
+      .map(([k, v]) => `${k}: ${v}\r\n`)
+      .join('')}content-type: ${BATCH_CONTENT_TYPE}\r\ncontent-length: ${body.length}\r\n\r\n`;
     const socket = net.connect(Number(new URL(base).port), '127.0.0.1');
     let answer = '';
     socket.on('data', (d) => (answer += d.toString('latin1')));

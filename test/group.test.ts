@@ -1,17 +1,6 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  BadKeyError,
-  ByteView,
-  Group,
-  GroupRegistry,
-  LoadTimeoutError,
-  defaultRegistry,
-  getGroup,
-  newGroup,
-  type Getter,
-  type GroupOptions,
-} from 'geecache';
+import { BadKeyError, ByteView, Group, GroupRegistry, LoadTimeoutError, defaultRegistry, getGroup, newGroup, type Getter, type GroupOptions } from 'geecache';
 
 /** A getter that counts its calls; `impl` decides what each call does (default: "got:" + key). */
 function counting(impl: Getter = (key) => `got:${key}`) {
@@ -52,8 +41,19 @@ describe('Group: deduplication of concurrent loads', () => {
   });
 
   const failures: [string, (err: Error) => Getter][] = [
-    ['throws synchronously', (err) => () => { throw err; }],
-    ['rejects', (err) => async () => { await sleep(5); throw err; }],
+    [
+      'throws synchronously',
+      (err) => () => {
+        throw err;
+      },
+    ],
+    [
+      'rejects',
+      (err) => async () => {
+        await sleep(5);
+        throw err;
+      },
+    ],
   ];
   for (const [how, failing] of failures) {
     it(`a getter that ${how} fails all 1,000 callers; the next get runs it again`, async () => {
@@ -63,7 +63,10 @@ describe('Group: deduplication of concurrent loads', () => {
       const group = makeGroup(`dedupe-${how.replace(' ', '-')}`, getter);
 
       const errs = await reasons(Array.from({ length: 1_000 }, () => group.get('k')));
-      expect(errs.every((e) => e === err), 'every caller gets the getter\'s error').to.equal(true);
+      expect(
+        errs.every((e) => e === err),
+        "every caller gets the getter's error",
+      ).to.equal(true);
       expect(calls).to.have.length(1);
       expect(group.stats).to.include({ gets: 1_000, loads: 1_000, loadsDeduped: 1, localLoads: 0, localLoadErrs: 1 });
 
@@ -214,7 +217,10 @@ describe('Group: getter contract', () => {
       const group = makeGroup('contract-bad', getter);
       const [err] = await reasons([group.get('user:7')]);
       expect(err).to.be.instanceOf(TypeError).and.not.be.instanceOf(BadKeyError);
-      expect((err as Error).message).to.match(named).and.include('"contract-bad"').and.include('"user:7"');
+      expect((err as Error).message)
+        .to.match(named)
+        .and.include('"contract-bad"')
+        .and.include('"user:7"');
       expect(group.stats).to.include({ localLoads: 0, localLoadErrs: 1 });
       expect(cachedBytes(group)).to.equal(0);
       await reasons([group.get('user:7')]);
@@ -234,7 +240,9 @@ describe('Group: getter contract', () => {
     const elapsed = performance.now() - started;
 
     expect(err).to.be.instanceOf(LoadTimeoutError);
-    expect((err as Error).message).to.include('"contract-timeout"').and.include('"slow"');
+    expect((err as Error).message)
+      .to.include('"contract-timeout"')
+      .and.include('"slow"');
     expect(elapsed).to.be.within(40, 1_000);
     expect(signal?.aborted).to.equal(true);
     expect(signal?.reason).to.equal(err);
@@ -252,12 +260,16 @@ describe('Group: getter contract', () => {
     process.on('unhandledRejection', onUnhandled);
     try {
       let attempt = 0;
-      const group = makeGroup('contract-late', async () => {
-        attempt++;
-        await sleep(40);
-        if (attempt === 1) throw new Error('too late to matter');
-        return 'late value';
-      }, { loadTimeoutMs: 10 });
+      const group = makeGroup(
+        'contract-late',
+        async () => {
+          attempt++;
+          await sleep(40);
+          if (attempt === 1) throw new Error('too late to matter');
+          return 'late value';
+        },
+        { loadTimeoutMs: 10 },
+      );
       const [err] = await reasons([group.get('k')]);
       expect(err).to.be.instanceOf(LoadTimeoutError);
       await sleep(60); // the first getter rejects meanwhile

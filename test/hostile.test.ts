@@ -166,10 +166,30 @@ function corpus(): Case[] {
     { name: 'a backslash instead of a slash', request: { target: '/_geecache/scores\\k' }, status: 400, body: SHAPE },
 
     // Keys over the group's maxKeyLength (counted in UTF-16 units after decoding).
-    { name: `a key of ${MAX_KEY + 1} characters`, request: { target: peerPath('scores', 'k'.repeat(MAX_KEY + 1)) }, status: 400, body: new RegExp(`^key is ${MAX_KEY + 1} characters, over the group's maxKeyLength of ${MAX_KEY}\\n$`) },
-    { name: 'a long key spelled as escapes (%41 x 65)', request: { target: `/_geecache/scores/${'%41'.repeat(MAX_KEY + 1)}` }, status: 400, body: /over the group's maxKeyLength of 64/ },
-    { name: 'a key of 33 emoji (66 UTF-16 units)', request: { target: peerPath('scores', '😀'.repeat(33)) }, status: 400, body: /^key is 66 characters, over the group's maxKeyLength of 64\n$/ },
-    { name: 'a 10 kB key in a group with the default limit', request: { target: peerPath('posts', 'x'.repeat(10_000)) }, status: 400, body: /^key is 10000 characters, over the group's maxKeyLength of 1024\n$/ },
+    {
+      name: `a key of ${MAX_KEY + 1} characters`,
+      request: { target: peerPath('scores', 'k'.repeat(MAX_KEY + 1)) },
+      status: 400,
+      body: new RegExp(`^key is ${MAX_KEY + 1} characters, over the group's maxKeyLength of ${MAX_KEY}\\n$`),
+    },
+    {
+      name: 'a long key spelled as escapes (%41 x 65)',
+      request: { target: `/_geecache/scores/${'%41'.repeat(MAX_KEY + 1)}` },
+      status: 400,
+      body: /over the group's maxKeyLength of 64/,
+    },
+    {
+      name: 'a key of 33 emoji (66 UTF-16 units)',
+      request: { target: peerPath('scores', '😀'.repeat(33)) },
+      status: 400,
+      body: /^key is 66 characters, over the group's maxKeyLength of 64\n$/,
+    },
+    {
+      name: 'a 10 kB key in a group with the default limit',
+      request: { target: peerPath('posts', 'x'.repeat(10_000)) },
+      status: 400,
+      body: /^key is 10000 characters, over the group's maxKeyLength of 1024\n$/,
+    },
     { name: 'a 1 MB URL (Node refuses the request line)', request: `GET /_geecache/scores/${'a'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 431 },
     { name: 'a 20 kB header (Node refuses it)', request: { target: k, headers: [`X-Big: ${'a'.repeat(20_000)}`] }, status: 431 },
 
@@ -180,7 +200,13 @@ function corpus(): Case[] {
     { name: 'the group __proto__', request: { target: '/_geecache/__proto__/k' }, status: 404, body: /^no such group: __proto__\n$/ },
     { name: 'the group constructor', request: { target: '/_geecache/constructor/k' }, status: 404, body: /^no such group: constructor\n$/ },
     { name: 'an escaped NUL after the group name', request: { target: '/_geecache/scores%00/k' }, status: 404, body: /^no such group: scores\0\n$/ },
-    { name: 'markup as the group name', request: { target: '/_geecache/%3Cscript%3Ealert(1)%3C%2Fscript%3E/k' }, status: 404, body: /^no such group: <script>/, check: plain },
+    {
+      name: 'markup as the group name',
+      request: { target: '/_geecache/%3Cscript%3Ealert(1)%3C%2Fscript%3E/k' },
+      status: 404,
+      body: /^no such group: <script>/,
+      check: plain,
+    },
     {
       name: 'CRLF and a header in the group name',
       request: { target: '/_geecache/x%0D%0ASet-Cookie:%20a=b/k' },
@@ -188,18 +214,33 @@ function corpus(): Case[] {
       body: /^no such group: x\r\nSet-Cookie: a=b\n$/,
       check: (res) => (expect(res.headers).not.to.have.property('set-cookie'), plain(res)),
     },
-    { name: 'a 5,000-character group name (echo cut to 1 kB)', request: { target: `/_geecache/${'g'.repeat(5_000)}/k` }, status: 404, body: /^no such group: g+\n$/, check: (res) => expect(res.body.length).to.equal(1025) },
+    {
+      name: 'a 5,000-character group name (echo cut to 1 kB)',
+      request: { target: `/_geecache/${'g'.repeat(5_000)}/k` },
+      status: 404,
+      body: /^no such group: g+\n$/,
+      check: (res) => expect(res.body.length).to.equal(1025),
+    },
 
     // Methods other than GET: 405 with Allow when signed, 401 when not (auth comes first).
-    ...['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'].map((method): Case => ({
-      name: `${method}, signed`,
-      request: { method, target: k },
+    ...['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'].map(
+      (method): Case => ({
+        name: `${method}, signed`,
+        request: { method, target: k },
+        status: 405,
+        body: NOT_ALLOWED(method),
+        check: (res) => expect(res.headers.allow).to.equal('GET'),
+      }),
+    ),
+    {
+      name: 'HEAD, signed',
+      request: { method: 'HEAD', target: k },
       status: 405,
-      body: NOT_ALLOWED(method),
-      check: (res) => expect(res.headers.allow).to.equal('GET'),
-    })),
-    { name: 'HEAD, signed', request: { method: 'HEAD', target: k }, status: 405, check: (res) => (expect(res.headers.allow).to.equal('GET'), expect(res.body.length).to.equal(0)) },
-    ...['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS'].map((method): Case => ({ name: `${method}, unsigned`, request: { method, target: k, auth: 'none' }, status: 401 })),
+      check: (res) => (expect(res.headers.allow).to.equal('GET'), expect(res.body.length).to.equal(0)),
+    },
+    ...['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS'].map(
+      (method): Case => ({ name: `${method}, unsigned`, request: { method, target: k, auth: 'none' }, status: 401 }),
+    ),
     { name: 'GET with a signature made for POST', request: { target: k, auth: signer.sign('POST', k) }, status: 401, body: UNAUTHORIZED },
     { name: 'a method in lower case (get)', request: 'get /_geecache/scores/k HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
     { name: 'a method HTTP does not have (FOO)', request: 'FOO /_geecache/scores/k HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
@@ -208,10 +249,25 @@ function corpus(): Case[] {
     // Authentication.
     { name: 'no auth header', request: { target: k, auth: 'none' }, status: 401, body: UNAUTHORIZED, check: plain },
     { name: 'an empty auth header', request: { target: k, auth: '' }, status: 401, body: UNAUTHORIZED },
-    { name: 'a signature made with another secret', request: { target: k, auth: new RequestSigner('another-secret-4567890').sign('GET', k) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a key changed after signing', request: { target: '/_geecache/scores/b', auth: signer.sign('GET', '/_geecache/scores/a') }, status: 401, body: UNAUTHORIZED },
+    {
+      name: 'a signature made with another secret',
+      request: { target: k, auth: new RequestSigner('another-secret-4567890').sign('GET', k) },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'a key changed after signing',
+      request: { target: '/_geecache/scores/b', auth: signer.sign('GET', '/_geecache/scores/a') },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
     { name: 'a group changed after signing', request: { target: '/_geecache/posts/k', auth: signer.sign('GET', k) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a signature over the path and query (only the path is signed)', request: { target: `${k}?x=1`, auth: signer.sign('GET', `${k}?x=1`) }, status: 401, body: UNAUTHORIZED },
+    {
+      name: 'a signature over the path and query (only the path is signed)',
+      request: { target: `${k}?x=1`, auth: signer.sign('GET', `${k}?x=1`) },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
     { name: 'a signature 5 min 1 s old', request: { target: k, auth: () => signer.sign('GET', k, ts(-301_000)) }, status: 401, body: UNAUTHORIZED },
     { name: 'a signature from 6 min in the future', request: { target: k, auth: () => signer.sign('GET', k, ts(360_000)) }, status: 401, body: UNAUTHORIZED },
     { name: 'a signature timestamped 0', request: { target: k, auth: signer.sign('GET', k, 0) }, status: 401, body: UNAUTHORIZED },
@@ -222,33 +278,108 @@ function corpus(): Case[] {
         ['a timestamp only', () => `${Date.now()}.`],
         ['a MAC only', () => `.${macOf(k, Date.now())}`],
         ['non-hex MAC', () => `${Date.now()}.${'z'.repeat(64)}`],
-        ['a MAC one digit short', () => { const t = Date.now(); return `${t}.${macOf(k, t).slice(0, 63)}`; }],
-        ['a MAC with one digit more', () => { const t = Date.now(); return `${t}.${macOf(k, t)}0`; }],
+        [
+          'a MAC one digit short',
+          () => {
+            const t = Date.now();
+            return `${t}.${macOf(k, t).slice(0, 63)}`;
+          },
+        ],
+        [
+          'a MAC with one digit more',
+          () => {
+            const t = Date.now();
+            return `${t}.${macOf(k, t)}0`;
+          },
+        ],
         ['a valid signature with junk after it', () => `${signer.sign('GET', k)}zz`],
         ['a valid signature, a comma and junk', () => `${signer.sign('GET', k)}, junk`],
-        ['a MAC in upper case', () => { const t = Date.now(); return `${t}.${macOf(k, t).toUpperCase()}`; }],
-        ['a timestamp with a leading zero', () => { const t = Date.now(); return `0${t}.${macOf(k, t)}`; }],
-        ['a timestamp with a plus sign', () => { const t = Date.now(); return `+${t}.${macOf(k, t)}`; }],
-        ['a timestamp in hex', () => { const t = Date.now(); return `0x${t.toString(16)}.${macOf(k, t)}`; }],
-        ['a timestamp in exponent form', () => { const t = Math.round(Date.now() / 1000) * 1000; return `${t / 1000}e3.${macOf(k, t)}`; }],
-        ['a timestamp in seconds', () => { const t = Math.floor(Date.now() / 1000); return `${t}.${macOf(k, t)}`; }],
+        [
+          'a MAC in upper case',
+          () => {
+            const t = Date.now();
+            return `${t}.${macOf(k, t).toUpperCase()}`;
+          },
+        ],
+        [
+          'a timestamp with a leading zero',
+          () => {
+            const t = Date.now();
+            return `0${t}.${macOf(k, t)}`;
+          },
+        ],
+        [
+          'a timestamp with a plus sign',
+          () => {
+            const t = Date.now();
+            return `+${t}.${macOf(k, t)}`;
+          },
+        ],
+        [
+          'a timestamp in hex',
+          () => {
+            const t = Date.now();
+            return `0x${t.toString(16)}.${macOf(k, t)}`;
+          },
+        ],
+        [
+          'a timestamp in exponent form',
+          () => {
+            const t = Math.round(Date.now() / 1000) * 1000;
+            return `${t / 1000}e3.${macOf(k, t)}`;
+          },
+        ],
+        [
+          'a timestamp in seconds',
+          () => {
+            const t = Math.floor(Date.now() / 1000);
+            return `${t}.${macOf(k, t)}`;
+          },
+        ],
       ] as const
     ).map(([what, header]): Case => ({ name: `a malformed auth header: ${what}`, request: { target: k, auth: header() }, status: 401, body: UNAUTHORIZED })),
-    { name: 'the auth header twice, both valid (Node joins them)', request: { target: k, auth: 'none', headers: [`x-geecache-auth: ${signer.sign('GET', k)}`, `x-geecache-auth: ${signer.sign('GET', k)}`] }, status: 401, body: UNAUTHORIZED },
-    { name: 'the auth header twice, valid then junk', request: { target: k, auth: 'none', headers: [`x-geecache-auth: ${signer.sign('GET', k)}`, 'x-geecache-auth: junk'] }, status: 401, body: UNAUTHORIZED },
-    { name: 'the signature in Authorization instead', request: { target: k, auth: 'none', headers: [`Authorization: ${signer.sign('GET', k)}`] }, status: 401, body: UNAUTHORIZED },
+    {
+      name: 'the auth header twice, both valid (Node joins them)',
+      request: { target: k, auth: 'none', headers: [`x-geecache-auth: ${signer.sign('GET', k)}`, `x-geecache-auth: ${signer.sign('GET', k)}`] },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'the auth header twice, valid then junk',
+      request: { target: k, auth: 'none', headers: [`x-geecache-auth: ${signer.sign('GET', k)}`, 'x-geecache-auth: junk'] },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'the signature in Authorization instead',
+      request: { target: k, auth: 'none', headers: [`Authorization: ${signer.sign('GET', k)}`] },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
 
     // Malformed HTTP: refused by Node's parser before any code of ours runs.
     { name: 'a raw NUL in the path', request: 'GET /_geecache/scores/a\0b HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
     { name: 'a raw space in the path', request: 'GET /_geecache/scores/a b HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
     { name: 'a raw tab in the path', request: 'GET /_geecache/scores/a\tb HTTP/1.1\r\nHost: x\r\n\r\n', status: 400 },
-    { name: 'raw UTF-8 bytes in the path', request: Buffer.concat([Buffer.from('GET /_geecache/scores/'), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]), status: 400 },
+    {
+      name: 'raw UTF-8 bytes in the path',
+      request: Buffer.concat([Buffer.from('GET /_geecache/scores/'), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: x\r\n\r\n')]),
+      status: 400,
+    },
     { name: 'a NUL in a header value', request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\n\r\n', status: 400 },
     { name: 'a space in a header name', request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX Bad: 1\r\n\r\n', status: 400 },
     { name: 'no Host header in HTTP/1.1', request: `GET ${k} HTTP/1.1\r\nx-geecache-auth: ${signer.sign('GET', k)}\r\n\r\n`, status: 400 },
     { name: 'HTTP/9.9', request: 'GET /_geecache/scores/k HTTP/9.9\r\nHost: x\r\n\r\n', status: 400 },
-    { name: 'Content-Length and Transfer-Encoding both (smuggling)', request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', status: 400 },
-    { name: 'two different Content-Lengths', request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab', status: 400 },
+    {
+      name: 'Content-Length and Transfer-Encoding both (smuggling)',
+      request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+      status: 400,
+    },
+    {
+      name: 'two different Content-Lengths',
+      request: 'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab',
+      status: 400,
+    },
     {
       name: 'CRLF injected into the request line (unsigned)',
       request: 'GET /_geecache/scores/a\r\nX-Injected: 1 HTTP/1.1\r\nHost: x\r\n\r\n',
@@ -260,39 +391,108 @@ function corpus(): Case[] {
     { name: 'the base path in another case', request: { target: '/_GEECACHE/scores/k' }, status: 404 },
     { name: 'the base path without its slash', request: { target: '/_geecache' }, status: 404 },
     { name: 'a leading double slash', request: { target: '//_geecache/scores/k' }, status: 404 },
-    { name: 'the absolute form of the URL', request: `GET http://127.0.0.1/_geecache/scores/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signer.sign('GET', k)}\r\n\r\n`, status: 404 },
+    {
+      name: 'the absolute form of the URL',
+      request: `GET http://127.0.0.1/_geecache/scores/k HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signer.sign('GET', k)}\r\n\r\n`,
+      status: 404,
+    },
     { name: 'OPTIONS *', request: 'OPTIONS * HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', status: 404 },
 
     // Batch requests (POST {basePath}) with hostile bodies.
-    { name: 'an unsigned batch', request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'b1' }])) }, status: 401, body: UNAUTHORIZED },
+    {
+      name: 'an unsigned batch',
+      request: {
+        method: 'POST',
+        target: '/_geecache/',
+        auth: 'none',
+        headers: [`Content-Type: ${BATCH_TYPE}`],
+        body: Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'b1' }])),
+      },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
     {
       name: 'a batch whose body changed after signing',
       request: (() => {
         const signed = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'b1' }]));
         const sent = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'b2' }]));
-        return { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/', Date.now(), signed), headers: [`Content-Type: ${BATCH_TYPE}`], body: sent };
+        return {
+          method: 'POST',
+          target: '/_geecache/',
+          auth: signer.sign('POST', '/_geecache/', Date.now(), signed),
+          headers: [`Content-Type: ${BATCH_TYPE}`],
+          body: sent,
+        };
       })(),
       status: 401,
       body: UNAUTHORIZED,
     },
     (() => {
       const body = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // an item claiming 4 GB
-      return { name: 'a signed batch that is not protobuf', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/', Date.now(), body), headers: [`Content-Type: ${BATCH_TYPE}`], body }, status: 400, body: /^bad batch request: / };
+      return {
+        name: 'a signed batch that is not protobuf',
+        request: {
+          method: 'POST',
+          target: '/_geecache/',
+          auth: signer.sign('POST', '/_geecache/', Date.now(), body),
+          headers: [`Content-Type: ${BATCH_TYPE}`],
+          body,
+        },
+        status: 400,
+        body: /^bad batch request: /,
+      };
     })(),
     (() => {
       const body = Buffer.from(encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `b${i}` }))));
-      return { name: 'a signed batch of 257 gets', request: { method: 'POST', target: '/_geecache/', auth: signer.sign('POST', '/_geecache/', Date.now(), body), headers: [`Content-Type: ${BATCH_TYPE}`], body }, status: 400, body: /over the limit of 256/ };
+      return {
+        name: 'a signed batch of 257 gets',
+        request: {
+          method: 'POST',
+          target: '/_geecache/',
+          auth: signer.sign('POST', '/_geecache/', Date.now(), body),
+          headers: [`Content-Type: ${BATCH_TYPE}`],
+          body,
+        },
+        status: 400,
+        body: /over the limit of 256/,
+      };
     })(),
-    { name: 'an unsigned 5 MB batch (refused before its body is read)', request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a 5 MB batch with a well-formed signature (of another body)', request: { method: 'POST', target: '/_geecache/', auth: () => signer.sign('POST', '/_geecache/'), headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) }, status: 413, body: /^batch request over \d+ bytes\n$/ },
+    {
+      name: 'an unsigned 5 MB batch (refused before its body is read)',
+      request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'a 5 MB batch with a well-formed signature (of another body)',
+      request: {
+        method: 'POST',
+        target: '/_geecache/',
+        auth: () => signer.sign('POST', '/_geecache/'),
+        headers: [`Content-Type: ${BATCH_TYPE}`],
+        body: Buffer.alloc(5 << 20, 1),
+      },
+      status: 413,
+      body: /^batch request over \d+ bytes\n$/,
+    },
 
     // Valid gets in unusual spellings: served, and the getter sees exactly the decoded key.
     { name: 'a query string (ignored; only the path is signed)', request: { target: `/_geecache/scores/${CACHED}?x=1&y` }, status: 200, served: 'cached' },
     { name: 'an empty query string', request: { target: `/_geecache/scores/${CACHED}?` }, status: 200, served: 'cached' },
     { name: 'an escaped letter in the group name (sc%6Fres)', request: { target: `/_geecache/sc%6Fres/${CACHED}` }, status: 200, served: 'cached' },
     { name: 'a GET with a body (ignored)', request: { target: `/_geecache/scores/${CACHED}`, body: 'hello' }, status: 200, served: 'cached' },
-    { name: 'HTTP/1.0 without Host', request: `GET /_geecache/scores/${CACHED} HTTP/1.0\r\nx-geecache-auth: ${signer.sign('GET', `/_geecache/scores/${CACHED}`)}\r\n\r\n`, status: 200, served: 'cached' },
-    { name: 'a signature 4 min old (inside the window)', request: { target: `/_geecache/scores/${CACHED}`, auth: () => signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-240_000)) }, status: 200, served: 'cached' },
+    {
+      name: 'HTTP/1.0 without Host',
+      request: `GET /_geecache/scores/${CACHED} HTTP/1.0\r\nx-geecache-auth: ${signer.sign('GET', `/_geecache/scores/${CACHED}`)}\r\n\r\n`,
+      status: 200,
+      served: 'cached',
+    },
+    {
+      name: 'a signature 4 min old (inside the window)',
+      request: { target: `/_geecache/scores/${CACHED}`, auth: () => signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-240_000)) },
+      status: 200,
+      served: 'cached',
+    },
     { name: "'.' as the key (a key, not a path step: nothing resolves it)", request: { target: '/_geecache/scores/.' }, status: 200, served: '.' },
     { name: "'..' spelled %2e%2e as the key", request: { target: '/_geecache/scores/%2e%2e' }, status: 200, served: '..' },
     { name: "a raw '#' in the key (no fragment in a request target)", request: { target: '/_geecache/scores/a#b' }, status: 200, served: 'a#b' },
@@ -437,7 +637,9 @@ for (const fastPath of [true, false]) {
       const raw = Buffer.concat([
         Buffer.from(`GET ${good} HTTP/1.1\r\nHost: x\r\nx-geecache-auth: ${signer.sign('GET', good)}\r\n\r\n`),
         Buffer.from('GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nx-geecache-auth: x\r\n\r\n'),
-        Buffer.from(`GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signer.sign('GET', '/_geecache/scores/%zz')}\r\n\r\n`),
+        Buffer.from(
+          `GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signer.sign('GET', '/_geecache/scores/%zz')}\r\n\r\n`,
+        ),
       ]);
       const res = await sendRaw(peer.port, raw);
       // One answer each, in order (the 401 starts right after the protobuf body, not on a new line).
@@ -525,9 +727,20 @@ describe('the peer route without a secret', () => {
       res.send((await req.cache.get(String(req.params.key))).toString());
     });
     server.on('request', app);
-    peer = { server, port: (server.address() as net.AddressInfo).port, cache, calls, close: async () => (cache.close(), server.closeAllConnections(), await new Promise<void>((r) => server.close(() => r()))) };
+    peer = {
+      server,
+      port: (server.address() as net.AddressInfo).port,
+      cache,
+      calls,
+      close: async () => (cache.close(), server.closeAllConnections(), await new Promise<void>((r) => server.close(() => r()))),
+    };
 
-    for (const spec of [{ target: '/_geecache/scores/k', auth: 'none' }, { target: '/_geecache/scores/k' }, { target: '/_geecache/nope/k' }, { method: 'POST', target: '/_geecache/scores/k' }]) {
+    for (const spec of [
+      { target: '/_geecache/scores/k', auth: 'none' },
+      { target: '/_geecache/scores/k' },
+      { target: '/_geecache/nope/k' },
+      { method: 'POST', target: '/_geecache/scores/k' },
+    ]) {
       const res = await sendRaw(peer.port, build(spec));
       expect(res.status, spec.target).to.equal(403);
       expect(res.body.toString()).to.equal('peer route disabled: this peer has no other peers and no secret\n');

@@ -49,7 +49,11 @@ describe('HTTP peers (child processes)', function () {
       for (const url of urls) expect(await getVia(url, key), `${key} via ${url}`).to.equal(`value:${key}`);
     }
     const loads = await Promise.all(urls.map((u) => json(`${u}/_test/loads`)));
-    for (const key of keys) expect(loads.reduce((sum, l) => sum + (l[key] ?? 0), 0), key).to.equal(1);
+    for (const key of keys)
+      expect(
+        loads.reduce((sum, l) => sum + (l[key] ?? 0), 0),
+        key,
+      ).to.equal(1);
   });
 
   it("reports the owner's getter error without running it again locally", async () => {

@@ -63,12 +63,42 @@ function protoBytes(value: string): Buffer {
 
 /** Keys whose escaping must survive both clients and both servers. */
 const ESCAPING = [
-  'a b', ' ', 'two  spaces ', 'a+b', '+', 'a b+c', '1+1=2',
-  'a/b', 'a/b/c', 'a/', 'x/ /+',
-  '100%', '%', '%41', '%2F', '%2B', '%20', '%zz', '%%',
-  'a?b', '?', 'a?b=c&d', 'a#b', '#', '#frag?q', 'a&b', '&', 'k=v;x',
-  'ünï ✓', '🎉', 'emoji 🙂 in ü', '日本語/キー', 'mix ü+ %?#&/🎉',
-  "quotes \"'` <>[]{}|\\^", 'tab\there', 'long ' + 'x'.repeat(200) + ' ü',
+  'a b',
+  ' ',
+  'two  spaces ',
+  'a+b',
+  '+',
+  'a b+c',
+  '1+1=2',
+  'a/b',
+  'a/b/c',
+  'a/',
+  'x/ /+',
+  '100%',
+  '%',
+  '%41',
+  '%2F',
+  '%2B',
+  '%20',
+  '%zz',
+  '%%',
+  'a?b',
+  '?',
+  'a?b=c&d',
+  'a#b',
+  '#',
+  '#frag?q',
+  'a&b',
+  '&',
+  'k=v;x',
+  'ünï ✓',
+  '🎉',
+  'emoji 🙂 in ü',
+  '日本語/キー',
+  'mix ü+ %?#&/🎉',
+  'quotes "\'` <>[]{}|\\^',
+  'tab\there',
+  'long ' + 'x'.repeat(200) + ' ü',
 ];
 
 /**
@@ -117,7 +147,9 @@ describe('interop with a real golang/groupcache peer', function () {
       if (process.env.GEECACHE_REQUIRE_GO) {
         throw new Error('GEECACHE_REQUIRE_GO is set but `go` is not on PATH: apt-get install -y golang-go golang-github-golang-groupcache-dev');
       }
-      console.log('    SKIPPED: `go` is not on PATH, so the golang/groupcache interop test cannot build its Go peer (apt-get install -y golang-go golang-github-golang-groupcache-dev)');
+      console.log(
+        '    SKIPPED: `go` is not on PATH, so the golang/groupcache interop test cannot build its Go peer (apt-get install -y golang-go golang-github-golang-groupcache-dev)',
+      );
       this.skip();
     }
     this.timeout(180_000); // a cold Go build cache; later runs only relink
@@ -133,7 +165,11 @@ describe('interop with a real golang/groupcache peer', function () {
       ring.add(...urls);
       if ((ring.get('.') !== urls[2] && ring.get('..') !== urls[2]) || tries === 100) break;
     }
-    [A, B, G] = [{ url: urls[0], kind: 'geecache' }, { url: urls[1], kind: 'geecache' }, { url: urls[2], kind: 'go' }];
+    [A, B, G] = [
+      { url: urls[0], kind: 'geecache' },
+      { url: urls[1], kind: 'geecache' },
+      { url: urls[2], kind: 'go' },
+    ];
     const common = { peers: urls, secret: false as const, basePath: BASE, ring: 'groupcache' as const };
     const started = await Promise.allSettled([
       startPeer({ port: ports[0], self: urls[0], ...common }),
@@ -161,7 +197,9 @@ describe('interop with a real golang/groupcache peer', function () {
 
   it("geecache's ConsistentHashRing matches Go's consistenthash on 20,000 keys", async () => {
     // Collisions of vnode hashes and the last replicas are rare: it takes many keys to see them.
-    const keys = Array.from({ length: 20_000 }, (_, i) => (i % 3 === 0 ? `k${i}` : i % 3 === 1 ? `ü${i.toString(36)} ✓/${i}` : String.fromCodePoint(0x4e00 + (i % 5000), 0x1f600 + (i % 80), 0x20 + (i % 90))));
+    const keys = Array.from({ length: 20_000 }, (_, i) =>
+      i % 3 === 0 ? `k${i}` : i % 3 === 1 ? `ü${i.toString(36)} ✓/${i}` : String.fromCodePoint(0x4e00 + (i % 5000), 0x1f600 + (i % 80), 0x20 + (i % 90)),
+    );
     const res = await fetch(`${G.url}/owners`, { method: 'POST', body: JSON.stringify(keys) });
     const goOwners: string[] = await res.json();
     const ring = new ConsistentHashRing();
@@ -201,7 +239,10 @@ describe('interop with a real golang/groupcache peer', function () {
       const candidates = [...owners.slice(i % owners.length), ...owners.slice(0, i % owners.length)];
       let found: { key: string; to: Peer } | undefined;
       for (const to of candidates) {
-        found = await keyOwnedBy(base, to, vary).then((key) => ({ key, to }), () => undefined);
+        found = await keyOwnedBy(base, to, vary).then(
+          (key) => ({ key, to }),
+          () => undefined,
+        );
         if (found) break;
       }
       if (!found) throw new Error(`no variant of ${JSON.stringify(base)} is owned by ${owners.map((o) => o.url).join(' or ')}`);
@@ -245,12 +286,22 @@ describe('interop with a real golang/groupcache peer', function () {
   });
 
   it('many concurrent gets from a geecache peer to the Go peer each load once on the Go peer', async () => {
-    const keys = await mapLimit(Array.from({ length: 24 }, (_, i) => `burst ${i} ü/+`), 4, (base) => keyOwnedBy(base, G));
+    const keys = await mapLimit(
+      Array.from({ length: 24 }, (_, i) => `burst ${i} ü/+`),
+      4,
+      (base) => keyOwnedBy(base, G),
+    );
     const values = await Promise.all(keys.map((k) => get(B, k)));
     expect(values).to.deep.equal(keys.map((k) => `value:${k}`));
     const [g, b] = await Promise.all([loads(G), loads(B)]);
-    expect(keys.filter((k) => g[k] !== 1), 'keys the Go peer did not load exactly once').to.deep.equal([]);
-    expect(keys.filter((k) => Object.hasOwn(b, k)), 'keys the geecache peer loaded itself').to.deep.equal([]);
+    expect(
+      keys.filter((k) => g[k] !== 1),
+      'keys the Go peer did not load exactly once',
+    ).to.deep.equal([]);
+    expect(
+      keys.filter((k) => Object.hasOwn(b, k)),
+      'keys the geecache peer loaded itself',
+    ).to.deep.equal([]);
   });
 
   it("direct peer requests: Go's answer decodes with decodeGetResponse, and ours is byte-identical to Go's", async () => {
@@ -276,7 +327,11 @@ describe('interop with a real golang/groupcache peer', function () {
   });
 
   it('no peer ever loaded a key nobody asked for (no mis-decoded keys), and the Go peer never fell back', async () => {
-    const stray = (await Promise.all([A, B, G].map(loads))).flatMap((l, i) => Object.keys(l).filter((k) => !asked.has(k)).map((k) => `${['A', 'B', 'Go'][i]}: ${JSON.stringify(k)}`));
+    const stray = (await Promise.all([A, B, G].map(loads))).flatMap((l, i) =>
+      Object.keys(l)
+        .filter((k) => !asked.has(k))
+        .map((k) => `${['A', 'B', 'Go'][i]}: ${JSON.stringify(k)}`),
+    );
     expect(stray).to.deep.equal([]);
     const stats = JSON.parse(await text(`${G.url}/stats`));
     expect(stats.peerErrors, 'Go peer errors talking to geecache peers').to.equal(0);

@@ -24,7 +24,10 @@ function options(loads: string[], extra: Partial<GeecacheOptions> = {}): Geecach
 
 const signed = (path: string) => new RequestSigner(SECRET).sign('GET', path);
 
-for (const [version, express] of [['Express 5', express5], ['Express 4', express4]] as const) {
+for (const [version, express] of [
+  ['Express 5', express5],
+  ['Express 4', express4],
+] as const) {
   describe(`geecache() middleware on ${version}`, () => {
     let loads: string[];
     let appRequests: number;
@@ -42,7 +45,7 @@ for (const [version, express] of [['Express 5', express5], ['Express 4', express
         res.send((await req.cache.get(String(req.params.name))).toString());
       });
       app.get('/post/:id', async (req: Request, res: Response) => {
-        res.json((await req.cache.group("posts").get(String(req.params.id))).json());
+        res.json((await req.cache.group('posts').get(String(req.params.id))).json());
       });
     });
     afterEach(() => cache.close());
@@ -61,11 +64,15 @@ for (const [version, express] of [['Express 5', express5], ['Express 4', express
 
     it('answers signed peer requests with the protobuf wire format', async () => {
       const path = '/_geecache/scores/Jack%20Sparrow';
-      const res = await request(app).get(path).set('x-geecache-auth', signed(path)).buffer(true).parse((r, cb) => {
-        const chunks: Buffer[] = [];
-        r.on('data', (c: Buffer) => chunks.push(c));
-        r.on('end', () => cb(null, Buffer.concat(chunks)));
-      });
+      const res = await request(app)
+        .get(path)
+        .set('x-geecache-auth', signed(path))
+        .buffer(true)
+        .parse((r, cb) => {
+          const chunks: Buffer[] = [];
+          r.on('data', (c: Buffer) => chunks.push(c));
+          r.on('end', () => cb(null, Buffer.concat(chunks)));
+        });
       expect(res.status).to.equal(200);
       expect(res.headers['content-type']).to.equal('application/x-protobuf');
       expect(Buffer.from(decodeGetResponse(res.body)).toString()).to.equal('score of Jack Sparrow');
@@ -118,7 +125,9 @@ describe('geecache() instances', () => {
 
   it('stop answering peers after close()', async () => {
     const cache = geecache(options([]));
-    const app = express5().use(cache).get('/x', (req, res) => res.send('app'));
+    const app = express5()
+      .use(cache)
+      .get('/x', (req, res) => res.send('app'));
     cache.close();
     // The peer route is gone, so the request falls through to the app, which has no such route.
     await request(app).get('/_geecache/scores/Tom').expect(404);

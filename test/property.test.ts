@@ -30,7 +30,7 @@ const wellFormed = (maxLength = 30) =>
     fc.string({ unit: 'grapheme', maxLength: Math.ceil(maxLength / 3) }), // multi-code-point graphemes, emoji, scripts
     fc.string({ unit: 'binary-ascii', maxLength }), // U+0000 to U+00FF, controls included
     fc.string({ maxLength }), // printable ASCII: '%', '+', '/', '.', '?' and '#' come up often
-    fc.constantFrom('.', '..', '%', '%25', '+', ' ', '/', '%2F', '?', '#', '\0', '\r\n', 'a/../b', '~!*()\''),
+    fc.constantFrom('.', '..', '%', '%25', '+', ' ', '/', '%2F', '?', '#', '\0', '\r\n', 'a/../b', "~!*()'"),
   );
 
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -109,7 +109,10 @@ describe('properties: path segments (encodeSegment / decodeSegment)', () => {
 
   it('accepts %-escaped bytes exactly when they are UTF-8 (agreeing with a strict decoder)', () => {
     const strict = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
-    const bytes = fc.oneof(fc.uint8Array({ maxLength: 12 }), wellFormed(8).map((s) => new Uint8Array(Buffer.from(s))));
+    const bytes = fc.oneof(
+      fc.uint8Array({ maxLength: 12 }),
+      wellFormed(8).map((s) => new Uint8Array(Buffer.from(s))),
+    );
     fc.assert(
       fc.property(bytes, (b) => {
         const raw = Array.from(b, (x) => `%${x.toString(16).padStart(2, '0')}`).join('');
@@ -139,9 +142,21 @@ describe('properties: the GetResponse wire format', () => {
   it("reads the value whatever else Go's message holds: minute_qps, unknown fields, any order", () => {
     const field = fc.oneof(
       fc.double().map((qps) => (w: BinaryWriter) => w.tag(2, WireType.Bit64).double(qps)),
-      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.bigUint64Array({ maxLength: 1 })).map(([no, v]) => (w: BinaryWriter) => w.tag(no, WireType.Varint).uint64(v[0] ?? 0n)),
-      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.uint8Array({ maxLength: 20 })).map(([no, b]) => (w: BinaryWriter) => w.tag(no, WireType.LengthDelimited).bytes(b)),
-      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.integer()).map(([no, v]) => (w: BinaryWriter) => w.tag(no, WireType.Bit32).sfixed32(v)),
+      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.bigUint64Array({ maxLength: 1 })).map(
+        ([no, v]) =>
+          (w: BinaryWriter) =>
+            w.tag(no, WireType.Varint).uint64(v[0] ?? 0n),
+      ),
+      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.uint8Array({ maxLength: 20 })).map(
+        ([no, b]) =>
+          (w: BinaryWriter) =>
+            w.tag(no, WireType.LengthDelimited).bytes(b),
+      ),
+      fc.tuple(fc.integer({ min: 3, max: 1_000 }), fc.integer()).map(
+        ([no, v]) =>
+          (w: BinaryWriter) =>
+            w.tag(no, WireType.Bit32).sfixed32(v),
+      ),
     );
     fc.assert(
       fc.property(fc.uint8Array({ maxLength: 200 }), fc.array(field, { maxLength: 4 }), fc.nat(), (value, others, at) => {
@@ -260,34 +275,50 @@ describe('properties: rings', () => {
         );
       });
 
-      it('gives the same owners for the same peers added in any order' + (make().constructor === ConsistentHashRing ? ' (when no two peers share a crc32 point)' : ''), () => {
-        fc.assert(
-          fc.property(peerList.chain((peers) => fc.tuple(fc.constant(peers), fc.shuffledSubarray(peers, { minLength: peers.length }))), keys, ([peers, shuffled], ks) => {
-            if (make().constructor === ConsistentHashRing) fc.pre(!groupcacheCollides(peers));
-            const a = build(make, peers);
-            const b = build(make, shuffled);
-            expect(ks.map((k) => b.get(k))).to.deep.equal(ks.map((k) => a.get(k)));
-          }),
-          { numRuns: 200 },
-        );
-      });
+      it(
+        'gives the same owners for the same peers added in any order' +
+          (make().constructor === ConsistentHashRing ? ' (when no two peers share a crc32 point)' : ''),
+        () => {
+          fc.assert(
+            fc.property(
+              peerList.chain((peers) => fc.tuple(fc.constant(peers), fc.shuffledSubarray(peers, { minLength: peers.length }))),
+              keys,
+              ([peers, shuffled], ks) => {
+                if (make().constructor === ConsistentHashRing) fc.pre(!groupcacheCollides(peers));
+                const a = build(make, peers);
+                const b = build(make, shuffled);
+                expect(ks.map((k) => b.get(k))).to.deep.equal(ks.map((k) => a.get(k)));
+              },
+            ),
+            { numRuns: 200 },
+          );
+        },
+      );
 
       it("moves only the removed peer's keys when a peer leaves", () => {
         fc.assert(
-          fc.property(peerList.filter((p) => p.length >= 2), fc.nat(), keys, (peers, i, ks) => {
-            const gone = peers[i % peers.length];
-            const before = build(make, peers);
-            const after = build(make, peers);
-            after.remove(gone);
-            const rebuilt = build(make, peers.filter((p) => p !== gone));
-            for (const k of ks) {
-              const was = before.get(k)!;
-              const now = after.get(k)!;
-              if (was !== gone) expect(now, `key ${JSON.stringify(k)}`).to.equal(was);
-              else expect(now).not.to.equal(gone);
-              expect(rebuilt.get(k)).to.equal(now);
-            }
-          }),
+          fc.property(
+            peerList.filter((p) => p.length >= 2),
+            fc.nat(),
+            keys,
+            (peers, i, ks) => {
+              const gone = peers[i % peers.length];
+              const before = build(make, peers);
+              const after = build(make, peers);
+              after.remove(gone);
+              const rebuilt = build(
+                make,
+                peers.filter((p) => p !== gone),
+              );
+              for (const k of ks) {
+                const was = before.get(k)!;
+                const now = after.get(k)!;
+                if (was !== gone) expect(now, `key ${JSON.stringify(k)}`).to.equal(was);
+                else expect(now).not.to.equal(gone);
+                expect(rebuilt.get(k)).to.equal(now);
+              }
+            },
+          ),
           { numRuns: 200 },
         );
       });
@@ -326,7 +357,10 @@ describe('properties: rings', () => {
     const b = 'http://f7633dd321:3000';
     expect(crc32(a)).to.equal(crc32(b));
     const ks = Array.from({ length: 1_000 }, (_, i) => `k${i}`);
-    for (const order of [[a, b], [b, a]]) {
+    for (const order of [
+      [a, b],
+      [b, a],
+    ]) {
       const owners = ks.map((k) => build(() => new RendezvousRing(), order).get(k));
       expect(owners.filter((o) => o === a).length).to.be.within(400, 600);
     }
@@ -430,8 +464,29 @@ describe('properties: a get over HTTP between two in-process peers', function ()
     );
   });
 
-  it("gets the awkward keys: dot segments and lone surrogates load where they can; everything else at the owner", async () => {
-    const keys = ['.', '..', '...', '%', '%2F', '%zz', '+', ' ', 'a b', '/', '?x=1', '#top', '\0', '\r\n', 'é', '😀', 'a\u0301', '\ud800', 'x\udfff', 'x\udfff\ud800'];
+  it('gets the awkward keys: dot segments and lone surrogates load where they can; everything else at the owner', async () => {
+    const keys = [
+      '.',
+      '..',
+      '...',
+      '%',
+      '%2F',
+      '%zz',
+      '+',
+      ' ',
+      'a b',
+      '/',
+      '?x=1',
+      '#top',
+      '\0',
+      '\r\n',
+      'é',
+      '😀',
+      'a\u0301',
+      '\ud800',
+      'x\udfff',
+      'x\udfff\ud800',
+    ];
     const [a, b] = peers;
     const group = (p: Peer) => p.cache.group('awkward');
     // All at once from a: a's gets for b travel as one batch, in a protobuf body, where '.' and
@@ -440,7 +495,10 @@ describe('properties: a get over HTTP between two in-process peers', function ()
     keys.forEach((k, i) => expect(values[i].equals(`value:${k}`), JSON.stringify(k)).to.equal(true));
     for (const k of keys) {
       const loader = LONE_SURROGATE.test(k) ? a : ownerOf(k);
-      expect(loader.awkward.filter((x) => x === k), `${JSON.stringify(k)} loaded once, by ${loader === a ? 'a' : 'b'}`).to.have.length(1);
+      expect(
+        loader.awkward.filter((x) => x === k),
+        `${JSON.stringify(k)} loaded once, by ${loader === a ? 'a' : 'b'}`,
+      ).to.have.length(1);
       expect((loader === a ? b : a).awkward, JSON.stringify(k)).not.to.include(k);
     }
     // One at a time from b: a GET's URL cannot carry '.' or '..' (URL parsers drop them, escaped or

@@ -85,7 +85,7 @@ describe('ConsistentHashRing (golang/groupcache consistenthash)', () => {
     expect(keys(2_000).map((k) => ring.get(k))).to.deep.equal(before);
   });
 
-  it('remove moves only the removed peer\'s keys, and re-adding restores every owner', () => {
+  it("remove moves only the removed peer's keys, and re-adding restores every owner", () => {
     const ring = new ConsistentHashRing();
     ring.add(...peerNames(4));
     const gone = 'http://10.0.0.3:3000';

@@ -253,10 +253,14 @@ export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 export async function freePorts(n) {
   const net = await import('node:net');
   const servers = await Promise.all(
-    Array.from({ length: n }, () => new Promise((resolve, reject) => {
-      const srv = net.createServer().listen(0, '127.0.0.1', () => resolve(srv));
-      srv.on('error', reject);
-    })),
+    Array.from(
+      { length: n },
+      () =>
+        new Promise((resolve, reject) => {
+          const srv = net.createServer().listen(0, '127.0.0.1', () => resolve(srv));
+          srv.on('error', reject);
+        }),
+    ),
   );
   const ports = servers.map((s) => s.address().port);
   await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));

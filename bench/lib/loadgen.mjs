@@ -40,7 +40,9 @@ function runWrk(bin, { url, paths, headers = {}, connections, duration }) {
   const list = paths && paths.length > 0 ? paths : [new URL(url).pathname + new URL(url).search];
   const lua = `
 local paths = {${list.map((p) => JSON.stringify(p)).join(',')}}
-local headers = {${Object.entries(headers).map(([k, v]) => `[${JSON.stringify(k)}]=${JSON.stringify(v)}`).join(',')}}
+local headers = {${Object.entries(headers)
+    .map(([k, v]) => `[${JSON.stringify(k)}]=${JSON.stringify(v)}`)
+    .join(',')}}
 local i = 0
 request = function()
   i = i + 1
@@ -58,7 +60,9 @@ end
   const origin = new URL(url).origin;
   const seconds = Math.max(1, Math.round(duration));
   return new Promise((resolve, reject) => {
-    const child = track(spawn(bin, ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', file, origin], { stdio: ['ignore', 'pipe', 'pipe'] }));
+    const child = track(
+      spawn(bin, ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', file, origin], { stdio: ['ignore', 'pipe', 'pipe'] }),
+    );
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

@@ -33,7 +33,9 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
       const c = configs[(j + r) % configs.length];
       const { result, cpu, cpuUsPerReq } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
       runs[c.id].push({ ...result, cpu, cpuUsPerReq });
-      log(`  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}, ${cpuUsPerReq.toFixed(0)} µs CPU/req`);
+      log(
+        `  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}, ${cpuUsPerReq.toFixed(0)} µs CPU/req`,
+      );
     }
   }
   return Object.fromEntries(

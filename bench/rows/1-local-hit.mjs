@@ -11,7 +11,11 @@ export async function run({ log }) {
     const r = await child.call({ cmd: 'run', keyCount: settings.localKeys, valueBytes: settings.valueBytes, ops: settings.localOps, runs: settings.localRuns });
     const ns = r.nsPerOp;
     const ratio = round(r.pairedRatio, 2);
-    log(`  ns/op: ${Object.entries(ns).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}`);
+    log(
+      `  ns/op: ${Object.entries(ns)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
     const goal = { op: '<=', target: 2, text: '≤ 2×' };
     return {
       value: ratio,
@@ -19,12 +23,29 @@ export async function run({ log }) {
       goal,
       reference: `lru-cache get ${ns.lruCache.toFixed(1)} ns/op`,
       lines: [
-        { label: 'await group.get(k), cached key (cost vs lru-cache get)', value: ratio, goal, measured: `${ns.group.toFixed(0)} vs ${ns.lruCache.toFixed(0)} ns/op` },
-        ...(ns.groupPeek === undefined ? [] : [{ label: 'group.peek(k), synchronous (no Promise)', value: round(ns.groupPeek / ns.lruCache, 2), measured: `${ns.groupPeek.toFixed(0)} ns/op` }]),
+        {
+          label: 'await group.get(k), cached key (cost vs lru-cache get)',
+          value: ratio,
+          goal,
+          measured: `${ns.group.toFixed(0)} vs ${ns.lruCache.toFixed(0)} ns/op`,
+        },
+        ...(ns.groupPeek === undefined
+          ? []
+          : [{ label: 'group.peek(k), synchronous (no Promise)', value: round(ns.groupPeek / ns.lruCache, 2), measured: `${ns.groupPeek.toFixed(0)} ns/op` }]),
         { label: "geecache's sync LRU wrapper get (no Promise)", value: round(ns.lruWrapper / ns.lruCache, 2), measured: `${ns.lruWrapper.toFixed(0)} ns/op` },
-        { label: 'lru-cache get inside an async fn, awaited (Promise floor)', value: round(ns.lruCacheAwaited / ns.lruCache, 2), measured: `${ns.lruCacheAwaited.toFixed(0)} ns/op; group.get / this = ${(ns.group / ns.lruCacheAwaited).toFixed(2)}×` },
+        {
+          label: 'lru-cache get inside an async fn, awaited (Promise floor)',
+          value: round(ns.lruCacheAwaited / ns.lruCache, 2),
+          measured: `${ns.lruCacheAwaited.toFixed(0)} ns/op; group.get / this = ${(ns.group / ns.lruCacheAwaited).toFixed(2)}×`,
+        },
       ],
-      details: { keys: settings.localKeys, valueBytes: settings.valueBytes, opsPerRun: settings.localOps, runs: settings.localRuns, nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])) },
+      details: {
+        keys: settings.localKeys,
+        valueBytes: settings.valueBytes,
+        opsPerRun: settings.localOps,
+        runs: settings.localRuns,
+        nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])),
+      },
     };
   } finally {
     await child.stop();

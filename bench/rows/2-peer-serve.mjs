@@ -18,7 +18,11 @@ export async function run({ loadgen, log }) {
   const handles = [];
   try {
     const peer = (port, extra) =>
-      startChild('peer-server.mjs', { self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra }, { name: `peer:${port}` });
+      startChild(
+        'peer-server.mjs',
+        { self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra },
+        { name: `peer:${port}` },
+      );
     const [bare, fast, open, routed] = await Promise.all([
       startChild('bare-server.mjs', { port: ports[0], key: KEY, valueBytes: settings.valueBytes }, { name: 'bare' }),
       peer(ports[1], {}),
@@ -31,7 +35,12 @@ export async function run({ loadgen, log }) {
     const signer = new RequestSigner(SECRET);
     const expected = Buffer.from(encodeGetResponse(Buffer.alloc(settings.valueBytes, KEY)));
     for (const h of [fast, open, routed]) await get200(`${url(h.info.port)}/ping`);
-    for (const [h, signed] of [[bare, true], [fast, true], [open, false], [routed, true]]) {
+    for (const [h, signed] of [
+      [bare, true],
+      [fast, true],
+      [open, false],
+      [routed, true],
+    ]) {
       const body = await get200(url(h.info.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', PATH) } : {});
       if (!body.equals(expected)) throw new Error(`${h.name} answered different bytes from the bare server`);
     }
@@ -56,8 +65,18 @@ export async function run({ loadgen, log }) {
       goal: { op: '>=', target: 0.9, text: '≥ 0.9×' },
       reference: `bare node:http ${Math.round(m.bare.rps)} req/s`,
       lines: [
-        { label: 'fast path, signed (x-geecache-auth): throughput', value: ratio, goal: { op: '>=', target: 0.9, text: '≥ 0.9×' }, measured: said('fastSigned') },
-        { label: '… same, server CPU per request: bare ÷ this', value: cpuRatio(m, 'fastSigned', 'bare'), goal: { op: '>=', target: 0.9, text: '≥ 0.9×' }, measured: `what the throughput ratio would be if the server, not the load generator, were the bottleneck (bare server at ${refCpu}% CPU)` },
+        {
+          label: 'fast path, signed (x-geecache-auth): throughput',
+          value: ratio,
+          goal: { op: '>=', target: 0.9, text: '≥ 0.9×' },
+          measured: said('fastSigned'),
+        },
+        {
+          label: '… same, server CPU per request: bare ÷ this',
+          value: cpuRatio(m, 'fastSigned', 'bare'),
+          goal: { op: '>=', target: 0.9, text: '≥ 0.9×' },
+          measured: `what the throughput ratio would be if the server, not the load generator, were the bottleneck (bare server at ${refCpu}% CPU)`,
+        },
         { label: 'fast path, secret: false: throughput', value: pairedRatio(m, 'fastOpen', 'bare'), measured: said('fastOpen') },
         { label: '… same, server CPU per request: bare ÷ this', value: cpuRatio(m, 'fastOpen', 'bare'), measured: '' },
         { label: 'Express-routed (fastPath: false), signed: throughput', value: pairedRatio(m, 'routed', 'bare'), measured: said('routed') },

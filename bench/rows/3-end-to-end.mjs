@@ -14,9 +14,11 @@ export const title = 'End-to-end';
 
 async function eachLimited(items, limit, fn) {
   let i = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (i < items.length) await fn(items[i++]);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (i < items.length) await fn(items[i++]);
+    }),
+  );
 }
 
 export async function run({ loadgen, log }) {
@@ -81,7 +83,11 @@ export async function run({ loadgen, log }) {
     const merged = misses - (after.loadsDeduped - before.loadsDeduped);
 
     // Gets per peer HTTP request under this load: one short extra run of the remote config.
-    const counts = async () => (await Promise.all([b, c].map((p) => p.call({ cmd: 'peerHttp' })))).reduce((s, x) => ({ peerHttp: s.peerHttp + x.peerHttp, served: s.served + x.served }), { peerHttp: 0, served: 0 });
+    const counts = async () =>
+      (await Promise.all([b, c].map((p) => p.call({ cmd: 'peerHttp' })))).reduce(
+        (s, x) => ({ peerHttp: s.peerHttp + x.peerHttp, served: s.served + x.served }),
+        { peerHttp: 0, served: 0 },
+      );
     const c0 = await counts();
     await loadgen.run({ ...configs[1].load(), connections: settings.connections, duration: settings.duration / settings.rounds });
     const c1 = await counts();
@@ -97,11 +103,33 @@ export async function run({ loadgen, log }) {
       goal,
       reference: `same handler, locally owned cached keys: ${rps('local')} req/s`,
       lines: [
-        { label: 'req.cache.get, key owned by another peer (hot cache off): throughput', value: ratio, goal, measured: `${rps('remote')} vs ${rps('local')} req/s (local, cached); ${getsPerPeerRequest} gets per peer request` },
-        { label: '… same, cluster CPU per request: local ÷ remote', value: cpuRatio(m, 'remote', 'local'), goal, measured: `${cpu('remote')} vs ${cpu('local')}, all peers` },
-        { label: 'remote with batch: false (one HTTP request per get)', value: pairedRatio(m, 'remoteUnbatched', 'local'), measured: `${rps('remoteUnbatched')} req/s, ${cpu('remoteUnbatched')}` },
-        { label: "raw node-fetch GET of the owner's peer route (no cache)", value: pairedRatio(m, 'rawFetch', 'local'), measured: `${rps('rawFetch')} req/s, ${cpu('rawFetch')}` },
-        { label: 'raw node:http GET of the owner (no cache)', value: pairedRatio(m, 'rawHttp', 'local'), measured: `${rps('rawHttp')} req/s, ${cpu('rawHttp')}; node-fetch ÷ node:http = ${pairedRatio(m, 'rawFetch', 'rawHttp').toFixed(2)}×` },
+        {
+          label: 'req.cache.get, key owned by another peer (hot cache off): throughput',
+          value: ratio,
+          goal,
+          measured: `${rps('remote')} vs ${rps('local')} req/s (local, cached); ${getsPerPeerRequest} gets per peer request`,
+        },
+        {
+          label: '… same, cluster CPU per request: local ÷ remote',
+          value: cpuRatio(m, 'remote', 'local'),
+          goal,
+          measured: `${cpu('remote')} vs ${cpu('local')}, all peers`,
+        },
+        {
+          label: 'remote with batch: false (one HTTP request per get)',
+          value: pairedRatio(m, 'remoteUnbatched', 'local'),
+          measured: `${rps('remoteUnbatched')} req/s, ${cpu('remoteUnbatched')}`,
+        },
+        {
+          label: "raw node-fetch GET of the owner's peer route (no cache)",
+          value: pairedRatio(m, 'rawFetch', 'local'),
+          measured: `${rps('rawFetch')} req/s, ${cpu('rawFetch')}`,
+        },
+        {
+          label: 'raw node:http GET of the owner (no cache)',
+          value: pairedRatio(m, 'rawHttp', 'local'),
+          measured: `${rps('rawHttp')} req/s, ${cpu('rawHttp')}; node-fetch ÷ node:http = ${pairedRatio(m, 'rawFetch', 'rawHttp').toFixed(2)}×`,
+        },
       ],
       details: {
         peers: 3,

@@ -13,7 +13,11 @@ export async function run({ log }) {
   try {
     const peers = await Promise.all(
       urls.map((self) =>
-        startChild('peer-server.mjs', { self, peers: urls, secret: SECRET, valueBytes: settings.valueBytes, getterDelayMs: settings.stampedeLoaderMs }, { name: `peer:${self}` }),
+        startChild(
+          'peer-server.mjs',
+          { self, peers: urls, secret: SECRET, valueBytes: settings.valueBytes, getterDelayMs: settings.stampedeLoaderMs },
+          { name: `peer:${self}` },
+        ),
       ),
     );
     handles.push(...peers);
@@ -36,7 +40,9 @@ export async function run({ log }) {
     // no part: what is left is the cost of 10,000 concurrent requests through 3 Express apps.
     const warm = await burst();
     log(`  same burst, warm key: p50 ${warm.p50.toFixed(1)} ms, p99 ${warm.p99.toFixed(1)} ms`);
-    log(`  ${settings.stampedeGets} gets: loader calls ${loaderCalls}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, sockets ${r.openSockets.join('/')}`);
+    log(
+      `  ${settings.stampedeGets} gets: loader calls ${loaderCalls}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, sockets ${r.openSockets.join('/')}`,
+    );
     const goal = { op: '==', target: 1, text: '= 1' };
     return {
       value: loaderCalls,
@@ -44,11 +50,37 @@ export async function run({ log }) {
       goal,
       reference: `loader takes ${settings.stampedeLoaderMs} ms; latency vs the same burst on the cached key`,
       lines: [
-        { label: `${settings.stampedeGets} concurrent gets of one cold key over 3 peers: loader calls`, value: loaderCalls, unit: '', goal, measured: `per peer ${loads.map((l) => l.key).join('/')}; failed peer fetches per peer ${stats.map((s) => s.peerErrors).join('/')}` },
-        { label: 'latency p50: cold key ÷ same burst on the cached key', unit: '×', value: round(r.p50 / warm.p50, 2), measured: `p50 ${r.p50.toFixed(0)} vs ${warm.p50.toFixed(0)} ms (loader ${settings.stampedeLoaderMs} ms)` },
-        { label: 'latency p99: cold ÷ cached', unit: '×', value: round(r.p99 / warm.p99, 2), measured: `p99 ${r.p99.toFixed(0)} vs ${warm.p99.toFixed(0)} ms; max ${r.max.toFixed(0)} ms; all answered in ${r.totalMs.toFixed(0)} ms, issuing took ${r.issueMs.toFixed(0)} ms` },
+        {
+          label: `${settings.stampedeGets} concurrent gets of one cold key over 3 peers: loader calls`,
+          value: loaderCalls,
+          unit: '',
+          goal,
+          measured: `per peer ${loads.map((l) => l.key).join('/')}; failed peer fetches per peer ${stats.map((s) => s.peerErrors).join('/')}`,
+        },
+        {
+          label: 'latency p50: cold key ÷ same burst on the cached key',
+          unit: '×',
+          value: round(r.p50 / warm.p50, 2),
+          measured: `p50 ${r.p50.toFixed(0)} vs ${warm.p50.toFixed(0)} ms (loader ${settings.stampedeLoaderMs} ms)`,
+        },
+        {
+          label: 'latency p99: cold ÷ cached',
+          unit: '×',
+          value: round(r.p99 / warm.p99, 2),
+          measured: `p99 ${r.p99.toFixed(0)} vs ${warm.p99.toFixed(0)} ms; max ${r.max.toFixed(0)} ms; all answered in ${r.totalMs.toFixed(0)} ms, issuing took ${r.issueMs.toFixed(0)} ms`,
+        },
       ],
-      details: { gets: settings.stampedeGets, loaderMs: settings.stampedeLoaderMs, loaderCallsPerPeer: loads.map((l) => l.key), peerStats: stats, ...r, p50: round(r.p50, 1), p99: round(r.p99, 1), max: round(r.max, 1), warm: { p50: round(warm.p50, 1), p99: round(warm.p99, 1), max: round(warm.max, 1), totalMs: round(warm.totalMs, 0) } },
+      details: {
+        gets: settings.stampedeGets,
+        loaderMs: settings.stampedeLoaderMs,
+        loaderCallsPerPeer: loads.map((l) => l.key),
+        peerStats: stats,
+        ...r,
+        p50: round(r.p50, 1),
+        p99: round(r.p99, 1),
+        max: round(r.max, 1),
+        warm: { p50: round(warm.p50, 1), p99: round(warm.p99, 1), max: round(warm.max, 1), totalMs: round(warm.totalMs, 0) },
+      },
     };
   } finally {
     await stopAll(handles);

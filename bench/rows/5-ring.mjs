@@ -61,7 +61,12 @@ export async function run({ log }) {
     const moveGoal = { op: '<=', target: 1.05, text: '≤ 1.05×' };
     lines.push(
       { label: `N=${n} default ring: balance (busiest/mean)`, value: def.balance, goal: balanceGoal, measured: `random assignment ≈ ${random}` },
-      { label: `N=${n} default ring: keys moved on join / ideal`, value: def.movedVsIdeal, goal: moveGoal, measured: `${(def.movedFraction * 100).toFixed(2)}% moved, ideal ${(100 / (n + 1)).toFixed(2)}%` },
+      {
+        label: `N=${n} default ring: keys moved on join / ideal`,
+        value: def.movedVsIdeal,
+        goal: moveGoal,
+        measured: `${(def.movedFraction * 100).toFixed(2)}% moved, ideal ${(100 / (n + 1)).toFixed(2)}%`,
+      },
       { label: `N=${n} groupcache preset: balance`, value: gc.balance, measured: `random ≈ ${random}` },
       { label: `N=${n} groupcache preset: moved / ideal`, value: gc.movedVsIdeal, measured: `${(gc.movedFraction * 100).toFixed(2)}% moved` },
     );

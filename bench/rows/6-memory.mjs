@@ -21,8 +21,13 @@ export async function run({ log }) {
       const r = await child.call({ cmd: 'run', maxBytes, valueBytes, churn: 1 });
       cases.push({ valueBytes, ...r });
       const size = valueBytes >= 1024 ? `${valueBytes / 1024} KB` : `${valueBytes} B`;
-      for (const [stage, s] of [['full', r.full], ['full + 1× maxBytes churned', r.churned]]) {
-        log(`  ${size} values, ${stage}: RSS +${(s.rssGrowth / MB).toFixed(1)} MB for ${(s.accountedBytes / MB).toFixed(1)} MB accounted (${s.items} items, ${s.evictions} evicted) = ${s.ratio.toFixed(2)}x`);
+      for (const [stage, s] of [
+        ['full', r.full],
+        ['full + 1× maxBytes churned', r.churned],
+      ]) {
+        log(
+          `  ${size} values, ${stage}: RSS +${(s.rssGrowth / MB).toFixed(1)} MB for ${(s.accountedBytes / MB).toFixed(1)} MB accounted (${s.items} items, ${s.evictions} evicted) = ${s.ratio.toFixed(2)}x`,
+        );
         lines.push({
           label: `${size} values, ${stage}: RSS growth / accounted bytes`,
           value: round(s.ratio, 2),
@@ -38,5 +43,13 @@ export async function run({ log }) {
     }
   }
   const worst = Math.max(...cases.flatMap((c) => [c.full.ratio, c.churned.ratio]));
-  return { value: round(worst, 2), unit: '×', goal, reference: `maxBytes ${settings.memoryMB} MB`, headline: 'worst of 1 KB / 100 KB, full / churned', lines, details: { maxBytesMB: settings.memoryMB, cases } };
+  return {
+    value: round(worst, 2),
+    unit: '×',
+    goal,
+    reference: `maxBytes ${settings.memoryMB} MB`,
+    headline: 'worst of 1 KB / 100 KB, full / churned',
+    lines,
+    details: { maxBytesMB: settings.memoryMB, cases },
+  };
 }

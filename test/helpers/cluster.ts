@@ -73,7 +73,11 @@ export function whenReady(child: ChildProcess, url: string, label: string): Prom
 }
 
 /** N peers on free loopback ports, each knowing all the others (over https when `extra.tls` is given). */
-export async function startCluster(n: number, extra: Partial<PeerConfig> = {}, env: Record<string, string> = {}): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
+export async function startCluster(
+  n: number,
+  extra: Partial<PeerConfig> = {},
+  env: Record<string, string> = {},
+): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
   const ports = await Promise.all(Array.from({ length: n }, freePort));
   const urls = ports.map((p) => `${extra.tls ? 'https' : 'http'}://127.0.0.1:${p}`);
   const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra }, env)));
