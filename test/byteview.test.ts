@@ -60,7 +60,13 @@ describe('ByteView', () => {
   describe('inside a Group', () => {
     it('a caller mutating byteSlice() of a cached value does not change what the next caller gets', async () => {
       let loads = 0;
-      const group = new Group('byteview-slice', { maxBytes: 1 << 20, getter: () => (loads++, 'original') });
+      const group = new Group('byteview-slice', {
+        maxBytes: 1 << 20,
+        getter: () => {
+          loads++;
+          return 'original';
+        },
+      });
       const first = await group.get('k');
       const slice = first.byteSlice();
       slice.write('XXXX');
@@ -73,7 +79,13 @@ describe('ByteView', () => {
     it('the getter reusing its buffer after returning does not change the cached value', async () => {
       const scratch = Buffer.from('first-value');
       let loads = 0;
-      const group = new Group('byteview-getter-buffer', { maxBytes: 1 << 20, getter: () => (loads++, scratch) });
+      const group = new Group('byteview-getter-buffer', {
+        maxBytes: 1 << 20,
+        getter: () => {
+          loads++;
+          return scratch;
+        },
+      });
       const got = await group.get('k');
       scratch.fill(0x2d); // the getter scribbles over its buffer, e.g. to serve the next key
       expect(got.toString()).to.equal('first-value');

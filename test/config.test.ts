@@ -25,7 +25,9 @@ function start(options: GeecacheOptions): GeecacheMiddleware {
   started.push(cache);
   return cache;
 }
-afterEach(() => started.splice(0).forEach((c) => c.close()));
+afterEach(() => {
+  for (const c of started.splice(0)) c.close();
+});
 
 /** Expects geecache(options) to throw a ConfigError about `option` whose message matches `also`. */
 function expectConfigError(options: unknown, option: string, also?: RegExp): ConfigError {

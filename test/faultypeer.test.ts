@@ -249,12 +249,7 @@ describe('faulty peer', function () {
       const rssBefore = process.memoryUsage().rss;
       let peak = rssBefore;
       const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 5);
-      let result;
-      try {
-        result = await timed(() => group.get(`${mode}:1`));
-      } finally {
-        clearInterval(sampler);
-      }
+      const result = await timed(() => group.get(`${mode}:1`)).finally(() => clearInterval(sampler));
       peak = Math.max(peak, process.memoryUsage().rss);
       await sleep(100); // let the server notice the closed socket
       expect(result.value.toString()).to.equal(`local:${mode}:1`);

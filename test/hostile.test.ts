@@ -212,7 +212,10 @@ function corpus(): Case[] {
       request: { target: '/_geecache/x%0D%0ASet-Cookie:%20a=b/k' },
       status: 404,
       body: /^no such group: x\r\nSet-Cookie: a=b\n$/,
-      check: (res) => (expect(res.headers).not.to.have.property('set-cookie'), plain(res)),
+      check: (res) => {
+        expect(res.headers).not.to.have.property('set-cookie');
+        plain(res);
+      },
     },
     {
       name: 'a 5,000-character group name (echo cut to 1 kB)',
@@ -236,7 +239,10 @@ function corpus(): Case[] {
       name: 'HEAD, signed',
       request: { method: 'HEAD', target: k },
       status: 405,
-      check: (res) => (expect(res.headers.allow).to.equal('GET'), expect(res.body.length).to.equal(0)),
+      check: (res) => {
+        expect(res.headers.allow).to.equal('GET');
+        expect(res.body.length).to.equal(0);
+      },
     },
     ...['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS'].map(
       (method): Case => ({ name: `${method}, unsigned`, request: { method, target: k, auth: 'none' }, status: 401 }),
@@ -530,8 +536,21 @@ async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: ht
     peers: [self, `http://127.0.0.1:${await freePort()}`],
     secret: SECRET,
     groups: {
-      scores: { maxBytes: 1 << 20, maxKeyLength: MAX_KEY, getter: (key) => (calls.push(`scores:${key}`), `value:${key}`) },
-      posts: { maxBytes: 1 << 20, getter: (key) => (calls.push(`posts:${key}`), `post:${key}`) },
+      scores: {
+        maxBytes: 1 << 20,
+        maxKeyLength: MAX_KEY,
+        getter: (key) => {
+          calls.push(`scores:${key}`);
+          return `value:${key}`;
+        },
+      },
+      posts: {
+        maxBytes: 1 << 20,
+        getter: (key) => {
+          calls.push(`posts:${key}`);
+          return `post:${key}`;
+        },
+      },
     },
     ...extra,
   });
@@ -720,7 +739,18 @@ describe('the peer route without a secret', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const self = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
     const calls: string[] = [];
-    const cache = geecache({ self, groups: { scores: { maxBytes: 1 << 20, getter: (key) => (calls.push(key), `value:${key}`) } } });
+    const cache = geecache({
+      self,
+      groups: {
+        scores: {
+          maxBytes: 1 << 20,
+          getter: (key) => {
+            calls.push(key);
+            return `value:${key}`;
+          },
+        },
+      },
+    });
     const app = express();
     app.use(cache);
     app.get('/app/:key', async (req: Request, res: Response) => {
@@ -732,7 +762,11 @@ describe('the peer route without a secret', () => {
       port: (server.address() as net.AddressInfo).port,
       cache,
       calls,
-      close: async () => (cache.close(), server.closeAllConnections(), await new Promise<void>((r) => server.close(() => r()))),
+      close: async () => {
+        cache.close();
+        server.closeAllConnections();
+        await new Promise<void>((r) => server.close(() => r()));
+      },
     };
 
     for (const spec of [

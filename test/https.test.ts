@@ -86,7 +86,7 @@ describe('https peers (child processes)', function () {
   it('serves https only', async () => {
     expect(urls.every((u) => u.startsWith('https://127.0.0.1:'))).to.equal(true);
     expect(await text(`${urls[0]}/get?key=hello`)).to.equal('value:hello');
-    const plain = await fetch(urls[0].replace('https:', 'http:') + '/get?key=hello').then(
+    const plain = await fetch(`${urls[0].replace('https:', 'http:')}/get?key=hello`).then(
       (res) => `answered ${res.status}`,
       (err: Error) => `failed: ${err.message}`,
     );
@@ -129,7 +129,15 @@ describe('https peers (child processes)', function () {
       peers: [self, target],
       secret: SECRET,
       ring: () => ring,
-      groups: { scores: { maxBytes: 1 << 20, getter: (key) => (localRuns.push(key), `value:${key}`) } },
+      groups: {
+        scores: {
+          maxBytes: 1 << 20,
+          getter: (key) => {
+            localRuns.push(key);
+            return `value:${key}`;
+          },
+        },
+      },
     });
     caches.push(cache);
     const served = (await json(`${target}/_test/stats`)).serverRequests;

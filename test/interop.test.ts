@@ -98,7 +98,7 @@ const ESCAPING = [
   'mix ü+ %?#&/🎉',
   'quotes "\'` <>[]{}|\\^',
   'tab\there',
-  'long ' + 'x'.repeat(200) + ' ü',
+  `long ${'x'.repeat(200)} ü`,
 ];
 
 /**

@@ -15,8 +15,20 @@ function options(loads: string[], extra: Partial<GeecacheOptions> = {}): Geecach
     peers: ['http://127.0.0.1:1'],
     secret: SECRET,
     groups: {
-      scores: { maxBytes: 1 << 20, getter: (key) => (loads.push(`scores:${key}`), `score of ${key}`) },
-      posts: { maxBytes: 1 << 20, getter: async (key) => (loads.push(`posts:${key}`), Buffer.from(JSON.stringify({ id: key }))) },
+      scores: {
+        maxBytes: 1 << 20,
+        getter: (key) => {
+          loads.push(`scores:${key}`);
+          return `score of ${key}`;
+        },
+      },
+      posts: {
+        maxBytes: 1 << 20,
+        getter: async (key) => {
+          loads.push(`posts:${key}`);
+          return Buffer.from(JSON.stringify({ id: key }));
+        },
+      },
     },
     ...extra,
   };
@@ -39,7 +51,10 @@ for (const [version, express] of [
       appRequests = 0;
       cache = geecache(options(loads));
       app = express();
-      app.use((req: Request, res: Response, next: NextFunction) => (appRequests++, next()));
+      app.use((_req: Request, _res: Response, next: NextFunction) => {
+        appRequests++;
+        next();
+      });
       app.use(cache);
       app.get('/score/:name', async (req: Request, res: Response) => {
         res.send((await req.cache.get(String(req.params.name))).toString());
@@ -127,7 +142,7 @@ describe('geecache() instances', () => {
     const cache = geecache(options([]));
     const app = express5()
       .use(cache)
-      .get('/x', (req, res) => res.send('app'));
+      .get('/x', (_req, res) => res.send('app'));
     cache.close();
     // The peer route is gone, so the request falls through to the app, which has no such route.
     await request(app).get('/_geecache/scores/Tom').expect(404);

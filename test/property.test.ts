@@ -399,8 +399,21 @@ describe('properties: a get over HTTP between two in-process peers', function ()
         peers: urls,
         secret: SECRET,
         groups: {
-          scores: { maxBytes: 16 << 20, getter: (key) => (seen.push(key), `value:${key}`) },
-          awkward: { maxBytes: 16 << 20, hotCacheFraction: 0, getter: (key) => (awkward.push(key), `value:${key}`) },
+          scores: {
+            maxBytes: 16 << 20,
+            getter: (key) => {
+              seen.push(key);
+              return `value:${key}`;
+            },
+          },
+          awkward: {
+            maxBytes: 16 << 20,
+            hotCacheFraction: 0,
+            getter: (key) => {
+              awkward.push(key);
+              return `value:${key}`;
+            },
+          },
         },
       });
       const app = express();
@@ -458,7 +471,7 @@ describe('properties: a get over HTTP between two in-process peers', function ()
       fc.asyncProperty(fc.uniqueArray(keyArb, { minLength: 2, maxLength: 20 }), fc.nat(1), async (keys, who) => {
         const asker = peers[who];
         const values = await Promise.all(keys.map((k) => asker.cache.group('scores').get(k)));
-        keys.forEach((k, i) => checkLoad(k, asker, values[i]));
+        for (const [i, k] of keys.entries()) checkLoad(k, asker, values[i]);
       }),
       { numRuns: 40 },
     );
@@ -492,7 +505,7 @@ describe('properties: a get over HTTP between two in-process peers', function ()
     // All at once from a: a's gets for b travel as one batch, in a protobuf body, where '.' and
     // '..' are keys like any other. A lone surrogate has no UTF-8, so a loads it itself.
     const values = await Promise.all(keys.map((k) => group(a).get(k)));
-    keys.forEach((k, i) => expect(values[i].equals(`value:${k}`), JSON.stringify(k)).to.equal(true));
+    for (const [i, k] of keys.entries()) expect(values[i].equals(`value:${k}`), JSON.stringify(k)).to.equal(true);
     for (const k of keys) {
       const loader = LONE_SURROGATE.test(k) ? a : ownerOf(k);
       expect(

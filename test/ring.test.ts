@@ -162,7 +162,7 @@ describe('ConsistentHashRing (golang/groupcache consistenthash)', () => {
       // and key-131 hashes just below it. Go answered hgku for Add(a, b), 3vve5g for Add(b, a).
       const a = 'http://3vve5g:8080';
       const b = 'http://hgku:8080';
-      expect(crc32('6' + a)).to.equal(crc32('33' + b));
+      expect(crc32(`6${a}`)).to.equal(crc32(`33${b}`));
       const ab = new ConsistentHashRing();
       ab.add(a, b);
       const ba = new ConsistentHashRing();

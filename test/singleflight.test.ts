@@ -33,8 +33,14 @@ describe('Flight (singleflight)', () => {
   it('runs different keys independently', async () => {
     const flight = new Flight<string>();
     const ran: string[] = [];
-    const a = flight.do('a', async () => (ran.push('a'), 'A'));
-    const b = flight.do('b', async () => (ran.push('b'), 'B'));
+    const a = flight.do('a', async () => {
+      ran.push('a');
+      return 'A';
+    });
+    const b = flight.do('b', async () => {
+      ran.push('b');
+      return 'B';
+    });
     expect(a.shared || b.shared).to.equal(false);
     expect(flight.size).to.equal(2);
     expect(await Promise.all([a.promise, b.promise])).to.deep.equal(['A', 'B']);

@@ -5,7 +5,7 @@ import { encodeGetResponse } from 'geecache';
 import { config, cpuSample, ready, serve, valueFor } from './ipc.mjs';
 
 const body = Buffer.from(encodeGetResponse(valueFor(config.key, config.valueBytes)));
-const server = http.createServer((req, res) => {
+const server = http.createServer((_req, res) => {
   res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length });
   res.end(body);
 });

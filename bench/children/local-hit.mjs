@@ -1,8 +1,9 @@
 // Row 1's process: ns/op of `await group.get(k)` for cached keys against lru-cache's own get,
 // same keys, same value sizes, same access order. Runs alternate between the contenders after a
 // warm-up; the median of the runs is kept.
+
+import { ByteView, geecache, LRU } from 'geecache';
 import { LRUCache } from 'lru-cache';
-import { geecache, LRU, ByteView } from 'geecache';
 import { ready, serve, valueFor } from './ipc.mjs';
 
 const median = (xs) => {

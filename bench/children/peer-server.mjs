@@ -8,8 +8,8 @@
 // IPC: cpu, loads, stats.
 import http from 'node:http';
 import express from 'express';
-import fetch from 'node-fetch';
 import { AUTH_HEADER, decodeGetResponse, encodeSegment, geecache, RequestSigner } from 'geecache';
+import fetch from 'node-fetch';
 import { config, cpuSample, ready, serve, valueFor } from './ipc.mjs';
 
 const loads = new Map();
@@ -41,7 +41,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 32, maxFreeSockets: 
 
 const app = express();
 app.use(cache);
-app.get('/ping', (req, res) => {
+app.get('/ping', (_req, res) => {
   res.send('ok');
 });
 app.get('/get', async (req, res) => {

@@ -144,8 +144,14 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
           reject(new Error(`${name} did not answer ${JSON.stringify(message.cmd)} within ${timeoutMs} ms`));
         }, timeoutMs);
         pending.set(id, {
-          resolve: (v) => (clearTimeout(timer), resolve(v)),
-          reject: (e) => (clearTimeout(timer), reject(e)),
+          resolve: (v) => {
+            clearTimeout(timer);
+            resolve(v);
+          },
+          reject: (e) => {
+            clearTimeout(timer);
+            reject(e);
+          },
         });
         child.send({ ...message, id });
       });

@@ -9,10 +9,10 @@ async function withCpu(servers, fn) {
   const before = await Promise.all(servers.map((s) => s.call({ cmd: 'cpu' })));
   const result = await fn();
   const after = await Promise.all(servers.map((s) => s.call({ cmd: 'cpu' })));
-  const cpu = servers.map((s, i) => (100 * (after[i].cpuUs - before[i].cpuUs) * 1000) / (after[i].wallNs - before[i].wallNs));
+  const cpu = servers.map((_s, i) => (100 * (after[i].cpuUs - before[i].cpuUs) * 1000) / (after[i].wallNs - before[i].wallNs));
   // CPU time the servers spent per answered request: the server's cost, whether or not the load
   // generator managed to saturate it (on a shared 2-core machine it often cannot).
-  const cpuUsPerReq = servers.reduce((n, s, i) => n + (after[i].cpuUs - before[i].cpuUs), 0) / result.ok;
+  const cpuUsPerReq = servers.reduce((n, _s, i) => n + (after[i].cpuUs - before[i].cpuUs), 0) / result.ok;
   return { result, cpu, cpuUsPerReq };
 }
 

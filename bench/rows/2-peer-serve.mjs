@@ -3,7 +3,7 @@
 // Also measured: the same with secret: false (no HMAC check), and the Express-routed peer path
 // (fastPath: false). Each server is its own process; the load is a third one.
 import { encodeGetResponse, RequestSigner } from 'geecache';
-import { freePorts, get200, round, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
+import { freePorts, get200, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
 export const id = 2;

@@ -25,7 +25,7 @@ const cache = geecache({
 
 const app = express();
 app.use(cache);
-app.get('/', (req, res) => res.send(`geecache peer ${self}\n`));
+app.get('/', (_req, res) => res.send(`geecache peer ${self}\n`));
 app.listen(Number(port), '127.0.0.1', () => console.log(`geecache is running at ${self}`));
 
 if (apiPort) {

@@ -28,9 +28,15 @@ const children = ports.map((port, i) => {
   return child;
 });
 
-const stopAll = () => children.forEach((c) => c.kill());
-process.on('SIGINT', () => (stopAll(), process.exit(0)));
-process.on('SIGTERM', () => (stopAll(), process.exit(0)));
+const stopAll = () => {
+  for (const c of children) c.kill();
+};
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    stopAll();
+    process.exit(0);
+  });
+}
 process.on('exit', stopAll);
 
 async function waitFor(url) {
@@ -54,7 +60,7 @@ const answers = await Promise.all(
     return `${key} -> ${res.status} ${await res.text()}`;
   }),
 );
-answers.forEach((a) => console.log(a));
+for (const a of answers) console.log(a);
 await new Promise((r) => setTimeout(r, 200)); // let the peers' log lines arrive
 console.log('>>> database reads (one per key across the whole cluster):');
 for (const [port, key] of dbReads) console.log(`  ${key}: read by the peer on :${port}`);
