@@ -1,5 +1,7 @@
 import { ByteView } from './byteview.js';
+import { type LoadMessage, loadChannel } from './diagnostics.js';
 import { BadKeyError, LoadTimeoutError, OwnerLoadError } from './errors.js';
+import { Histogram } from './histogram.js';
 import { LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
 import { checkGroup } from './options.js';
@@ -19,6 +21,8 @@ export class Group {
   readonly name: string;
   /** Counters for this group. */
   readonly stats: GroupStats = emptyStats();
+  /** Seconds each getter run took (successful or not). */
+  readonly getterLatency = new Histogram();
   readonly #getter: Getter;
   readonly #loadTimeoutMs: number;
   readonly #maxKeyLength: number;
@@ -142,15 +146,26 @@ export class Group {
 
   async #loadLocally(key: string): Promise<ByteView> {
     let value: ByteView;
+    const startedAt = performance.now();
     try {
       value = toByteView(await this.#runGetter(key), this.name, key);
     } catch (err) {
+      this.#ran(key, startedAt, err);
       this.stats.localLoadErrs++;
       throw err;
     }
+    this.#ran(key, startedAt);
     this.stats.localLoads++;
     this.#mainCache.add(key, value);
     return value;
+  }
+
+  /** Records one getter run: the latency histogram, and the diagnostics channel if anyone listens. */
+  #ran(key: string, startedAt: number, error?: unknown): void {
+    const ms = performance.now() - startedAt;
+    this.getterLatency.observe(ms / 1000);
+    if (loadChannel.hasSubscribers)
+      loadChannel.publish({ group: this.name, key, durationMs: ms, ...(error === undefined ? {} : { error }) } satisfies LoadMessage);
   }
 
   /** Runs the getter with a signal that aborts at the deadline; never waits past it. */

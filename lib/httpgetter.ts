@@ -4,6 +4,8 @@ import fetch from 'node-fetch';
 import { AUTH_HEADER, type RequestSigner } from './auth.js';
 import { Coalescer } from './coalescer.js';
 import { OwnerLoadError } from './errors.js';
+import { type FullLogger, SILENT } from './logger.js';
+import { PeerMonitor } from './peermonitor.js';
 import type { PeerGetter } from './peers.js';
 import { decodeBatchResponse, decodeGetResponse, encodeBatchRequest, encodeSegment, type BatchItem, type BatchResult } from './wire.js';
 
@@ -38,6 +40,8 @@ export interface HttpGetterOptions {
   maxSockets: number;
   /** Send gets that start in the same event-loop turn as one batch request. */
   batch: boolean;
+  /** Where warnings naming the fix go (see PeerMonitor). Default: nowhere. */
+  logger?: FullLogger;
 }
 
 /** A peer's answer, read in full. */
@@ -57,6 +61,8 @@ interface Answer {
 export class HttpGetter implements PeerGetter {
   /** The peer's base URL, e.g. `http://10.0.0.2:3000`. */
   readonly peer: string;
+  /** Requests, errors by cause and latency of this peer; warns once per cause. */
+  readonly monitor: PeerMonitor;
   readonly #origin: string;
   readonly #basePath: string;
   readonly #options: HttpGetterOptions;
@@ -71,6 +77,7 @@ export class HttpGetter implements PeerGetter {
     this.#origin = url.origin;
     this.#basePath = url.pathname;
     this.#options = options;
+    this.monitor = new PeerMonitor(peer, { ...options, logger: options.logger ?? SILENT });
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets };
     this.#agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
     if (options.batch) this.#batches = new Coalescer((items) => this.#getMany(items), MAX_BATCH);
@@ -89,6 +96,7 @@ export class HttpGetter implements PeerGetter {
     const result = await this.#batches.add({ group, key });
     if (result.status === 200) return result.value ?? new Uint8Array(0);
     if (result.status === 500) throw new OwnerLoadError(this.peer, result.error ?? 'getter failed');
+    if (result.status === 404) this.monitor.groupMissing(result.error ?? '');
     throw new Error(`peer ${this.peer} answered ${result.status}: ${result.error}`);
   }
 
@@ -142,6 +150,7 @@ export class HttpGetter implements PeerGetter {
     if (body) headers['content-type'] = BATCH_CONTENT_TYPE;
     const signer = this.#options.signer;
     if (signer) headers[AUTH_HEADER] = body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path);
+    const startedAt = performance.now();
     try {
       const res = await fetch(this.#origin + path, {
         method,
@@ -154,8 +163,12 @@ export class HttpGetter implements PeerGetter {
         size: this.#options.maxResponseBytes,
       });
       const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER) };
-      return { ...answer, body: Buffer.from(await res.arrayBuffer()) };
+      const full = { ...answer, body: Buffer.from(await res.arrayBuffer()) };
+      const bodyStart = full.status === 200 ? '' : full.body.subarray(0, 200).toString('utf8');
+      this.monitor.answered(method, path, full.status, startedAt, res.headers.get('date'), full.errorKind === 'getter', bodyStart);
+      return full;
     } catch (err) {
+      this.monitor.failed(method, path, startedAt, err);
       // Timed out or unreachable: stop waiting on this peer for a while. A reset is not enough —
       // a healthy peer resets an idle keep-alive socket now and then — it just fails this get.
       if (isPeerDown(err)) this.#downUntil = Date.now() + this.#options.backoffMs;

@@ -18,6 +18,11 @@ const MAX_ERROR_TEXT = 1024;
 /** Largest batch request body read: MAX_BATCH keys of the longest allowed length, with room. */
 const MAX_BATCH_REQUEST_BYTES = 4 << 20;
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
+/**
+ * Headers of a 401: the Date is the clock the signature check used, so the client can tell
+ * skewed clocks from a wrong secret (Node's own Date header comes from another clock source).
+ */
+const unauthorizedHeaders = (extra: Record<string, string> = {}) => ({ date: new Date(Date.now()).toUTCString(), ...extra });
 
 /**
  * The HTTP side of a peer: a server answering other peers under `basePath`, and a
@@ -75,6 +80,11 @@ export class HttpPool implements PeerPicker {
     return this.#ring.peers();
   }
 
+  /** The client of each other peer, by URL: their monitors hold requests, errors and latency. */
+  getters(): ReadonlyMap<string, HttpGetter> {
+    return this.#getters;
+  }
+
   /** The owner of `key` on this pool's ring. */
   ownerOf(key: string): string | undefined {
     return this.#ring.get(key);
@@ -123,7 +133,7 @@ export class HttpPool implements PeerPicker {
     const path = query < 0 ? url : url.slice(0, query);
     if (this.#options.secret === undefined) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
     if (req.method === 'POST' && path === this.basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
-    if (this.#signer && !this.#signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED);
+    if (this.#signer && !this.#signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
     if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
     const rest = path.slice(this.basePath.length);
     const slash = rest.indexOf('/');
@@ -143,10 +153,11 @@ export class HttpPool implements PeerPicker {
 
   /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
   async #serveBatch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    if (this.#signer && !this.#signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, { connection: 'close' });
+    if (this.#signer && !this.#signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders({ connection: 'close' }));
     const body = await readBody(req, MAX_BATCH_REQUEST_BYTES);
     if (body === undefined) return reply(res, 413, `batch request over ${MAX_BATCH_REQUEST_BYTES} bytes`, { connection: 'close' });
-    if (this.#signer && !this.#signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED);
+    if (this.#signer && !this.#signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body))
+      return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
     let items: BatchItem[];
     try {
       items = decodeBatchRequest(body);

@@ -32,3 +32,13 @@ export {
 export { Coalescer } from './coalescer.js';
 export { ConfigError, DEFAULTS, resolveOptions } from './options.js';
 export { OwnerLoadError, BadKeyError, LoadTimeoutError } from './errors.js';
+export type { Logger } from './logger.js';
+export { PeerMonitor, type PeerErrorCause } from './peermonitor.js';
+export {
+  PEER_REQUEST_CHANNEL,
+  PEER_ERROR_CHANNEL,
+  LOAD_CHANNEL,
+  type PeerRequestMessage,
+  type PeerErrorMessage,
+  type LoadMessage,
+} from './diagnostics.js';

@@ -4,6 +4,7 @@ import type { Group } from './group.js';
 import { HttpPool } from './httppool.js';
 import { resolveOptions } from './options.js';
 import { GroupRegistry } from './registry.js';
+import { SelfCheck } from './selfcheck.js';
 import type { GeecacheOptions } from './types.js';
 
 /** What `req.cache` is: the first group's `get`, and every group by name. */
@@ -55,12 +56,22 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     return found;
   };
   const cache: RequestCache = { get: (key) => groups[0].get(key), group };
+  const selfCheck = new SelfCheck(resolved.self, resolved.basePath, resolved.fastPath, resolved.logger);
+  let seenRequest = false;
+  const attach = (server: Server) => {
+    selfCheck.server(server);
+    pool.attach(server);
+  };
 
   const middleware = (req: IncomingMessage & { originalUrl?: string; cache?: RequestCache }, res: ServerResponse, next: (err?: unknown) => void): void => {
+    if (!seenRequest) {
+      seenRequest = true;
+      selfCheck.request(req);
+    }
     if (pool.handle(req, res, req.originalUrl ?? req.url)) return;
     if (resolved.fastPath) {
       const server = (req.socket as { server?: unknown }).server;
-      if (server && typeof (server as Server).listeners === 'function') pool.attach(server as Server);
+      if (server && typeof (server as Server).listeners === 'function') attach(server as Server);
     }
     req.cache = cache;
     next();
@@ -70,7 +81,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     group,
     pool,
     registry,
-    attach: (server: Server) => pool.attach(server),
+    attach,
     close: () => pool.close(),
   });
 }

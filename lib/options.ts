@@ -1,3 +1,4 @@
+import { type FullLogger, resolveLogger } from './logger.js';
 import type { GeecacheOptions, GroupOptions, RingOption } from './types.js';
 
 /** A configuration mistake found at start-up; the message names the option and the fix. */
@@ -22,6 +23,7 @@ export interface ResolvedOptions {
   maxSockets: number;
   fastPath: boolean;
   batch: boolean;
+  logger: FullLogger;
 }
 
 /** Defaults of {@link GeecacheOptions}. */
@@ -67,6 +69,7 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
     fastPath: flag(options.fastPath, 'fastPath'),
     batch: flag(options.batch, 'batch'),
+    logger: resolveLogger(checkLogger(options.logger)),
   };
 }
 
@@ -146,6 +149,14 @@ function positive(value: unknown, option: string, fallback: number, allowZero = 
   }
   if (value > max) throw new ConfigError(option, `must be at most ${max}, got ${value}`);
   return value;
+}
+
+function checkLogger(value: unknown): GeecacheOptions['logger'] {
+  if (value === undefined || value === false) return value;
+  if (typeof value !== 'object' || value === null || typeof (value as { warn?: unknown }).warn !== 'function') {
+    throw new ConfigError('logger', `must be an object with a warn method (console, pino, winston), or false to silence geecache; got ${typeof value}`);
+  }
+  return value as GeecacheOptions['logger'];
 }
 
 function flag(value: unknown, option: string): boolean {

@@ -1,3 +1,4 @@
+import type { Logger } from './logger.js';
 import type { Ring } from './ring.js';
 
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
@@ -70,4 +71,10 @@ export interface GeecacheOptions {
    * first request the middleware sees). Default true; Express then never sees peer traffic.
    */
   fastPath?: boolean;
+  /**
+   * Where warnings that name a fix go (a peer refusing our secret, a peer down, a rate limiter in
+   * front of the peer route...): any object with `warn` (and optionally `error`, `info`,
+   * `debug`), such as pino, winston or console. Default: the console. `false` silences geecache.
+   */
+  logger?: Logger | false;
 }

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 const PEER = fileURLToPath(new URL('../fixtures/peer.mjs', import.meta.url));
+const CLOCK = new URL('../fixtures/clock-offset.mjs', import.meta.url).href;
 
 /** A port that was free a moment ago on 127.0.0.1. */
 export async function freePort(): Promise<number> {
@@ -30,6 +31,10 @@ export interface PeerConfig {
   fastPath?: boolean;
   /** Serve https with this PEM key and certificate (file paths); `self` and `peers` then use https://. */
   tls?: { key: string; cert: string };
+  /** Mount the middleware under this path (app.use(mount, cache)): a mistake, on purpose. */
+  mount?: string;
+  /** Put a per-IP rate limiter of this many requests in front of the middleware. */
+  rateLimit?: number;
 }
 
 /** A started child peer. */
@@ -40,9 +45,12 @@ export interface ChildPeer {
   output(): string;
 }
 
-/** Starts test/fixtures/peer.mjs and resolves once it listens. `env` is added to this process's environment. */
-export function startPeer(config: PeerConfig, env: Record<string, string> = {}): Promise<ChildPeer> {
-  const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+/**
+ * Starts test/fixtures/peer.mjs and resolves once it listens. `env` is added to this process's
+ * environment; `nodeArgs` go to node before the script (e.g. a preload).
+ */
+export function startPeer(config: PeerConfig, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildPeer> {
+  const child = spawn(process.execPath, [...nodeArgs, PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   return whenReady(child, config.self, `peer ${config.self}`);
 }
 
@@ -82,6 +90,11 @@ export async function startCluster(
   const urls = ports.map((p) => `${extra.tls ? 'https' : 'http'}://127.0.0.1:${p}`);
   const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra }, env)));
   return { peers, urls, stop: () => stopAll(peers) };
+}
+
+/** A node argument that preloads a shifted clock: Date.now() (and new Date()) run `offsetMs` ahead. */
+export function clockOffset(offsetMs: number): string[] {
+  return ['--import', `${CLOCK}?offset=${offsetMs}`];
 }
 
 /** Kills peers and waits until they are gone. */

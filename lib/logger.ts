@@ -1,0 +1,83 @@
+/**
+ * Where geecache tells the operator what went wrong and how to fix it. Any object with `warn`
+ * (pino, winston, bunyan, console) works; every call passes one string, which all of them accept.
+ */
+export interface Logger {
+  warn(message: string): void;
+  error?(message: string): void;
+  info?(message: string): void;
+  debug?(message: string): void;
+}
+
+/** A {@link Logger} with every level present. */
+export interface FullLogger {
+  warn(message: string): void;
+  error(message: string): void;
+  info(message: string): void;
+  debug(message: string): void;
+}
+
+const noop = (): void => {};
+
+/** Drops everything: `logger: false`. */
+export const SILENT: FullLogger = Object.freeze({ warn: noop, error: noop, info: noop, debug: noop });
+
+/**
+ * The logger an option asks for: the console by default (debug dropped, so a library does not
+ * write per-request lines to stdout), nothing for `false`, else the given one with missing levels
+ * filled in. Methods are called on the object, so pino's and winston's `this` stays bound.
+ */
+export function resolveLogger(option: Logger | false | undefined): FullLogger {
+  if (option === false) return SILENT;
+  if (option === undefined) {
+    return {
+      warn: (m) => console.warn(m),
+      error: (m) => console.error(m),
+      info: (m) => console.info(m),
+      debug: noop,
+    };
+  }
+  return {
+    warn: (m) => option.warn(m),
+    error: (m) => (option.error ? option.error(m) : option.warn(m)),
+    info: (m) => option.info?.(m),
+    debug: (m) => option.debug?.(m),
+  };
+}
+
+/** A problem quiet this long is warned about again when it comes back. */
+export const REARM_MS = 10 * 60_000;
+
+/**
+ * "Warn once, then count": the first occurrence of a problem (a peer and a cause) is logged at
+ * warn with its fix; repeats within {@link REARM_MS} of the last one are only counted, so a
+ * peer that is down for an hour costs one line, not one per request. After a quiet spell the
+ * next occurrence is a new incident and is warned about again.
+ */
+export class Notices {
+  readonly #logger: FullLogger;
+  readonly #seen = new Map<string, { count: number; lastAt: number }>();
+
+  constructor(logger: FullLogger) {
+    this.#logger = logger;
+  }
+
+  /** Records an occurrence of `key`; logs `message()` at warn if it is the first. True if logged. */
+  warn(key: string, message: () => string, now = Date.now()): boolean {
+    const seen = this.#seen.get(key);
+    if (seen && now - seen.lastAt < REARM_MS) {
+      seen.count++;
+      seen.lastAt = now;
+      return false;
+    }
+    const before = seen?.count ?? 0;
+    this.#seen.set(key, { count: before + 1, lastAt: now });
+    this.#logger.warn(`geecache: ${message()} (warned once; repeats are counted, not logged)`);
+    return true;
+  }
+
+  /** How many times `key` occurred. */
+  count(key: string): number {
+    return this.#seen.get(key)?.count ?? 0;
+  }
+}
