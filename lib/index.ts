@@ -42,3 +42,14 @@ export {
   type PeerErrorMessage,
   type LoadMessage,
 } from './diagnostics.js';
+export {
+  Discovery,
+  DISCOVERY_DEFAULTS,
+  MAX_PEERS,
+  canonicalPeers,
+  findSelf,
+  type DnsSource,
+  type SrvSource,
+  type FunctionSource,
+  type PeerSource,
+} from './discovery.js';

@@ -1,7 +1,9 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { ByteView } from './byteview.js';
+import type { Discovery } from './discovery.js';
 import type { Group } from './group.js';
 import { HttpPool } from './httppool.js';
+import { Membership } from './membership.js';
 import { resolveOptions } from './options.js';
 import { GroupRegistry } from './registry.js';
 import { SelfCheck } from './selfcheck.js';
@@ -30,6 +32,8 @@ export interface GeecacheMiddleware extends RequestCache {
   (req: IncomingMessage, res: ServerResponse, next: (err?: unknown) => void): void;
   /** The HTTP pool: `pool.set(...peers)` changes membership. */
   readonly pool: HttpPool;
+  /** The discovery source that keeps `pool` current, when `peers` is one. */
+  readonly discovery: Discovery | undefined;
   /** This instance's groups. */
   readonly registry: GroupRegistry;
   /** Serves peer requests on `server` ahead of Express (done for you at the first request when `fastPath` is on). */
@@ -48,7 +52,8 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const registry = new GroupRegistry();
   const groups = resolved.groups.map(([name, groupOptions]) => registry.newGroup(name, groupOptions));
   const pool = new HttpPool(registry, resolved);
-  for (const group of groups) group.registerPeers(pool);
+  const membership = new Membership(pool, resolved.discovery, resolved.logger);
+  for (const group of groups) group.registerPeers(membership);
 
   const group = (name: string): Group => {
     const found = registry.getGroup(name);
@@ -82,6 +87,10 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     pool,
     registry,
     attach,
-    close: () => pool.close(),
+    discovery: membership.discovery,
+    close: () => {
+      membership.close();
+      pool.close();
+    },
   });
 }

@@ -1,3 +1,4 @@
+import { checkSource, findSelf, isSource, originOf, type SourceConfig } from './discovery.js';
 import { type FullLogger, resolveLogger } from './logger.js';
 import type { GeecacheOptions, GroupOptions, RingOption } from './types.js';
 
@@ -23,6 +24,8 @@ export interface ResolvedOptions {
   maxSockets: number;
   fastPath: boolean;
   batch: boolean;
+  /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
+  discovery: SourceConfig | undefined;
   logger: FullLogger;
 }
 
@@ -43,8 +46,15 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 /** Checks `options` and fills in defaults; throws a {@link ConfigError} naming the first bad option. */
 export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
   if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object: geecache({ self, peers, secret, groups })');
-  const self = checkPeerUrl(options.self, 'self');
-  const peers = checkPeers(options.peers ?? [self], self);
+  const discovery = isSource(options.peers) ? checkSource(options.peers) : undefined;
+  const self = resolveSelf(options.self, options.peers, discovery !== undefined);
+  const peers = discovery ? [self] : checkPeers(options.peers ?? [self], self);
+  if (discovery && (options.secret === undefined || options.secret === '')) {
+    throw new ConfigError(
+      'secret',
+      'is required with a discovery source (other peers will join): set the same random string (e.g. process.env.GEECACHE_SECRET) on every peer, or secret: false on a private network',
+    );
+  }
   const secret = checkSecret(options.secret, peers, self);
   const basePath = options.basePath ?? DEFAULTS.basePath;
   if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath))
@@ -69,8 +79,38 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
     fastPath: flag(options.fastPath, 'fastPath'),
     batch: flag(options.batch, 'batch'),
+    discovery,
     logger: resolveLogger(checkLogger(options.logger)),
   };
+}
+
+/**
+ * `self` as given, or, given as a port, the entry of the static `peers` on that port at an
+ * address of this host. (With a discovery source `self` must be a URL, spelled as the source
+ * spells peers: an origin such as `http://10.0.0.1:3000`.)
+ */
+function resolveSelf(self: unknown, peers: unknown, discovered: boolean): string {
+  if (typeof self === 'number') {
+    if (!Number.isInteger(self) || self < 1 || self > 65535) throw new ConfigError('self', `must be a base URL or a port (1-65535), got ${self}`);
+    if (discovered || !Array.isArray(peers)) {
+      throw new ConfigError(
+        'self',
+        `given as a port needs peers as an array of base URLs; with a discovery source give self as a URL, e.g. \`http://\${process.env.POD_IP}:${self}\``,
+      );
+    }
+    const listed = peers.map((p, i) => checkPeerUrl(p, `peers[${i}]`));
+    const found = findSelf(self, listed);
+    if (!found.self) throw new ConfigError('self', `must be a base URL, or the port of the one peer at an address of this host; got ${self}, but ${found.why}`);
+    return found.self;
+  }
+  const url = checkPeerUrl(self, 'self');
+  if (!discovered) return url;
+  if (originOf(url) !== url)
+    throw new ConfigError(
+      'self',
+      `must be spelled as discovered peers are, ${JSON.stringify(originOf(url))}, got ${JSON.stringify(self)}: every peer hashes the same strings`,
+    );
+  return url;
 }
 
 /** Checks one group's options; `option` is how the message names it. */

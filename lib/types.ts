@@ -1,3 +1,4 @@
+import type { PeerSource } from './discovery.js';
 import type { Logger } from './logger.js';
 import type { Ring } from './ring.js';
 
@@ -36,10 +37,19 @@ export type RingOption =
 
 /** Options of {@link geecache}. */
 export interface GeecacheOptions {
-  /** This app's base URL as the other peers reach it, e.g. `http://10.0.0.1:3000`. Required. */
-  self: string;
-  /** Every peer's base URL, `self` included, the same list on every peer. Default `[self]`. */
-  peers?: string[];
+  /**
+   * This app's base URL as the other peers reach it, e.g. `http://10.0.0.1:3000`. Required. With
+   * a static `peers` list it may be just the port: self is then the entry on that port at an
+   * address of this host, so one config serves every replica.
+   */
+  self: string | number;
+  /**
+   * Every peer's base URL, `self` included, the same list on every peer. Default `[self]`. Or a
+   * discovery source that keeps the list current: `{ dns: name, port }` (A/AAAA records, e.g. a
+   * Kubernetes headless Service), `{ srv: name }` (SRV records), or `{ discover: async () => urls }`;
+   * each re-asked every `intervalMs` and when a peer fails. See {@link PeerSource}.
+   */
+  peers?: string[] | PeerSource;
   /**
    * Shared by all peers; peer requests are signed with it (HMAC-SHA256). Required when `peers`
    * names anyone but `self`. `false` turns authentication off: only on a private network, or

@@ -19,8 +19,11 @@ export async function freePort(): Promise<number> {
 /** Config of one child peer (see test/fixtures/peer.mjs). */
 export interface PeerConfig {
   port: number;
-  self: string;
-  peers: string[];
+  /** Address to listen on; default 127.0.0.1 (all of 127.0.0.0/8 is loopback). */
+  host?: string;
+  self: string | number;
+  /** A list, or a discovery source (JSON: dns / srv, not a function). */
+  peers: string[] | Record<string, unknown>;
   secret?: string | false;
   basePath?: string;
   ring?: 'default' | 'groupcache';
@@ -51,7 +54,8 @@ export interface ChildPeer {
  */
 export function startPeer(config: PeerConfig, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ChildPeer> {
   const child = spawn(process.execPath, [...nodeArgs, PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  return whenReady(child, config.self, `peer ${config.self}`);
+  const url = typeof config.self === 'string' ? config.self : `http://${config.host ?? '127.0.0.1'}:${config.port}`;
+  return whenReady(child, url, `peer ${url}`);
 }
 
 /**
