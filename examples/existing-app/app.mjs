@@ -2,11 +2,18 @@
 // the options it takes). Run several copies behind a load balancer, each with its own SELF:
 //   SELF=http://127.0.0.1:3001 PORT=3001 PEERS=http://127.0.0.1:3001,http://127.0.0.1:3002 \
 //   GEECACHE_SECRET=$(openssl rand -hex 32) node examples/existing-app/app.mjs
+// Or let DNS say who the peers are (a Kubernetes headless Service; see examples/kubernetes/):
+//   POD_IP=10.0.0.7 PEERS_DNS=existing-app-peers.default.svc.cluster.local GEECACHE_SECRET=... node app.mjs
 import express from 'express';
 import { geecache } from 'geecache';
 
 const port = Number(process.env.PORT ?? 3000);
-const self = process.env.SELF ?? `http://127.0.0.1:${port}`;
+const self = process.env.SELF ?? `http://${process.env.POD_IP ?? '127.0.0.1'}:${port}`;
+// Every replica asks DNS for the name's A records and runs the same ring over the answer; the
+// list follows scale-ups, restarts and scale-downs. PEERS_DNS_RESOLVER picks the DNS server.
+const peers = process.env.PEERS_DNS
+  ? { dns: process.env.PEERS_DNS, port, resolver: process.env.PEERS_DNS_RESOLVER }
+  : (process.env.PEERS?.split(',') ?? [self]);
 
 // Stands in for the app's database call.
 async function lookupScore(name, { signal }) {
@@ -15,17 +22,19 @@ async function lookupScore(name, { signal }) {
   return String(name.length * 100);
 }
 
+const cache = geecache({
+  self,
+  peers,
+  secret: process.env.GEECACHE_SECRET,
+  groups: { scores: { maxBytes: 64 << 20, getter: lookupScore } },
+});
 const app = express();
-app.use(
-  geecache({
-    self,
-    peers: process.env.PEERS?.split(',') ?? [self],
-    secret: process.env.GEECACHE_SECRET,
-    groups: { scores: { maxBytes: 64 << 20, getter: lookupScore } },
-  }),
-);
+app.use(cache);
 
 // Before: res.send(await lookupScore(req.params.name)). After: one read per key across the fleet.
 app.get('/score/:name', async (req, res) => res.send((await req.cache.get(req.params.name)).toString()));
+// For the readiness probe and for operators: who this replica thinks the peers are.
+app.get('/healthz', (_req, res) => res.json({ self: cache.pool.self, peers: cache.pool.peers() }));
 
-app.listen(port, () => console.log(`listening on ${port} as ${self}`));
+// HOST: the address to listen on (default: every interface).
+app.listen(port, process.env.HOST, () => console.log(`listening on ${port} as ${self}`));
