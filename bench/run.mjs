@@ -1,20 +1,15 @@
 #!/usr/bin/env node
-// geecache's benchmark: `npm run bench` (builds first). Six rows, each a ratio against a
-// reference measured in the same run, with its goal and pass/miss. Prints a markdown table and
-// writes JSON to bench/results/latest.json (BENCH_OUT to change). Settings: bench/lib/common.mjs
-// (BENCH_DURATION, BENCH_ROUNDS, BENCH_SMOKE=1, BENCH_ONLY=2,3, BENCH_LOADGEN=wrk, ...).
+// geecache's benchmark: `npm run bench` (builds first) runs every row of bench/rows/index.mjs,
+// `npm run bench -- <name> [<name> ...]` only those. Each row is a ratio against a reference
+// measured in the same run, with its goal and pass/miss. Prints a markdown table and writes JSON to
+// bench/results/latest.json (BENCH_OUT to change). Settings: bench/lib/common.mjs
+// (BENCH_DURATION, BENCH_ROUNDS, BENCH_SMOKE=1, BENCH_LOADGEN=wrk, ...).
 import fs from 'node:fs';
 import path from 'node:path';
 import { judge, killAll, machine, settings, startedPids } from './lib/common.mjs';
 import { createLoadgen } from './lib/loadgen.mjs';
-import * as row1 from './rows/1-local-hit.mjs';
-import * as row2 from './rows/2-peer-serve.mjs';
-import * as row3 from './rows/3-end-to-end.mjs';
-import * as row4 from './rows/4-stampede.mjs';
-import * as row5 from './rows/5-ring.mjs';
-import * as row6 from './rows/6-memory.mjs';
+import { ROWS } from './rows/index.mjs';
 
-const ROWS = [row1, row2, row3, row4, row5, row6];
 const log = (...args) => console.error(...args);
 
 process.on('uncaughtException', (err) => {
@@ -34,16 +29,24 @@ function fmtValue(value, unit = '×') {
   return `${value}${unit}`;
 }
 
+/** The rows named on the command line, in table order; all when none is named. */
+function selectRows(names) {
+  const known = ROWS.map((r) => r.name);
+  const unknown = names.filter((n) => !known.includes(n));
+  if (unknown.length > 0) throw new Error(`no bench row named ${unknown.join(', ')}; the rows are: ${known.join(', ')}`);
+  return names.length === 0 ? ROWS : ROWS.filter((r) => names.includes(r.name));
+}
+
 function table(rows) {
-  const out = ['| # | measurement | result | measured (this run) | goal | |', '|---|---|---|---|---|---|'];
+  const out = ['| row | measurement | result | measured (this run) | goal | |', '|---|---|---|---|---|---|'];
   for (const r of rows) {
     if (r.error) {
-      out.push(`| ${r.id} | ${r.title}: **error** | — | ${r.error.split('\n')[0].replaceAll('|', '\\|')} | ${r.goal?.text ?? ''} | ERROR |`);
+      out.push(`| ${r.name} | ${r.title}: **error** | — | ${r.error.split('\n')[0].replaceAll('|', '\\|')} | ${r.goal?.text ?? ''} | ERROR |`);
       continue;
     }
     for (const l of r.lines) {
       const verdict = l.goal ? (judge(l.value, l.goal) ? 'pass' : '**MISS**') : 'info';
-      out.push(`| ${r.id} | ${l.label} | ${fmtValue(l.value, l.unit ?? r.unit)} | ${l.measured ?? ''} | ${l.goal?.text ?? '—'} | ${verdict} |`);
+      out.push(`| ${r.name} | ${l.label} | ${fmtValue(l.value, l.unit ?? r.unit)} | ${l.measured ?? ''} | ${l.goal?.text ?? '—'} | ${verdict} |`);
     }
   }
   return out.join('\n');
@@ -55,22 +58,22 @@ async function main() {
   log(
     `geecache bench: ${info.nproc} cores, node ${info.node}, ${settings.smoke ? 'SMOKE mode, ' : ''}${settings.duration}s x ${settings.rounds} rounds, ${settings.connections} connections`,
   );
-  const selected = ROWS.filter((r) => settings.only.includes(r.id));
+  const selected = selectRows(process.argv.slice(2));
   let loadgen;
-  const needsLoad = selected.some((r) => r.id === 2 || r.id === 3);
+  const needsLoad = selected.some((r) => r.needsLoadgen);
   const rows = [];
   try {
     if (needsLoad) loadgen = await createLoadgen();
     for (const row of selected) {
-      log(`row ${row.id}: ${row.title}`);
+      log(`row ${row.name}: ${row.title}`);
       const t0 = Date.now();
       try {
         const result = await row.run({ loadgen, log });
         const pass = judge(result.value, result.goal) !== false && result.lines.every((l) => !l.goal || judge(l.value, l.goal));
-        rows.push({ id: row.id, title: row.title, ...result, pass, seconds: Math.round((Date.now() - t0) / 100) / 10 });
+        rows.push({ name: row.name, title: row.title, ...result, pass, seconds: Math.round((Date.now() - t0) / 100) / 10 });
       } catch (err) {
-        log(`row ${row.id} failed:`, err);
-        rows.push({ id: row.id, title: row.title, value: null, error: err?.stack ?? String(err), pass: false });
+        log(`row ${row.name} failed:`, err);
+        rows.push({ name: row.name, title: row.title, value: null, error: err instanceof Error ? (err.stack ?? err.message) : String(err), pass: false });
       }
     }
   } finally {

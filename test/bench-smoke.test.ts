@@ -8,13 +8,14 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const ROWS = ['local-hit', 'peer-serve', 'end-to-end', 'stampede', 'ring', 'memory'];
 
 interface Line {
   label: string;
   value: number;
 }
 interface Row {
-  id: number;
+  name: string;
   title: string;
   value: number | null;
   error?: string;
@@ -24,6 +25,25 @@ interface Result {
   meta: { childPids: number[]; settings: { smoke: boolean } };
   rows: Row[];
   table: string;
+}
+
+/** Runs bench/run.mjs in smoke mode with `args`, writing its JSON to `out`; a developer's BENCH_* does not leak in. */
+function runBench(args: string[], out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_')));
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.mjs'), ...args], {
+    cwd: ROOT,
+    env: { ...env, BENCH_SMOKE: '1', BENCH_OUT: out },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
 }
 
 function isAlive(pid: number): boolean {
@@ -46,16 +66,7 @@ describe('bench harness (smoke mode)', function () {
   before(async () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geecache-bench-smoke-'));
     const out = path.join(dir, 'latest.json');
-    // Keys that would change what runs are cleared, so a developer's BENCH_* does not leak in.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_')));
-    const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.mjs')], {
-      cwd: ROOT,
-      env: { ...env, BENCH_SMOKE: '1', BENCH_OUT: out },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    code = await new Promise((resolve) => child.on('exit', (c) => resolve(c)));
+    ({ code, stdout, stderr } = await runBench([], out));
     if (fs.existsSync(out)) result = JSON.parse(fs.readFileSync(out, 'utf8')) as Result;
   });
 
@@ -70,21 +81,21 @@ describe('bench harness (smoke mode)', function () {
   });
 
   it('has all six rows, each with numeric values and no error', () => {
-    expect(result.rows.map((r) => r.id)).to.deep.equal([1, 2, 3, 4, 5, 6]);
+    expect(result.rows.map((r) => r.name)).to.deep.equal(ROWS);
     for (const row of result.rows) {
-      expect(row.error, `row ${row.id} failed: ${row.error}`).to.equal(undefined);
-      expect(row.value, `row ${row.id} value`).to.be.a('number');
-      expect(Number.isFinite(row.value), `row ${row.id} value ${row.value}`).to.equal(true);
-      expect(row.lines.length, `row ${row.id} lines`).to.be.greaterThan(0);
+      expect(row.error, `row ${row.name} failed: ${row.error}`).to.equal(undefined);
+      expect(row.value, `row ${row.name} value`).to.be.a('number');
+      expect(Number.isFinite(row.value), `row ${row.name} value ${row.value}`).to.equal(true);
+      expect(row.lines.length, `row ${row.name} lines`).to.be.greaterThan(0);
       for (const line of row.lines) {
-        expect(Number.isFinite(line.value), `row ${row.id} "${line.label}" = ${line.value}`).to.equal(true);
+        expect(Number.isFinite(line.value), `row ${row.name} "${line.label}" = ${line.value}`).to.equal(true);
       }
     }
   });
 
   it('prints the table', () => {
-    expect(stdout).to.include('| # | measurement |');
-    for (const id of [1, 2, 3, 4, 5, 6]) expect(stdout).to.match(new RegExp(`^\\| ${id} \\|`, 'm'));
+    expect(stdout).to.include('| row | measurement |');
+    for (const name of ROWS) expect(stdout).to.match(new RegExp(`^\\| ${name} \\|`, 'm'));
     expect(result.table).to.equal(stdout.trim());
   });
 
@@ -96,5 +107,34 @@ describe('bench harness (smoke mode)', function () {
       alive = alive.filter(isAlive);
     }
     expect(alive, `still running: ${alive.join(', ')}`).to.deep.equal([]);
+  });
+});
+
+describe('bench runner: rows by name', function () {
+  this.timeout(60_000);
+
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geecache-bench-rows-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs only the row named on the command line', async () => {
+    const out = path.join(dir, 'ring.json');
+    const { code, stderr } = await runBench(['ring'], out);
+    expect(code, stderr).to.equal(0);
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as Result;
+    expect(result.rows.map((r) => r.name)).to.deep.equal(['ring']);
+  });
+
+  it('refuses an unknown row name and lists the rows', async () => {
+    const out = path.join(dir, 'none.json');
+    const { code, stderr } = await runBench(['rign'], out);
+    expect(code).to.equal(1);
+    expect(stderr).to.include('no bench row named rign');
+    for (const name of ROWS) expect(stderr).to.include(name);
+    expect(fs.existsSync(out)).to.equal(false);
   });
 });

@@ -1,4 +1,4 @@
-// Row 2's reference: a bare node:http server answering every request with the same protobuf
+// The peer-serve row's reference: a bare node:http server answering every request with the same protobuf
 // bytes (and headers) as geecache's peer route does for the hot key.
 import http from 'node:http';
 import { encodeGetResponse } from 'geecache';
@@ -10,4 +10,6 @@ const server = http.createServer((_req, res) => {
   res.end(body);
 });
 serve({ cpu: () => cpuSample() });
-server.listen({ port: config.port, host: '127.0.0.1', backlog: 4096 }, () => ready({ port: server.address().port }));
+server.listen({ port: config.port, host: '127.0.0.1', backlog: 4096 }, () =>
+  ready({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port }),
+);

@@ -11,20 +11,20 @@ process.on('SIGTERM', () => process.exit(0));
 
 /** Answers { cmd, id } messages with handlers[cmd](message). */
 export function serve(handlers) {
-  process.on('message', async (msg) => {
+  process.on('message', async (/** @type {any} */ msg) => {
     if (!msg || msg.id === undefined) return;
     const handler = handlers[msg.cmd];
     try {
       if (!handler) throw new Error(`unknown command ${msg.cmd}`);
-      process.send({ id: msg.id, result: await handler(msg) });
+      process.send?.({ id: msg.id, result: await handler(msg) });
     } catch (err) {
-      process.send({ id: msg.id, error: err?.stack ?? String(err) });
+      process.send?.({ id: msg.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) });
     }
   });
 }
 
 export function ready(info = {}) {
-  process.send({ type: 'ready', ...info });
+  process.send?.({ type: 'ready', ...info });
 }
 
 /** CPU time used by this process so far, with the wall clock, for utilisation over a window. */

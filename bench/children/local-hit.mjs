@@ -1,4 +1,4 @@
-// Row 1's process: ns/op of `await group.get(k)` for cached keys against lru-cache's own get,
+// The local-hit row's process: ns/op of `await group.get(k)` for cached keys against lru-cache's own get,
 // same keys, same value sizes, same access order. Runs alternate between the contenders after a
 // warm-up; the median of the runs is kept.
 
@@ -15,19 +15,20 @@ const median = (xs) => {
 async function run({ keyCount, valueBytes, ops, runs }) {
   const keys = Array.from({ length: keyCount }, (_, i) => `user:${i}`);
   const values = new Map(keys.map((k) => [k, valueFor(k, valueBytes)]));
+  const valueAt = (k) => /** @type {Buffer} */ (values.get(k));
   const maxBytes = 2 * keyCount * (valueBytes + 32) + (1 << 20);
   const cost = (v, k) => Math.max(1, Buffer.byteLength(k) + v.length);
 
-  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { scores: { maxBytes, hotCacheFraction: 0, getter: (k) => values.get(k) } } });
+  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { scores: { maxBytes, hotCacheFraction: 0, getter: (k) => valueAt(k) } } });
   const group = middleware.group('scores');
   for (const k of keys) await group.get(k);
   const stats = group.cacheStats().main;
   if (stats.items !== keyCount) throw new Error(`group cached ${stats.items} of ${keyCount} keys`);
 
   const raw = new LRUCache({ maxSize: maxBytes, sizeCalculation: cost });
-  for (const k of keys) raw.set(k, Buffer.from(values.get(k)));
+  for (const k of keys) raw.set(k, Buffer.from(valueAt(k)));
   const wrapper = new LRU(maxBytes);
-  for (const k of keys) wrapper.add(k, new ByteView(values.get(k)));
+  for (const k of keys) wrapper.add(k, new ByteView(valueAt(k)));
 
   // One pseudo-random access order, shared by all contenders.
   const MASK = (1 << 16) - 1;
@@ -59,7 +60,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
       ? {
           groupPeek: async (n) => {
             const t = process.hrtime.bigint();
-            for (let i = 0; i < n; i++) sink += group.peek(keys[order[i & MASK]]).length;
+            for (let i = 0; i < n; i++) sink += /** @type {ByteView} */ (group.peek(keys[order[i & MASK]])).length;
             return Number(process.hrtime.bigint() - t) / n;
           },
         }
@@ -67,7 +68,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
     // For the analysis: geecache's synchronous LRU wrapper (byte accounting, counters).
     lruWrapper: async (n) => {
       const t = process.hrtime.bigint();
-      for (let i = 0; i < n; i++) sink += wrapper.get(keys[order[i & MASK]]).length;
+      for (let i = 0; i < n; i++) sink += /** @type {ByteView} */ (wrapper.get(keys[order[i & MASK]])).length;
       return Number(process.hrtime.bigint() - t) / n;
     },
     // For the analysis: the same lru-cache get behind an async function and an await — the floor
@@ -81,6 +82,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
   };
   const names = Object.keys(contenders);
   for (let w = 0; w < 3; w++) for (const name of names) await contenders[name](Math.max(1000, ops >> 1));
+  /** @type {Record<string, number[]>} */
   const samples = Object.fromEntries(names.map((n) => [n, []]));
   for (let r = 0; r < runs; r++) {
     for (let j = 0; j < names.length; j++) {

@@ -1,4 +1,4 @@
-// Row 6's process (started with --expose-gc, fresh for each value size): RSS growth while a
+// The memory row's process (started with --expose-gc, fresh for each value size): RSS growth while a
 // group's main cache fills to maxBytes and keeps evicting, per byte the cache accounts.
 import { randomBytes } from 'node:crypto';
 import { geecache } from 'geecache';
@@ -7,7 +7,7 @@ import { ready, serve } from './ipc.mjs';
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function settle() {
   for (let i = 0; i < 4; i++) {
-    globalThis.gc();
+    globalThis.gc?.();
     await sleep(50);
   }
   return process.memoryUsage();

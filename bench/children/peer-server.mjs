@@ -1,4 +1,4 @@
-// A geecache peer for rows 2-4: an Express 5 app with app.use(geecache(...)), group "scores"
+// A geecache peer for the peer-serve, end-to-end and stampede rows: an Express 5 app with app.use(geecache(...)), group "scores"
 // whose getter returns valueFor(key) after getterDelayMs and counts its calls.
 //   GET /ping          -> "ok" (a first non-peer request attaches the fast path)
 //   GET /get?key=k     -> await req.cache.get(k), the value's bytes
@@ -49,7 +49,7 @@ app.get('/get', async (req, res) => {
     const value = await req.cache.get(String(req.query.key));
     res.type('application/octet-stream').send(value.byteSlice());
   } catch (err) {
-    res.status(500).send(`error: ${err.message}`);
+    res.status(500).send(`error: ${err instanceof Error ? err.message : err}`);
   }
 });
 app.get('/rawfetch', async (req, res) => {
@@ -64,7 +64,7 @@ app.get('/rawfetch', async (req, res) => {
     const value = decodeGetResponse(Buffer.from(await r.arrayBuffer()));
     res.type('application/octet-stream').send(Buffer.from(value));
   } catch (err) {
-    res.status(500).send(`error: ${err.message}`);
+    res.status(500).send(`error: ${err instanceof Error ? err.message : err}`);
   }
 });
 
@@ -90,7 +90,7 @@ app.get('/rawhttp', async (req, res) => {
     const value = decodeGetResponse(await rawGet(cache.pool.ownerOf(key) + path, headers));
     res.type('application/octet-stream').send(Buffer.from(value));
   } catch (err) {
-    res.status(500).send(`error: ${err.message}`);
+    res.status(500).send(`error: ${err instanceof Error ? err.message : err}`);
   }
 });
 

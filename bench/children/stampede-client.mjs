@@ -1,4 +1,4 @@
-// Row 4's load process: opens one keep-alive socket per planned request (so all the gets are in
+// The stampede row's load process: opens one keep-alive socket per planned request (so all the gets are in
 // flight at the same time, not queued in an agent), then issues every get of one cold key at
 // once, round-robin over the peers' app route, and reports the latencies.
 import http from 'node:http';

@@ -37,26 +37,24 @@ export const settings = {
   warmup: num('BENCH_WARMUP', smoke ? 0.2 : 2),
   /** Load generator connections. */
   connections: Math.round(num('BENCH_CONNECTIONS', smoke ? 4 : 50)),
-  /** Size of the cached values served in rows 1-3. */
+  /** Size of the cached values served in the local-hit, peer-serve, end-to-end and stampede rows. */
   valueBytes: Math.round(num('BENCH_VALUE_BYTES', 1024)),
-  /** Row 1: operations per timed run, and timed runs per side. */
+  /** local-hit: operations per timed run, and timed runs per side. */
   localOps: Math.round(num('BENCH_LOCAL_OPS', smoke ? 20_000 : 1_000_000)),
   localRuns: Math.round(num('BENCH_LOCAL_RUNS', smoke ? 3 : 9)),
   localKeys: Math.round(num('BENCH_LOCAL_KEYS', smoke ? 1_000 : 10_000)),
-  /** Row 3: distinct keys per set (remote-owned, locally owned). */
+  /** end-to-end: distinct keys per set (remote-owned, locally owned). */
   e2eKeys: Math.round(num('BENCH_E2E_KEYS', smoke ? 30 : 1_000)),
-  /** Row 4: concurrent gets, and how long the loader takes. */
+  /** stampede: concurrent gets, and how long the loader takes. */
   stampedeGets: Math.round(num('BENCH_STAMPEDE_GETS', smoke ? 300 : 10_000)),
   stampedeLoaderMs: num('BENCH_STAMPEDE_LOADER_MS', 100),
-  /** Row 5: keys hashed per ring. */
+  /** ring: keys hashed per ring. */
   ringKeys: Math.round(num('BENCH_RING_KEYS', smoke ? 10_000 : 100_000)),
   ringPeers: (process.env.BENCH_RING_PEERS ?? '3,5,10,50').split(',').map(Number),
-  /** Row 6: the cache's maxBytes, in MB. */
+  /** memory: the cache's maxBytes, in MB. */
   memoryMB: num('BENCH_MEMORY_MB', smoke ? 8 : 200),
   /** 'autocannon' (default) or 'wrk' (falls back to autocannon when wrk is not installed). */
   loadgen: process.env.BENCH_LOADGEN ?? 'autocannon',
-  /** Rows to run, e.g. "2,3"; all by default. */
-  only: process.env.BENCH_ONLY ? process.env.BENCH_ONLY.split(',').map(Number) : [1, 2, 3, 4, 5, 6],
   /** Where the JSON goes. */
   out: process.env.BENCH_OUT ?? path.join(BENCH_DIR, 'results', 'latest.json'),
 };
@@ -100,6 +98,10 @@ function hookExit() {
  * Starts `node script` with `config` (JSON in argv[2]) and an IPC channel. Resolves once the
  * child sends { type: 'ready', ... }. The handle's `call(msg)` sends a message with an id and
  * resolves with the child's { id, result } / rejects with its { id, error }.
+ * @param {string} script a file of bench/children/
+ * @param {Record<string, unknown>} [config]
+ * @param {{ nodeArgs?: string[], name?: string, readyTimeoutMs?: number }} [options]
+ * @returns {Promise<import('./types.js').ChildHandle>}
  */
 export function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000 } = {}) {
   hookExit();
@@ -115,11 +117,12 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
     output += d;
     if (output.length > 20_000) output = output.slice(-10_000);
   };
-  child.stdout.on('data', keep);
-  child.stderr.on('data', keep);
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
   let nextId = 1;
   const pending = new Map();
   let exited = false;
+  /** @type {Promise<void>} */
   const exitPromise = new Promise((resolve) => {
     child.on('exit', (code, signal) => {
       exited = true;
@@ -129,11 +132,12 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
       resolve();
     });
   });
+  /** @type {import('./types.js').ChildHandle} */
   const handle = {
     name,
     process: child,
     pid: child.pid,
-    info: undefined,
+    info: { type: 'ready' },
     output: () => output,
     call(message, timeoutMs = 600_000) {
       if (exited) return Promise.reject(new Error(`${name} is not running:\n${output}`));
@@ -168,7 +172,7 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
       handle.stop();
       reject(new Error(`${name} did not start within ${readyTimeoutMs} ms:\n${output}`));
     }, readyTimeoutMs);
-    child.on('message', (msg) => {
+    child.on('message', (/** @type {any} */ msg) => {
       if (msg?.type === 'ready') {
         clearTimeout(timer);
         handle.info = msg;

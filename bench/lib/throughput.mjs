@@ -20,6 +20,9 @@ async function withCpu(servers, fn) {
  * configs: [{ id, servers: [handles whose CPU to watch], load: () => loadgen options without
  * connections/duration }] (load() is called before every run, so signatures stay fresh).
  * Returns { [id]: { rps, rpsRuns, p50, p99, cpu: [per server %] } }.
+ * @param {import('./types.js').Loadgen} loadgen
+ * @param {{ id: string, servers: import('./types.js').ChildHandle[], load: () => Omit<import('./types.js').LoadOptions, 'connections' | 'duration'> }[]} configs
+ * @param {{ log?: (...args: unknown[]) => void }} [options]
  */
 export async function measure(loadgen, configs, { log = () => {} } = {}) {
   const { warmup, connections, rounds } = settings;
@@ -27,6 +30,7 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
   for (const c of configs) {
     await loadgen.run({ ...c.load(), connections, duration: warmup });
   }
+  /** @type {Record<string, (import('./types.js').LoadResult & { cpu: number[], cpuUsPerReq: number })[]>} */
   const runs = Object.fromEntries(configs.map((c) => [c.id, []]));
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < configs.length; j++) {

@@ -1,11 +1,12 @@
-// Row 4 — stampede: `stampedeGets` concurrent gets of one cold key, spread round-robin over 3
+// Row stampede: `stampedeGets` concurrent gets of one cold key, spread round-robin over 3
 // peers' app routes by a separate load process, with a loader that takes stampedeLoaderMs.
 // Counts the loader calls cluster-wide (goal: exactly 1) and the gets' latency.
 import { freePorts, get200, round, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
 
-export const id = 4;
+export const name = 'stampede';
 export const title = 'Stampede';
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
   const ports = await freePorts(3);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -43,6 +44,7 @@ export async function run({ log }) {
     log(
       `  ${settings.stampedeGets} gets: loader calls ${loaderCalls}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, sockets ${r.openSockets.join('/')}`,
     );
+    /** @type {import('../lib/types.js').Goal} */
     const goal = { op: '==', target: 1, text: '= 1' };
     return {
       value: loaderCalls,

@@ -1,4 +1,4 @@
-// Row 3 — end to end: an Express handler doing `await req.cache.get(k)` on peer A, for keys that
+// Row end-to-end: an Express handler doing `await req.cache.get(k)` on peer A, for keys that
 // peers B and C own (A's hot cache off, so every get crosses the network) against the same
 // handler for keys A owns (cached). For the analysis, also measured with the same load:
 //   - the remote gets from A', a fourth process with batch: false (one HTTP request per get);
@@ -9,8 +9,9 @@ import { RendezvousRing } from 'geecache';
 import { freePorts, get200, round, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
-export const id = 3;
+export const name = 'end-to-end';
 export const title = 'End-to-end';
+export const needsLoadgen = true;
 
 async function eachLimited(items, limit, fn) {
   let i = 0;
@@ -21,6 +22,7 @@ async function eachLimited(items, limit, fn) {
   );
 }
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ loadgen, log }) {
   const ports = await freePorts(4);
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -94,6 +96,7 @@ export async function run({ loadgen, log }) {
     const getsPerPeerRequest = round((c1.served - c0.served) / Math.max(1, c1.peerHttp - c0.peerHttp), 2);
 
     const ratio = pairedRatio(m, 'remote', 'local');
+    /** @type {import('../lib/types.js').Goal} */
     const goal = { op: '>=', target: 0.8, text: '≥ 0.8×' };
     const rps = (id) => Math.round(m[id].rps);
     const cpu = (id) => `${Math.round(m[id].cpuUsPerReq)} µs CPU/req`;

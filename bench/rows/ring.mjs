@@ -1,11 +1,11 @@
-// Row 5 — ring quality, computed in-process (no I/O): for N peers, the busiest peer's share of
+// Row ring: ring quality, computed in-process (no I/O): for N peers, the busiest peer's share of
 // `ringKeys` keys over the mean share, and how many keys move when peer N+1 joins, as a multiple
 // of the minimum 1/(N+1). Default ring (RendezvousRing) vs the groupcache preset
 // (ConsistentHashRing, crc32 x 50 replicas), with what uniformly random assignment would give.
 import { ConsistentHashRing, RendezvousRing } from 'geecache';
 import { round, settings } from '../lib/common.mjs';
 
-export const id = 5;
+export const name = 'ring';
 export const title = 'Ring';
 
 const peerUrl = (i) => `http://10.0.${i >> 8}.${i & 255}:3000`;
@@ -47,6 +47,7 @@ function randomExpectation(n, keyCount, trials) {
   return round(sum / trials);
 }
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
   const keys = Array.from({ length: settings.ringKeys }, (_, i) => `user:${i}`);
   const lines = [];
@@ -57,7 +58,9 @@ export async function run({ log }) {
     const gc = measureRing(() => new ConsistentHashRing(), n, keys);
     cases.push({ peers: n, randomBalance: random, default: def, groupcache: gc });
     log(`  N=${n}: random ${random}; default balance ${def.balance} moved ${def.movedVsIdeal}x; groupcache balance ${gc.balance} moved ${gc.movedVsIdeal}x`);
+    /** @type {import('../lib/types.js').Goal} */
     const balanceGoal = { op: '<=', target: round(random * 1.02), text: `≤ ${(random * 1.02).toFixed(3)} (random × 1.02)` };
+    /** @type {import('../lib/types.js').Goal} */
     const moveGoal = { op: '<=', target: 1.05, text: '≤ 1.05×' };
     lines.push(
       { label: `N=${n} default ring: balance (busiest/mean)`, value: def.balance, goal: balanceGoal, measured: `random assignment ≈ ${random}` },

@@ -1,10 +1,11 @@
-// Row 1 — local hit: `await group.get(k)` of a cached key against lru-cache's get, in a fresh
+// Row local-hit: `await group.get(k)` of a cached key against lru-cache's get, in a fresh
 // process (bench/children/local-hit.mjs) so other rows' JIT state cannot tilt it.
 import { round, settings, startChild } from '../lib/common.mjs';
 
-export const id = 1;
+export const name = 'local-hit';
 export const title = 'Local hit';
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
   const child = await startChild('local-hit.mjs', {}, { name: 'local-hit' });
   try {
@@ -16,6 +17,12 @@ export async function run({ log }) {
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
         .join(', ')}`,
     );
+    /** @type {import('../lib/types.js').Line[]} */
+    const peekLine =
+      ns.groupPeek === undefined
+        ? []
+        : [{ label: 'group.peek(k), synchronous (no Promise)', value: round(ns.groupPeek / ns.lruCache, 2), measured: `${ns.groupPeek.toFixed(0)} ns/op` }];
+    /** @type {import('../lib/types.js').Goal} */
     const goal = { op: '<=', target: 2, text: '≤ 2×' };
     return {
       value: ratio,
@@ -29,9 +36,7 @@ export async function run({ log }) {
           goal,
           measured: `${ns.group.toFixed(0)} vs ${ns.lruCache.toFixed(0)} ns/op`,
         },
-        ...(ns.groupPeek === undefined
-          ? []
-          : [{ label: 'group.peek(k), synchronous (no Promise)', value: round(ns.groupPeek / ns.lruCache, 2), measured: `${ns.groupPeek.toFixed(0)} ns/op` }]),
+        ...peekLine,
         { label: "geecache's sync LRU wrapper get (no Promise)", value: round(ns.lruWrapper / ns.lruCache, 2), measured: `${ns.lruWrapper.toFixed(0)} ns/op` },
         {
           label: 'lru-cache get inside an async fn, awaited (Promise floor)',

@@ -1,19 +1,21 @@
-// Row 6 — memory: RSS growth per byte the cache accounts (group.cacheStats().main.bytes), after
+// Row memory: RSS growth per byte the cache accounts (group.cacheStats().main.bytes), after
 // gc, in a fresh process per value size: once the cache is full (loaded until its first
 // eviction), and again after another maxBytes of new keys went through it (the steady state of a
 // cache that keeps evicting: freed value memory stays in the process for reuse).
 import { round, settings, startChild } from '../lib/common.mjs';
 
-export const id = 6;
+export const name = 'memory';
 export const title = 'Memory';
 
 const MB = 2 ** 20;
 const mb = (x) => (x / MB).toFixed(0);
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
   const maxBytes = Math.round(settings.memoryMB * MB);
   const lines = [];
   const cases = [];
+  /** @type {import('../lib/types.js').Goal} */
   const goal = { op: '<=', target: 1.5, text: '≤ 1.5×' };
   for (const valueBytes of [1024, 100 * 1024]) {
     const child = await startChild('memory.mjs', {}, { name: `memory-${valueBytes}`, nodeArgs: ['--expose-gc'] });

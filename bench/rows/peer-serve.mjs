@@ -1,4 +1,4 @@
-// Row 2 — peer serve: hot-key throughput of geecache's peer route in an Express 5 app (fast
+// Row peer-serve: hot-key throughput of geecache's peer route in an Express 5 app (fast
 // path attached) against a bare node:http server answering the same protobuf bytes.
 // Also measured: the same with secret: false (no HMAC check), and the Express-routed peer path
 // (fastPath: false). Each server is its own process; the load is a third one.
@@ -6,12 +6,14 @@ import { encodeGetResponse, RequestSigner } from 'geecache';
 import { freePorts, get200, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
-export const id = 2;
+export const name = 'peer-serve';
 export const title = 'Peer serve';
+export const needsLoadgen = true;
 
 const KEY = 'hot';
 const PATH = `/_geecache/scores/${KEY}`;
 
+/** @type {import('../lib/types.js').Row['run']} */
 export async function run({ loadgen, log }) {
   const ports = await freePorts(4);
   const url = (p) => `http://127.0.0.1:${p}`;
@@ -35,12 +37,14 @@ export async function run({ loadgen, log }) {
     const signer = new RequestSigner(SECRET);
     const expected = Buffer.from(encodeGetResponse(Buffer.alloc(settings.valueBytes, KEY)));
     for (const h of [fast, open, routed]) await get200(`${url(h.info.port)}/ping`);
-    for (const [h, signed] of [
+    /** @type {[import('../lib/types.js').ChildHandle, boolean][]} */
+    const servers = [
       [bare, true],
       [fast, true],
       [open, false],
       [routed, true],
-    ]) {
+    ];
+    for (const [h, signed] of servers) {
       const body = await get200(url(h.info.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', PATH) } : {});
       if (!body.equals(expected)) throw new Error(`${h.name} answered different bytes from the bare server`);
     }

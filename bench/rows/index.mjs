@@ -1,0 +1,11 @@
+// Every bench row, in the order of the results table. A row is a module with a `name` (what
+// `npm run bench -- <name>` selects), a `title` and `run()`: see bench/lib/types.d.ts.
+import * as endToEnd from './end-to-end.mjs';
+import * as localHit from './local-hit.mjs';
+import * as memory from './memory.mjs';
+import * as peerServe from './peer-serve.mjs';
+import * as ring from './ring.mjs';
+import * as stampede from './stampede.mjs';
+
+/** @type {import('../lib/types.js').Row[]} */
+export const ROWS = [localHit, peerServe, endToEnd, stampede, ring, memory];
