@@ -606,10 +606,17 @@ for (const fastPath of [true, false]) {
     });
     after(() => peer.close());
 
-    it(`has a corpus of at least 50 distinct hostile requests (${cases.length})`, () => {
-      expect(cases.length).to.be.at.least(50);
-      expect(new Set(cases.map((c) => c.name)).size).to.equal(cases.length);
-      expect(cases.filter((c) => c.served === undefined).length).to.be.at.least(50);
+    it('refuses at least 50 distinct hostile requests sent all at once, with the answers they get one by one, running no getter', async () => {
+      const hostile = cases.filter((c) => c.served === undefined);
+      expect(new Set(hostile.map((c) => c.name)).size, 'distinct requests').to.equal(hostile.length);
+      const callsBefore = peer.calls.length;
+      const answers = await Promise.all(
+        hostile.map((c) => sendRaw(peer.port, Buffer.isBuffer(c.request) || typeof c.request === 'string' ? c.request : build(c.request))),
+      );
+      const refused = answers.filter((res) => res.status === 0 || res.status >= 400);
+      expect(refused.length, 'requests the peer refused (4xx or closed)').to.be.at.least(50);
+      expect(answers.map((res, i) => `${hostile[i].name}: ${res.status}`)).to.deep.equal(hostile.map((c) => `${c.name}: ${c.status}`));
+      expect(peer.calls.slice(callsBefore), 'getter calls').to.deep.equal([]);
     });
 
     for (const c of cases) {
@@ -679,16 +686,15 @@ describe('slow and idle senders', function () {
   /** Opens a connection that writes one piece of `pieces` every `everyMs`, and reports when it is closed. */
   function trickle(pieces: (string | Buffer)[], everyMs: number) {
     const socket = net.connect(peer.port, '127.0.0.1');
-    const started = Date.now();
     let received = '';
     let i = 0;
     const timer = setInterval(() => (i < pieces.length ? socket.write(pieces[i++]) : undefined), everyMs);
     socket.on('data', (d: Buffer) => (received += d.toString('latin1')));
     socket.on('error', () => {});
-    return new Promise<{ ms: number; received: string }>((resolve) => {
+    return new Promise<{ received: string }>((resolve) => {
       socket.on('close', () => {
         clearInterval(timer);
-        resolve({ ms: Date.now() - started, received });
+        resolve({ received });
       });
     });
   }
@@ -697,21 +703,17 @@ describe('slow and idle senders', function () {
     const headerBytes = [...'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
     const body = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'slow' }]));
     const batchHead = `POST /_geecache/ HTTP/1.1\r\nHost: x\r\nContent-Type: ${BATCH_TYPE}\r\nContent-Length: ${body.length + 100}\r\nx-geecache-auth: ${signer.sign('POST', '/_geecache/', Date.now(), body)}\r\n\r\n`;
+    let closed = 0;
     const slow = [
       ...Array.from({ length: 10 }, () => trickle(headerBytes, 30)), // slowloris: headers never end
       trickle([batchHead, ...body.toString('latin1')], 30), // headers done, body trickles past requestTimeout
       trickle([], 30), // connects and says nothing
-    ];
-    // While they hang on, a valid request is answered at once.
-    const started = Date.now();
+    ].map((p) => p.finally(() => closed++));
+    // While they hang on, a valid request is answered: before the server times out any of them.
     expect(await peerGet(peer.port, 'scores', 'while-slow')).to.include({ status: 200, value: 'value:while-slow' });
-    expect(Date.now() - started, 'ms for a valid request among slow ones').to.be.below(300);
+    expect(closed, 'slow connections the server had closed when the valid request was answered').to.equal(0);
 
-    const results = await Promise.all(slow);
-    for (const { ms, received } of results) {
-      expect(received).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/);
-      expect(ms).to.be.within(350, 3_000);
-    }
+    for (const { received } of await Promise.all(slow)) expect(received).to.match(/^HTTP\/1\.1 408 Request Timeout\r\n/);
     expect(peer.calls).to.deep.equal(['scores:while-slow']);
     expect(await peerGet(peer.port, 'scores', 'after-slow')).to.include({ status: 200, value: 'value:after-slow' });
   });

@@ -273,11 +273,11 @@ describe('interop with a real golang/groupcache peer', function () {
     await roundTrip(GO_SERVER_UNSAFE, G, [A, B]);
   });
 
-  // Pending on a lib bug: HttpGetter lets node-fetch follow the 301 that Go's ServeMux sends
-  // for a path it cleans (/_groupcache/scores//lead → /_groupcache/scores/lead), and WHATWG URL
-  // parsing drops '.'/'..' segments before the request leaves; either way the geecache peer
-  // caches another key's value ('/lead' gets "value:lead", '.' gets "value:"). Go's own client
-  // does not follow redirects: it treats the 301 as an error and loads locally.
+  // Go's ServeMux answers 301 for a path it cleans (/_groupcache/scores//lead → /_groupcache/scores/lead),
+  // and WHATWG URL parsing drops '.'/'..' segments before a request leaves. Following the redirect,
+  // or sending the cleaned path, would cache another key's value ('/lead' would get "value:lead",
+  // '.' "value:"); geecache's client does neither (redirect: 'manual', no plain request for '.'
+  // and '..') and loads these keys locally, as Go's own client does.
   it("geecache → Go: keys Go's server redirects are loaded locally, never answered with another key's value", async () => {
     for (const [base, vary] of GO_SERVER_UNSAFE.slice(0, 5)) {
       const key = await keyOwnedBy(base, G, vary);
