@@ -1,8 +1,5 @@
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
-/** The header that carries a peer request's signature. */
-export const AUTH_HEADER = 'x-geecache-auth';
-
 /** How far a signed request's clock may be from ours: bounds replays, tolerates skew. */
 export const MAX_CLOCK_SKEW_MS = 5 * 60_000;
 
@@ -51,7 +48,10 @@ export class RequestSigner {
     }
     const key = `${method} ${path}`;
     let signature = this.#signed.get(key);
-    if (signature === undefined) this.#signed.set(key, (signature = this.sign(method, path, second)));
+    if (signature === undefined) {
+      signature = this.sign(method, path, second);
+      this.#signed.set(key, signature);
+    }
     return signature;
   }
 

@@ -6,33 +6,39 @@
  * cost, not the network, is what limits a peer client (see BENCHMARKS.md).
  */
 export class Coalescer<Item, Result> {
-  readonly #flush: (items: Item[]) => Promise<Result[]>;
+  readonly #send: (items: Item[]) => Promise<Result>[];
   readonly #maxBatch: number;
-  #pending: { item: Item; resolve: (r: Result) => void; reject: (e: unknown) => void }[] = [];
+  #pending: { item: Item; resolve: (r: Promise<Result>) => void }[] = [];
 
-  /** `flush` answers a batch, one result per item in order; at most `maxBatch` items each. */
-  constructor(flush: (items: Item[]) => Promise<Result[]>, maxBatch: number) {
-    this.#flush = flush;
+  /**
+   * `send` starts the requests for a batch of at most `maxBatch` items and returns one promise per
+   * item, in order: each caller then settles with its own item's outcome, as soon as it is known.
+   */
+  constructor(send: (items: Item[]) => Promise<Result>[], maxBatch: number) {
+    this.#send = send;
     this.#maxBatch = maxBatch;
   }
 
   /** Queues `item` for the batch sent at the end of this turn. */
   add(item: Item): Promise<Result> {
-    return new Promise((resolve, reject) => {
-      if (this.#pending.length === 0) setImmediate(() => this.#send());
-      this.#pending.push({ item, resolve, reject });
+    return new Promise((resolve) => {
+      if (this.#pending.length === 0) setImmediate(() => this.#flush());
+      this.#pending.push({ item, resolve });
     });
   }
 
-  #send(): void {
+  #flush(): void {
     const pending = this.#pending;
     this.#pending = [];
     for (let i = 0; i < pending.length; i += this.#maxBatch) {
       const batch = pending.slice(i, i + this.#maxBatch);
-      this.#flush(batch.map((p) => p.item)).then(
-        (results) => batch.forEach((p, j) => p.resolve(results[j])),
-        (err) => batch.forEach((p) => p.reject(err)),
-      );
+      let outcomes: Promise<Result>[];
+      try {
+        outcomes = this.#send(batch.map((p) => p.item));
+      } catch (err) {
+        outcomes = batch.map(() => Promise.reject(err));
+      }
+      for (let j = 0; j < batch.length; j++) batch[j].resolve(outcomes[j]);
     }
   }
 }

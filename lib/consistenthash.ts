@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { PeerListRing } from './ring.js';
+import { PeerListRing } from './peerlist.js';
 
 /** A hash of a key's bytes to an unsigned 32-bit integer. */
 export type HashFn = (data: Buffer) => number;
@@ -49,6 +49,6 @@ export class ConsistentHashRing extends PeerListRing {
       for (let i = 0; i < this.replicas; i++) ownerOf.set(this.#hash(Buffer.from(String(i) + peer, 'utf8')) >>> 0, peer);
     }
     this.#points = Uint32Array.from(ownerOf.keys()).sort();
-    this.#owners = Array.from(this.#points, (p) => ownerOf.get(p)!);
+    this.#owners = Array.from(this.#points, (p) => ownerOf.get(p) as string); // every point came from ownerOf
   }
 }

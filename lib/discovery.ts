@@ -1,8 +1,8 @@
 import { promises as dns } from 'node:dns';
 import net from 'node:net';
 import os from 'node:os';
+import { ConfigError } from './errors.js';
 import type { Logger } from './logger.js';
-import { ConfigError } from './options.js';
 
 /** Settings every dynamic source shares. */
 interface SourceTiming {

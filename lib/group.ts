@@ -3,14 +3,11 @@ import { type LoadMessage, loadChannel } from './diagnostics.js';
 import { BadKeyError, LoadTimeoutError, OwnerLoadError } from './errors.js';
 import { Histogram } from './histogram.js';
 import { LRU } from './lru.js';
+import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
-import { checkGroup } from './options.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
 import type { Getter, GroupOptions } from './types.js';
-
-/** Defaults for {@link GroupOptions}. */
-export const GROUP_DEFAULTS = { loadTimeoutMs: 30_000, maxKeyLength: 1024, hotCacheFraction: 1 / 8 } as const;
 
 /**
  * A named, cached, read-through namespace: `get` answers from this process's cache, else from
@@ -36,14 +33,16 @@ export class Group {
   readonly #localFlight = new Flight<ByteView>();
   #peers: PeerPicker | undefined;
 
+  /** Checks `options` (a ConfigError names a bad one) and fills in the defaults. */
   constructor(name: string, options: GroupOptions) {
-    checkGroup(name, options);
+    const config = resolveGroup(name, options);
     this.name = name;
-    this.#getter = options.getter;
-    this.#loadTimeoutMs = options.loadTimeoutMs ?? GROUP_DEFAULTS.loadTimeoutMs;
-    this.#maxKeyLength = options.maxKeyLength ?? GROUP_DEFAULTS.maxKeyLength;
-    const hotBytes = options.maxBytes > 0 ? Math.floor(options.maxBytes * (options.hotCacheFraction ?? GROUP_DEFAULTS.hotCacheFraction)) : 0;
-    this.#mainCache = new LRU(options.maxBytes - hotBytes);
+    this.#getter = config.getter;
+    this.#loadTimeoutMs = config.loadTimeoutMs;
+    this.#maxKeyLength = config.maxKeyLength;
+    // One budget, as in groupcache: the hot cache's share comes out of maxBytes, not on top of it.
+    const hotBytes = config.maxBytes > 0 ? Math.floor(config.maxBytes * config.hotCacheFraction) : 0;
+    this.#mainCache = new LRU(config.maxBytes - hotBytes);
     this.#hotCache = new LRU(hotBytes);
   }
 
@@ -66,7 +65,7 @@ export class Group {
     const cached = this.#lookupCache(key);
     if (cached) return Promise.resolve(cached);
     this.stats.loads++;
-    return this.#flight.do(key, () => this.#load(key)).promise;
+    return this.#flight.do(key, () => this.#load(key));
   }
 
   /**
@@ -82,19 +81,20 @@ export class Group {
   /**
    * The value of `key` for another peer's request. Never forwarded to a third peer: two peers
    * that disagree on the owner would otherwise pass a key back and forth (golang/groupcache
-   * deadlocks there until a timeout).
-   *
-   * A cached value comes back synchronously — the server answers hot keys without a turn of
-   * the event loop — else a promise; a bad key throws a BadKeyError synchronously.
+   * deadlocks there until a timeout). A bad key rejects with a BadKeyError.
    */
-  getForPeer(key: string): ByteView | Promise<ByteView> {
-    this.#checkKey(key);
+  getForPeer(key: string): Promise<ByteView> {
+    try {
+      this.#checkKey(key);
+    } catch (err) {
+      return Promise.reject(err);
+    }
     this.stats.gets++;
     this.stats.serverRequests++;
     const cached = this.#lookupCache(key);
-    if (cached) return cached;
+    if (cached) return Promise.resolve(cached);
     this.stats.loads++;
-    return this.#localFlight.do(key, () => this.#loadLocally(key)).promise;
+    return this.#localFlight.do(key, () => this.#loadLocally(key));
   }
 
   /** Counters of the main cache (owned keys) and the hot cache (copies of others' keys). */
@@ -130,7 +130,8 @@ export class Group {
     const peer = this.#peers?.pickPeer(key);
     if (peer) {
       try {
-        const value = new ByteView(await peer.get(this.name, key), false);
+        const { value: bytes } = await peer.get({ group: this.name, key });
+        const value = new ByteView(bytes, false);
         this.stats.peerLoads++;
         if (Math.random() < 0.1) this.#hotCache.add(key, value);
         return value;
@@ -141,7 +142,7 @@ export class Group {
         if (err instanceof OwnerLoadError) throw err;
       }
     }
-    return this.#localFlight.do(key, () => this.#loadLocally(key)).promise;
+    return this.#localFlight.do(key, () => this.#loadLocally(key));
   }
 
   async #loadLocally(key: string): Promise<ByteView> {

@@ -1,55 +1,30 @@
 /**
- * geecache: groupcache for Express. Start at {@link geecache}; the pieces it is built from are
- * exported too, for use without Express.
+ * geecache: groupcache for Express. Start at {@link geecache}; the rest is what its options,
+ * results and errors are made of, and the pieces for use without Express (README, "API").
  */
-export { geecache, type GeecacheMiddleware, type RequestCache } from './middleware.js';
-export type { Bytes, Getter, GroupOptions, GeecacheOptions, RingOption } from './types.js';
+
 export { ByteView } from './byteview.js';
-export { LRU, type LRUStats, type EvictionCallback } from './lru.js';
-export { Flight } from './singleflight.js';
-export { Group, GROUP_DEFAULTS } from './group.js';
-export { GroupRegistry, defaultRegistry, newGroup, getGroup } from './registry.js';
-export type { GroupStats } from './stats.js';
-export type { PeerGetter, PeerPicker } from './peers.js';
-export { ConsistentHashRing, crc32Hash, type HashFn } from './consistenthash.js';
-export { PeerListRing, type Ring } from './ring.js';
-export { RendezvousRing, mixedCrc32 } from './rendezvous.js';
-export { HttpPool } from './httppool.js';
-export { HttpGetter, type HttpGetterOptions, PEER_HEADER, ERROR_HEADER, BATCH_CONTENT_TYPE, MAX_BATCH } from './httpgetter.js';
-export { RequestSigner, AUTH_HEADER } from './auth.js';
+export { ConsistentHashRing } from './consistenthash.js';
 export {
-  encodeGetResponse,
-  decodeGetResponse,
-  encodeSegment,
-  decodeSegment,
-  encodeBatchRequest,
-  decodeBatchRequest,
-  encodeBatchResponse,
-  decodeBatchResponse,
-  type BatchItem,
-  type BatchResult,
-} from './wire.js';
-export { Coalescer } from './coalescer.js';
-export { ConfigError, DEFAULTS, resolveOptions } from './options.js';
-export { OwnerLoadError, BadKeyError, LoadTimeoutError } from './errors.js';
-export type { Logger } from './logger.js';
-export { PeerMonitor, type PeerErrorCause } from './peermonitor.js';
-export {
-  PEER_REQUEST_CHANNEL,
-  PEER_ERROR_CHANNEL,
   LOAD_CHANNEL,
-  type PeerRequestMessage,
-  type PeerErrorMessage,
   type LoadMessage,
+  PEER_ERROR_CHANNEL,
+  PEER_REQUEST_CHANNEL,
+  type PeerErrorMessage,
+  type PeerRequestMessage,
 } from './diagnostics.js';
-export {
-  Discovery,
-  DISCOVERY_DEFAULTS,
-  MAX_PEERS,
-  canonicalPeers,
-  findSelf,
-  type DnsSource,
-  type SrvSource,
-  type FunctionSource,
-  type PeerSource,
-} from './discovery.js';
+export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './discovery.js';
+export { BadKeyError, ConfigError, LoadTimeoutError, OwnerLoadError } from './errors.js';
+export { Group } from './group.js';
+export { HttpPool } from './httppool.js';
+export type { Logger } from './logger.js';
+export type { LRUStats } from './lru.js';
+export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
+export type { PeerErrorCause } from './peermonitor.js';
+export type { PeerGetter, PeerPicker } from './peers.js';
+export { GroupRegistry } from './registry.js';
+export { RendezvousRing } from './rendezvous.js';
+export type { Ring } from './ring.js';
+export type { GroupStats } from './stats.js';
+export type { Bytes, GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
+export type { GetRequest, GetResponse } from './wire.js';

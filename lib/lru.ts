@@ -15,9 +15,6 @@ export interface LRUStats {
   evictions: number;
 }
 
-/** Called with each entry the cache evicts to stay within its byte budget. */
-export type EvictionCallback = (key: string, value: ByteView) => void;
-
 /**
  * A byte-bounded least-recently-used cache of {@link ByteView}s, on the `lru-cache` package.
  *
@@ -31,16 +28,14 @@ export class LRU {
   #hits = 0;
   #evictions = 0;
 
-  constructor(maxBytes: number, onEvict?: EvictionCallback) {
+  constructor(maxBytes: number) {
     this.maxBytes = maxBytes;
     if (maxBytes <= 0) return;
     this.#cache = new LRUCache<string, ByteView>({
       maxSize: maxBytes,
       sizeCalculation: (value, key) => LRU.cost(key, value),
-      dispose: (value, key, reason) => {
-        if (reason !== 'evict') return;
-        this.#evictions++;
-        onEvict?.(key, value);
+      dispose: (_value, _key, reason) => {
+        if (reason === 'evict') this.#evictions++;
       },
     });
   }
@@ -58,6 +53,11 @@ export class LRU {
     return value;
   }
 
+  /** True when `key` has an entry; unlike get(), neither counts a lookup nor marks it recently used. */
+  has(key: string): boolean {
+    return this.#cache?.has(key) ?? false;
+  }
+
   /** Stores an entry, evicting the least recently used ones to make room. Returns false if it can never fit. */
   add(key: string, value: ByteView): boolean {
     if (!this.#cache || LRU.cost(key, value) > this.maxBytes) return false;
@@ -68,11 +68,6 @@ export class LRU {
   /** Removes an entry; true if there was one. */
   remove(key: string): boolean {
     return this.#cache?.delete(key) ?? false;
-  }
-
-  /** Removes every entry (not counted as evictions). */
-  clear(): void {
-    this.#cache?.clear();
   }
 
   /** The cache's counters. */

@@ -1,24 +1,25 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { RequestSigner } from './auth.js';
 import type { ByteView } from './byteview.js';
 import type { Discovery } from './discovery.js';
 import type { Group } from './group.js';
 import { HttpPool } from './httppool.js';
 import { Membership } from './membership.js';
 import { resolveOptions } from './options.js';
+import { PeerServer } from './peerserver.js';
 import { GroupRegistry } from './registry.js';
 import { SelfCheck } from './selfcheck.js';
 import type { GeecacheOptions } from './types.js';
 
-/** What `req.cache` is: the first group's `get`, and every group by name. */
+/** What `req.cache` is: the default group's `get`, and every group by name. */
 export interface RequestCache {
-  /** The value of `key` in the first group. */
+  /** The value of `key` in the default group (`defaultGroup`, else the only or first group). */
   get(key: string): Promise<ByteView>;
   /** The group called `name`; throws if there is none. */
   group(name: string): Group;
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       /** The geecache groups of this app (set by the geecache middleware). */
@@ -48,24 +49,26 @@ export interface GeecacheMiddleware extends RequestCache {
  * goes on to the app. Options are checked now, so a misconfiguration fails at start-up.
  */
 export function geecache(options: GeecacheOptions): GeecacheMiddleware {
-  const resolved = resolveOptions(options);
+  const config = resolveOptions(options);
+  const signer = config.secret ? new RequestSigner(config.secret) : undefined;
   const registry = new GroupRegistry();
-  const groups = resolved.groups.map(([name, groupOptions]) => registry.newGroup(name, groupOptions));
-  const pool = new HttpPool(registry, resolved);
-  const membership = new Membership(pool, resolved.discovery, resolved.logger);
-  for (const group of groups) group.registerPeers(membership);
+  const pool = new HttpPool(config, signer);
+  const membership = new Membership(pool, config.discovery, config.logger);
+  for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership);
+  const server = new PeerServer(registry, { basePath: config.basePath, signer, enabled: config.secret !== undefined });
 
   const group = (name: string): Group => {
     const found = registry.getGroup(name);
-    if (!found) throw new Error(`geecache: no group "${name}"; groups are: ${groups.map((g) => g.name).join(', ')}`);
+    if (!found) throw new Error(`geecache: no group "${name}"; groups are: ${config.groups.map((g) => g.name).join(', ')}`);
     return found;
   };
-  const cache: RequestCache = { get: (key) => groups[0].get(key), group };
-  const selfCheck = new SelfCheck(resolved.self, resolved.basePath, resolved.fastPath, resolved.logger);
+  const defaultGroup = group(config.defaultGroup);
+  const cache: RequestCache = { get: (key) => defaultGroup.get(key), group };
+  const selfCheck = new SelfCheck(config.self, config.basePath, config.fastPath, config.logger);
   let seenRequest = false;
-  const attach = (server: Server) => {
-    selfCheck.server(server);
-    pool.attach(server);
+  const attach = (http: Server) => {
+    selfCheck.server(http);
+    server.attach(http);
   };
 
   const middleware = (req: IncomingMessage & { originalUrl?: string; cache?: RequestCache }, res: ServerResponse, next: (err?: unknown) => void): void => {
@@ -73,10 +76,10 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
       seenRequest = true;
       selfCheck.request(req);
     }
-    if (pool.handle(req, res, req.originalUrl ?? req.url)) return;
-    if (resolved.fastPath) {
-      const server = (req.socket as { server?: unknown }).server;
-      if (server && typeof (server as Server).listeners === 'function') attach(server as Server);
+    if (server.handle(req, res, req.originalUrl ?? req.url)) return;
+    if (config.fastPath) {
+      const http = (req.socket as { server?: unknown }).server;
+      if (http && typeof (http as Server).listeners === 'function') attach(http as Server);
     }
     req.cache = cache;
     next();
@@ -85,10 +88,11 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     get: cache.get,
     group,
     pool,
+    discovery: membership.discovery,
     registry,
     attach,
-    discovery: membership.discovery,
     close: () => {
+      server.close();
       membership.close();
       pool.close();
     },

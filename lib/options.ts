@@ -1,51 +1,84 @@
 import { checkSource, findSelf, isSource, originOf, type SourceConfig } from './discovery.js';
+import { ConfigError } from './errors.js';
 import { type FullLogger, resolveLogger } from './logger.js';
-import type { GeecacheOptions, GroupOptions, RingOption } from './types.js';
+import type { GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
 
-/** A configuration mistake found at start-up; the message names the option and the fix. */
-export class ConfigError extends TypeError {
-  override readonly name = 'ConfigError';
-  constructor(option: string, problem: string) {
-    super(`geecache: option "${option}" ${problem}`);
-  }
-}
-
-/** {@link GeecacheOptions} with defaults filled in and every value checked. */
-export interface ResolvedOptions {
-  self: string;
-  peers: string[];
-  secret: string | false | undefined;
-  groups: [string, GroupOptions][];
-  basePath: string;
-  ring: RingOption;
-  timeoutMs: number;
-  maxResponseBytes: number;
-  backoffMs: number;
-  maxSockets: number;
-  fastPath: boolean;
-  batch: boolean;
-  /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
-  discovery: SourceConfig | undefined;
-  logger: FullLogger;
-}
-
-/** Defaults of {@link GeecacheOptions}. */
-export const DEFAULTS = {
+/**
+ * Every default of {@link GeecacheOptions} and {@link GroupOptions}, in one table: the README's
+ * option table is this one.
+ */
+export const DEFAULTS = Object.freeze({
   basePath: '/_geecache/',
-  ring: 'default',
+  ring: 'default' as RingOption,
   timeoutMs: 2_000,
   maxResponseBytes: 64 << 20,
   backoffMs: 5_000,
   maxSockets: 32,
-} as const;
+  batch: true,
+  fastPath: true,
+  group: Object.freeze({ loadTimeoutMs: 30_000, maxKeyLength: 1024, hotCacheFraction: 1 / 8 }),
+});
 
+/** One group's options, checked, with defaults filled in. */
+export interface GroupConfig {
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly getter: Getter;
+  readonly loadTimeoutMs: number;
+  readonly maxKeyLength: number;
+  readonly hotCacheFraction: number;
+}
+
+/** {@link GeecacheOptions}, checked, with defaults filled in; frozen. */
+export interface Config {
+  readonly self: string;
+  readonly peers: readonly string[];
+  /** undefined: a lone peer without one (its peer route answers 403). */
+  readonly secret: string | false | undefined;
+  readonly groups: readonly GroupConfig[];
+  readonly defaultGroup: string;
+  readonly basePath: string;
+  readonly ring: RingOption;
+  readonly timeoutMs: number;
+  readonly maxResponseBytes: number;
+  readonly backoffMs: number;
+  readonly maxSockets: number;
+  readonly batch: boolean;
+  readonly fastPath: boolean;
+  /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
+  readonly discovery: SourceConfig | undefined;
+  readonly logger: FullLogger;
+}
+
+const OPTIONS = [
+  'self',
+  'peers',
+  'secret',
+  'groups',
+  'defaultGroup',
+  'basePath',
+  'ring',
+  'timeoutMs',
+  'maxResponseBytes',
+  'backoffMs',
+  'maxSockets',
+  'batch',
+  'fastPath',
+  'logger',
+];
+const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction'];
 const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
+/** Keys JavaScript orders before all others in an object: array indices. */
+const INTEGER_LIKE = /^(0|[1-9][0-9]{0,9})$/;
 /** Longest delay a Node timer takes; a longer one fires after 1 ms. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
 /** Checks `options` and fills in defaults; throws a {@link ConfigError} naming the first bad option. */
-export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new ConfigError('options', 'must be an object: geecache({ self, peers, secret, groups })');
+export function resolveOptions(options: GeecacheOptions): Config {
+  if (typeof options !== 'object' || options === null || Array.isArray(options)) {
+    throw new ConfigError('options', 'must be an object: geecache({ self, peers, secret, groups })');
+  }
+  checkKnown(options, OPTIONS, '');
   const discovery = isSource(options.peers) ? checkSource(options.peers) : undefined;
   const self = resolveSelf(options.self, options.peers, discovery !== undefined);
   const peers = discovery ? [self] : checkPeers(options.peers ?? [self], self);
@@ -57,31 +90,31 @@ export function resolveOptions(options: GeecacheOptions): ResolvedOptions {
   }
   const secret = checkSecret(options.secret, peers, self);
   const basePath = options.basePath ?? DEFAULTS.basePath;
-  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath))
+  if (typeof basePath !== 'string' || !/^\/([\w.~-]+\/)+$/.test(basePath) || /\/\.{1,2}\//.test(basePath)) {
     throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
-  const ring = options.ring ?? DEFAULTS.ring;
-  if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function')
-    throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
-  if (typeof options.groups !== 'object' || options.groups === null || Object.keys(options.groups).length === 0) {
-    throw new ConfigError('groups', 'must name at least one group: groups: { scores: { maxBytes: 64 << 20, getter: async (key) => ... } }');
   }
-  const groups = Object.entries(options.groups).map(([name, group]) => [name, checkGroup(name, group, `groups.${name}`)] as [string, GroupOptions]);
-  return {
+  const ring = options.ring ?? DEFAULTS.ring;
+  if (ring !== 'default' && ring !== 'groupcache' && typeof ring !== 'function') {
+    throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
+  }
+  const groups = checkGroups(options.groups);
+  return Object.freeze({
     self,
-    peers,
+    peers: Object.freeze(peers),
     secret,
-    groups,
+    groups: Object.freeze(groups),
+    defaultGroup: checkDefaultGroup(options.defaultGroup, groups),
     basePath,
     ring,
     timeoutMs: positive(options.timeoutMs, 'timeoutMs', DEFAULTS.timeoutMs, false, MAX_TIMER_MS),
     maxResponseBytes: positive(options.maxResponseBytes, 'maxResponseBytes', DEFAULTS.maxResponseBytes),
     backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
-    fastPath: flag(options.fastPath, 'fastPath'),
-    batch: flag(options.batch, 'batch'),
+    batch: flag(options.batch, 'batch', DEFAULTS.batch),
+    fastPath: flag(options.fastPath, 'fastPath', DEFAULTS.fastPath),
     discovery,
     logger: resolveLogger(checkLogger(options.logger)),
-  };
+  });
 }
 
 /**
@@ -105,31 +138,65 @@ function resolveSelf(self: unknown, peers: unknown, discovered: boolean): string
   }
   const url = checkPeerUrl(self, 'self');
   if (!discovered) return url;
-  if (originOf(url) !== url)
+  if (originOf(url) !== url) {
     throw new ConfigError(
       'self',
       `must be spelled as discovered peers are, ${JSON.stringify(originOf(url))}, got ${JSON.stringify(self)}: every peer hashes the same strings`,
     );
+  }
   return url;
 }
 
-/** Checks one group's options; `option` is how the message names it. */
-export function checkGroup(name: string, group: GroupOptions, option = 'group'): GroupOptions {
-  if (!GROUP_NAME.test(name) || name === '.' || name === '..')
+function checkGroups(groups: unknown): GroupConfig[] {
+  const example = 'groups: { scores: { maxBytes: 64 << 20, getter: async (key) => ... } }';
+  if (Array.isArray(groups)) throw new ConfigError('groups', `must be an object of groups by name, not an array: ${example}`);
+  if (typeof groups !== 'object' || groups === null || Object.keys(groups).length === 0)
+    throw new ConfigError('groups', `must name at least one group: ${example}`);
+  return Object.entries(groups).map(([name, group]) => resolveGroup(name, group, `groups.${name}`));
+}
+
+function checkDefaultGroup(value: unknown, groups: GroupConfig[]): string {
+  const names = groups.map((g) => g.name);
+  if (value === undefined) {
+    const integerLike = names.find((n) => INTEGER_LIKE.test(n));
+    if (names.length > 1 && integerLike !== undefined) {
+      throw new ConfigError(
+        'defaultGroup',
+        `is required: groups has several groups and "${integerLike}" looks like an integer, which JavaScript lists first whatever the written order; set defaultGroup to the group req.cache.get should use (one of ${names.join(', ')})`,
+      );
+    }
+    return names[0];
+  }
+  if (typeof value !== 'string' || !names.includes(value)) {
+    throw new ConfigError('defaultGroup', `must name one of the groups (${names.join(', ')}), got ${JSON.stringify(value)}${suggest(value, names)}`);
+  }
+  return value;
+}
+
+/** Checks one group's options and fills in its defaults; `option` is how messages name it. */
+export function resolveGroup(name: string, group: GroupOptions, option = 'group'): GroupConfig {
+  if (!GROUP_NAME.test(name) || name === '.' || name === '..') {
     throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-' (not "." or "..", which URLs drop)`);
-  if (typeof group !== 'object' || group === null) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
-  if (!Number.isSafeInteger(group.maxBytes))
-    throw new ConfigError(
-      `${option}.maxBytes`,
-      `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes)}`,
-    );
+  }
+  if (typeof group !== 'object' || group === null || Array.isArray(group)) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
+  checkKnown(group, GROUP_OPTIONS, `${option}.`);
+  if (!Number.isSafeInteger(group.maxBytes)) {
+    const got = typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes);
+    throw new ConfigError(`${option}.maxBytes`, `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${got}`);
+  }
   if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
-  positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, 1, false, MAX_TIMER_MS);
-  positive(group.maxKeyLength, `${option}.maxKeyLength`, 1);
-  const hot = group.hotCacheFraction;
-  if (hot !== undefined && !(typeof hot === 'number' && hot >= 0 && hot < 1))
+  const hot = group.hotCacheFraction ?? DEFAULTS.group.hotCacheFraction;
+  if (!(typeof hot === 'number' && hot >= 0 && hot < 1)) {
     throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
-  return group;
+  }
+  return Object.freeze({
+    name,
+    maxBytes: group.maxBytes,
+    getter: group.getter,
+    loadTimeoutMs: positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, DEFAULTS.group.loadTimeoutMs, false, MAX_TIMER_MS),
+    maxKeyLength: positive(group.maxKeyLength, `${option}.maxKeyLength`, DEFAULTS.group.maxKeyLength),
+    hotCacheFraction: hot,
+  });
 }
 
 /** Checks a peer list: each a valid URL, no duplicates, `self` among them. */
@@ -142,11 +209,38 @@ export function checkPeers(peers: unknown, self: string): string[] {
     if (seen.has(origin)) throw new ConfigError(`peers[${i}]`, `duplicates peers[${seen.get(origin)}] (${p}); list each peer once`);
     seen.set(origin, i);
   });
-  if (!seen.has(new URL(self).origin)) throw new ConfigError('peers', `must include self (${self}): every peer lists the whole cluster, itself included`);
+  const selfIndex = seen.get(new URL(self).origin);
+  if (selfIndex === undefined) throw new ConfigError('peers', `must include self (${self}): every peer lists the whole cluster, itself included`);
   // The ring hashes the strings: self spelled differently would own no keys and fetch its own over HTTP.
-  const mine = checked[seen.get(new URL(self).origin)!];
-  if (mine !== self) throw new ConfigError('peers', `lists self as ${JSON.stringify(mine)} but self is ${JSON.stringify(self)}: spell it the same way in both`);
+  if (checked[selfIndex] !== self) {
+    throw new ConfigError('peers', `lists self as ${JSON.stringify(checked[selfIndex])} but self is ${JSON.stringify(self)}: spell it the same way in both`);
+  }
   return checked;
+}
+
+/** Throws for a key of `options` that is not in `known`, suggesting the nearest one: plain JavaScript gets TypeScript's check. */
+function checkKnown(options: object, known: string[], prefix: string): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) throw new ConfigError(`${prefix}${key}`, `is not an option${suggest(key, known)}; options are: ${known.join(', ')}`);
+  }
+}
+
+/** ` (did you mean "x"?)` for the known name nearest to `given`, when one is near enough. */
+function suggest(given: unknown, known: string[]): string {
+  if (typeof given !== 'string') return '';
+  const scored = known.map((k) => ({ k, d: distance(given.toLowerCase(), k.toLowerCase()) })).sort((a, b) => a.d - b.d);
+  return scored.length > 0 && scored[0].d <= Math.max(2, Math.floor(scored[0].k.length / 3)) ? ` (did you mean "${scored[0].k}"?)` : '';
+}
+
+/** Levenshtein distance: how many one-character edits turn `a` into `b`. */
+function distance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length];
 }
 
 function checkPeerUrl(value: unknown, option: string): string {
@@ -159,8 +253,9 @@ function checkPeerUrl(value: unknown, option: string): string {
     throw new ConfigError(option, `${hint}, got ${JSON.stringify(value)}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new ConfigError(option, `${hint} (http or https), got ${JSON.stringify(value)}`);
-  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value))
+  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value)) {
     throw new ConfigError(option, `${hint} with no path, query or credentials, got ${JSON.stringify(value)}`);
+  }
   // The ring hashes the string itself, so keep it as given (golang/groupcache does): only a
   // trailing slash is dropped.
   return value.endsWith('/') ? value.slice(0, -1) : value;
@@ -199,8 +294,8 @@ function checkLogger(value: unknown): GeecacheOptions['logger'] {
   return value as GeecacheOptions['logger'];
 }
 
-function flag(value: unknown, option: string): boolean {
-  if (value === undefined) return true;
+function flag(value: unknown, option: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback;
   if (typeof value !== 'boolean') throw new ConfigError(option, `must be true or false, got ${JSON.stringify(value)}`);
   return value;
 }

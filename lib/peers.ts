@@ -1,17 +1,20 @@
+import type { GetRequest, GetResponse } from './wire.js';
+
 /**
- * Fetches values from one remote peer: the client side of the peer protocol.
+ * Fetches values from one remote peer: the client side of the peer protocol. Whole messages in
+ * and out, as in golang/groupcache, so the protocol can grow without changing this interface.
  */
 export interface PeerGetter {
   /**
-   * The value of `key` in `group` as the peer has it, loading it there if needed. The bytes
-   * returned become the cached value as they are: return bytes nobody will modify afterwards.
+   * The peer's answer for `request`, loading the value there if needed. Rejects with an
+   * OwnerLoadError when the peer's getter failed (the asker must not run it again), with any
+   * other error when the peer could not be asked. The value's bytes become the cached value as
+   * they are: return bytes nobody will modify afterwards.
    */
-  get(group: string, key: string): Promise<Uint8Array>;
+  get(request: GetRequest): Promise<GetResponse>;
 }
 
-/**
- * Tells a group which peer owns a key.
- */
+/** Tells a group which peer owns a key. */
 export interface PeerPicker {
   /** The getter of the peer that owns `key`, or undefined when this process owns it. */
   pickPeer(key: string): PeerGetter | undefined;

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
-import { PeerListRing } from './ring.js';
+import { PeerListRing } from './peerlist.js';
 
 /** murmur3's 32-bit finalizer: a bijection that spreads every input bit over the output. */
 function mix32(h: number): number {

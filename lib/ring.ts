@@ -1,3 +1,7 @@
+import { ConsistentHashRing } from './consistenthash.js';
+import { RendezvousRing } from './rendezvous.js';
+import type { RingOption } from './types.js';
+
 /**
  * Assigns each key to one peer so that every node with the same peer list agrees on the
  * owner, and a membership change moves few keys.
@@ -14,32 +18,11 @@ export interface Ring {
 }
 
 /**
- * The membership half of a ring: an ordered peer list, and a call to {@link rebuild} whenever
- * it changes. Subclasses keep whatever lookup structure `get` needs.
+ * Builds the ring an option names. Every peer must build the same one, or they disagree on owners
+ * (peers then still answer, but keys are loaded more than once).
  */
-export abstract class PeerListRing implements Ring {
-  /** The peers, in the order they were added (the order can matter: see ConsistentHashRing). */
-  protected members: string[] = [];
-
-  add(...peers: string[]): void {
-    const fresh = peers.filter((p, i) => !this.members.includes(p) && peers.indexOf(p) === i);
-    if (fresh.length === 0) return;
-    this.members.push(...fresh);
-    this.rebuild();
-  }
-
-  remove(...peers: string[]): void {
-    const before = this.members.length;
-    this.members = this.members.filter((p) => !peers.includes(p));
-    if (this.members.length !== before) this.rebuild();
-  }
-
-  peers(): string[] {
-    return [...this.members];
-  }
-
-  abstract get(key: string): string | undefined;
-
-  /** Recomputes the lookup structure from `members`. */
-  protected abstract rebuild(): void;
+export function makeRing(option: RingOption): Ring {
+  if (option === 'groupcache') return new ConsistentHashRing();
+  if (option === 'default') return new RendezvousRing();
+  return option();
 }

@@ -10,18 +10,18 @@ export class Flight<T> {
 
   /**
    * Runs `fn` for `key` unless a call for `key` is already running, in which case its promise
-   * is returned. `shared` tells the caller whether it joined another call.
+   * is returned.
    */
-  do(key: string, fn: () => Promise<T> | T): { promise: Promise<T>; shared: boolean } {
+  do(key: string, fn: () => Promise<T> | T): Promise<T> {
     const running = this.#inFlight.get(key);
-    if (running) return { promise: running, shared: true };
+    if (running) return running;
     // Promise.resolve().then() also turns a synchronous throw into a rejection, so a throwing
     // loader cannot leave the key stuck in the map.
     const promise = Promise.resolve()
       .then(fn)
       .finally(() => this.#inFlight.delete(key));
     this.#inFlight.set(key, promise);
-    return { promise, shared: false };
+    return promise;
   }
 
   /** Number of keys with a call in flight. */

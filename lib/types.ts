@@ -56,8 +56,14 @@ export interface GeecacheOptions {
    * with golang/groupcache peers, which send no credentials.
    */
   secret?: string | false;
-  /** The groups, by name. The first one is `req.cache`. */
+  /** The groups, by name. */
   groups: Record<string, GroupOptions>;
+  /**
+   * The group `req.cache.get` uses. Optional with one group; with several it defaults to the
+   * first, and is required when a group name looks like an integer ('2024'), since JavaScript
+   * lists such keys first whatever order they were written in.
+   */
+  defaultGroup?: string;
   /** Path prefix of the peer route. Default `/_geecache/`; `/_groupcache/` to join Go peers. */
   basePath?: string;
   /** Ring preset. Default `'default'`; `'groupcache'` to join Go peers. */

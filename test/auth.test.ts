@@ -1,6 +1,6 @@
 // RequestSigner: HMAC signatures, the per-second client signature, the verified-signature memo.
 import { expect } from 'chai';
-import { RequestSigner } from 'geecache';
+import { RequestSigner } from '../lib/auth.js';
 
 describe('RequestSigner', () => {
   const path = '/_geecache/scores/k';

@@ -5,8 +5,8 @@
 // value, the time lost to the bad peer must stay at about one timeoutMs per backoffMs window, and
 // the peer must be used again once it is back.
 import { expect } from 'chai';
-import { geecache, type GeecacheMiddleware } from 'geecache';
-import { freePort, startCluster, startPeer, stop, type ChildPeer } from './helpers/cluster.js';
+import { type GeecacheMiddleware, geecache } from 'geecache';
+import { type ChildPeer, freePort, startCluster, startPeer, stop } from './helpers/cluster.js';
 
 const TIMEOUT_MS = 1_000;
 /** A get at least this slow waited for the bad peer's timeout (an abort never fires early). */

@@ -2,7 +2,9 @@
 // saying how to fix it) before any request is served. pool.set() checks a new peer list the same
 // way and, refused, leaves the old ring in place.
 import { expect } from 'chai';
-import { ConfigError, ConsistentHashRing, geecache, RendezvousRing, resolveOptions, type GeecacheMiddleware, type GeecacheOptions } from 'geecache';
+import { ConfigError, ConsistentHashRing, type GeecacheMiddleware, type GeecacheOptions, geecache, RendezvousRing } from 'geecache';
+import { ConfigError as SourceConfigError } from '../lib/errors.js';
+import { resolveOptions } from '../lib/options.js';
 
 const SELF = 'http://10.0.0.1:3000';
 const OTHER = 'http://10.0.0.2:3000';
@@ -44,7 +46,7 @@ function expectConfigError(options: unknown, option: string, also?: RegExp): Con
   expect(err.message).to.include(`geecache: option "${option}" `);
   if (also) expect(err.message).to.match(also);
   // resolveOptions, the check behind geecache(), gives the same answer.
-  expect(() => resolveOptions(options as GeecacheOptions)).to.throw(ConfigError, err.message);
+  expect(() => resolveOptions(options as GeecacheOptions)).to.throw(SourceConfigError, err.message);
   return err;
 }
 
@@ -192,7 +194,6 @@ describe('configuration errors at start-up', () => {
       ['empty', {}],
       ['null', null],
       ['a string', 'scores'],
-      ['an empty array', []],
     ] as [string, unknown][]) {
       it(`refuses groups ${what}, with an example`, () =>
         expectConfigError(
@@ -200,6 +201,10 @@ describe('configuration errors at start-up', () => {
           'groups',
           /must name at least one group: groups: \{ scores: \{ maxBytes: 64 << 20, getter: async \(key\) => \.\.\. \} \}/,
         ));
+    }
+    for (const groups of [[], [{ maxBytes: 1024, getter }]]) {
+      it(`refuses groups given as an array (${groups.length} items), with an example`, () =>
+        expectConfigError(config({ groups }), 'groups', /must be an object of groups by name, not an array: groups: \{ scores: /));
     }
     it('refuses a group that is not an object', () => {
       expectConfigError(config({ groups: { scores: null } }), 'groups.scores', /must be an object: \{ maxBytes, getter \}/);
@@ -284,7 +289,7 @@ describe('configuration errors at start-up', () => {
         expectConfigError(config({ basePath }), 'basePath', /must look like "\/_geecache\/" \(slashes at both ends\), got /));
     }
     it('accepts basePaths such as /_groupcache/ and /a/b/', () => {
-      for (const basePath of ['/_groupcache/', '/a/b/', '/v1.0/cache~x/']) expect(start(config({ basePath })).pool.basePath).to.equal(basePath);
+      for (const basePath of ['/_groupcache/', '/a/b/', '/v1.0/cache~x/']) expect(resolveOptions(config({ basePath })).basePath).to.equal(basePath);
     });
 
     for (const ring of ['consistent', 'rendezvous', 42, {}, [], true]) {
@@ -329,6 +334,55 @@ describe('configuration errors at start-up', () => {
         fastPath: true,
       });
     });
+  });
+});
+
+describe('unknown options and the default group', () => {
+  afterEach(() => {
+    for (const cache of started.splice(0)) cache.close();
+  });
+
+  for (const [patch, option, hint] of [
+    [{ peer: [SELF, OTHER] }, 'peer', 'peers'],
+    [{ timeout: 100 }, 'timeout', 'timeoutMs'],
+    [{ basepath: '/x/' }, 'basepath', 'basePath'],
+    [{ secrets: SECRET }, 'secrets', 'secret'],
+  ] as [Record<string, unknown>, string, string][]) {
+    it(`refuses the unknown option ${option} and suggests ${hint}`, () => {
+      expectConfigError(config(patch), option, new RegExp(`is not an option \\(did you mean "${hint}"\\?\\); options are: self, peers, `));
+    });
+  }
+
+  it('refuses an unknown group option, naming the group, and suggests the nearest', () => {
+    expectConfigError(group({ ttl: 1000 }), 'groups.scores.ttl', /is not an option; options are: maxBytes, getter, /);
+    expectConfigError(group({ maxbytes: 10 }), 'groups.scores.maxbytes', /did you mean "maxBytes"\?/);
+    expectConfigError(group({ getter: undefined, getr: getter }), 'groups.scores.getr', /did you mean "getter"\?/);
+  });
+
+  it('makes no suggestion for a name far from every option', () => {
+    const err = expectConfigError(config({ zzzzzzzzzzzz: 1 }), 'zzzzzzzzzzzz');
+    expect(err.message).to.not.include('did you mean');
+  });
+
+  it("serves req.cache from the group written first, not from an integer-like name JavaScript moves ahead ('2024')", async () => {
+    const groups = { scores: { maxBytes: 1 << 20, getter: (k: string) => `scores:${k}` }, 2024: { maxBytes: 1 << 20, getter: (k: string) => `2024:${k}` } };
+    const err = expectConfigError({ self: SELF, groups }, 'defaultGroup', /is required: .*"2024" looks like an integer.*set defaultGroup/);
+    expect(err.message).to.include('scores');
+    const cache = start({ self: SELF, groups, defaultGroup: 'scores' });
+    expect((await cache.get('x')).toString()).to.equal('scores:x');
+    expect((await start({ self: SELF, groups, defaultGroup: '2024' }).get('x')).toString()).to.equal('2024:x');
+  });
+
+  it('uses the only group, or the first of several with ordinary names, when defaultGroup is not set', async () => {
+    const a = { maxBytes: 1 << 20, getter: (k: string) => `a:${k}` };
+    const b = { maxBytes: 1 << 20, getter: (k: string) => `b:${k}` };
+    expect((await start({ self: SELF, groups: { b, a } }).get('x')).toString()).to.equal('b:x');
+    expect((await start({ self: SELF, groups: { 2024: a } }).get('x')).toString()).to.equal('a:x');
+  });
+
+  it('refuses a defaultGroup that names no group, suggesting the nearest', () => {
+    expectConfigError(config({ defaultGroup: 'score' }), 'defaultGroup', /must name one of the groups \(scores\), got "score" \(did you mean "scores"\?\)/);
+    expectConfigError(config({ defaultGroup: 7 }), 'defaultGroup', /must name one of the groups/);
   });
 });
 

@@ -1,7 +1,8 @@
 // The demo (`npm start`) runs end to end: three peers, the API front end, concurrent requests.
-import { expect } from 'chai';
+
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
 import { freePort } from './helpers/cluster.js';
 
 const RUN = fileURLToPath(new URL('../examples/demo/run.mjs', import.meta.url));

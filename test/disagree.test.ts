@@ -3,11 +3,12 @@
 // some keys — including keys that A thinks B owns while B thinks A owns. golang/groupcache
 // forwards a peer's request onward and can pass such a key back and forth until a timeout;
 // geecache's getForPeer never forwards, so every get completes, crossing at most two peers.
-import { expect } from 'chai';
+
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
 import express from 'express';
-import { geecache, type GeecacheMiddleware, type GroupStats } from 'geecache';
+import { type GeecacheMiddleware, type GroupStats, geecache } from 'geecache';
 
 const SECRET = 'test-secret-0123456789';
 const KEYS = 300;

@@ -2,7 +2,8 @@
 // SRV records). The ring follows each answer, canonically; junk and failures keep the last good
 // list and are reported once; start-up checks name the option and the fix.
 import { expect } from 'chai';
-import { ConfigError, canonicalPeers, findSelf, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger, MAX_PEERS } from 'geecache';
+import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from 'geecache';
+import { canonicalPeers, findSelf, MAX_PEERS } from '../lib/discovery.js';
 import { freePort } from './helpers/cluster.js';
 import { Dnsmasq } from './helpers/dnsmasq.js';
 

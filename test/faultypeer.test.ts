@@ -1,22 +1,14 @@
 // A peer that misbehaves in every way a network peer can: the asking side must fall back to
 // its own getter (or, for the owner's getter error, report it), on time, with bounded memory.
 // Also: clients that hang up while a load is running must not cancel or crash it.
-import { expect } from 'chai';
+
 import http from 'node:http';
-import net from 'node:net';
 import type { AddressInfo } from 'node:net';
+import net from 'node:net';
+import { expect } from 'chai';
 import express from 'express';
-import {
-  BATCH_CONTENT_TYPE,
-  decodeBatchRequest,
-  encodeBatchRequest,
-  encodeBatchResponse,
-  encodeGetResponse,
-  geecache,
-  OwnerLoadError,
-  type GeecacheMiddleware,
-  type Ring,
-} from 'geecache';
+import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from 'geecache';
+import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../lib/wire.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TIMEOUT_MS = 500;
@@ -127,11 +119,11 @@ describe('faulty peer', function () {
       res.writeHead(200, { 'content-type': BATCH_CONTENT_TYPE, 'content-length': body.length }).end(body);
     },
     bshort: (res) => {
-      const body = encodeBatchResponse([{ status: 200, value: Buffer.from('peer value') }]); // one result for two gets
+      const body = encodeBatchResponse([{ ok: true, value: Buffer.from('peer value') }]); // one result for two gets
       res.writeHead(200, { 'content-type': BATCH_CONTENT_TYPE, 'content-length': body.length }).end(body);
     },
     bwrongtype: (res, keys) => {
-      const body = encodeBatchResponse(keys.map(() => ({ status: 200, value: Buffer.from('peer value') })));
+      const body = encodeBatchResponse(keys.map(() => ({ ok: true as const, value: Buffer.from('peer value') })));
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body);
     },
     b500: (res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('internal server error\n'),

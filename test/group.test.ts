@@ -1,6 +1,6 @@
-import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BadKeyError, ByteView, Group, GroupRegistry, LoadTimeoutError, defaultRegistry, getGroup, newGroup, type Getter, type GroupOptions } from 'geecache';
+import { expect } from 'chai';
+import { BadKeyError, ByteView, type Getter, Group, type GroupOptions, GroupRegistry, LoadTimeoutError } from 'geecache';
 
 /** A getter that counts its calls; `impl` decides what each call does (default: "got:" + key). */
 function counting(impl: Getter = (key) => `got:${key}`) {
@@ -365,17 +365,5 @@ describe('GroupRegistry', () => {
     const b = registry.newGroup('b', { maxBytes: 0, getter: () => 'v' });
     expect(registry.groups()).to.deep.equal([a, b]);
     expect(registry.getGroup('c')).to.equal(undefined);
-  });
-
-  it('newGroup/getGroup use the default registry', async () => {
-    const name = `group-test-default-${process.pid}`;
-    expect(getGroup(name)).to.equal(undefined);
-    const group = newGroup(name, 1 << 10, (key) => `default:${key}`);
-    expect(getGroup(name)).to.equal(group);
-    expect(defaultRegistry.getGroup(name)).to.equal(group);
-    expect(group.name).to.equal(name);
-    expect((await group.get('k')).toString()).to.equal('default:k');
-    expect(() => newGroup(name, 1 << 10, () => 'again')).to.throw(/already exists/);
-    expect(new GroupRegistry().getGroup(name)).to.equal(undefined);
   });
 });

@@ -1,11 +1,14 @@
 // Hostile and malformed requests to the peer route, sent over raw sockets to a real server on
 // 127.0.0.1: each gets its expected status and a clear message, none runs a getter it should
 // not, and afterwards the process still serves peers and the app with its cache intact.
-import { expect } from 'chai';
-import express, { type Request, type Response } from 'express';
+
 import http from 'node:http';
 import net from 'node:net';
-import { decodeGetResponse, encodeBatchRequest, geecache, RequestSigner, type GeecacheMiddleware, type GeecacheOptions } from 'geecache';
+import { expect } from 'chai';
+import express, { type Request, type Response } from 'express';
+import { type GeecacheMiddleware, type GeecacheOptions, geecache } from 'geecache';
+import { RequestSigner } from '../lib/auth.js';
+import { decodeGetResponse, encodeBatchRequest } from '../lib/wire.js';
 import { freePort } from './helpers/cluster.js';
 
 const SECRET = 'a-long-test-secret-123';

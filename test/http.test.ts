@@ -1,6 +1,6 @@
 // Real peers in child processes, as golang/groupcache's http_test does.
 import { expect } from 'chai';
-import { startCluster, stop, type ChildPeer } from './helpers/cluster.js';
+import { type ChildPeer, startCluster, stop } from './helpers/cluster.js';
 
 const json = async (url: string) => (await fetch(url)).json() as Promise<Record<string, number>>;
 const text = async (url: string) => (await fetch(url)).text();

@@ -1,13 +1,14 @@
 // Peers with https:// URLs: two child peers serve TLS with a self-signed certificate made by the
 // openssl CLI, and trust it through NODE_EXTRA_CA_CERTS; gets cross between them over TLS. A peer
 // that does not trust the certificate must refuse it and load locally.
-import { expect } from 'chai';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { geecache, type GeecacheMiddleware, type Ring } from 'geecache';
+import { expect } from 'chai';
+import { type GeecacheMiddleware, geecache, type Ring } from 'geecache';
 import { startCluster } from './helpers/cluster.js';
 
 const SECRET = 'test-secret-0123456789';

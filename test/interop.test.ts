@@ -3,8 +3,9 @@
 // (50 replicas, crc32) and basePath, without signatures. Skips only when `go` is not on PATH,
 // and not even then when GEECACHE_REQUIRE_GO is set (CI).
 import { expect } from 'chai';
-import { ConsistentHashRing, decodeGetResponse, encodeGetResponse, encodeSegment } from 'geecache';
-import { freePort, startPeer, stopAll, type ChildPeer } from './helpers/cluster.js';
+import { ConsistentHashRing } from 'geecache';
+import { decodeGetResponse, encodeGetResponse, encodeSegment } from '../lib/wire.js';
+import { type ChildPeer, freePort, startPeer, stopAll } from './helpers/cluster.js';
 import { buildGoPeer, goAvailable, startGoPeer } from './helpers/gopeer.js';
 
 const BASE = '/_groupcache/';

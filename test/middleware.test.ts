@@ -1,11 +1,14 @@
 // The Express middleware: routing between the peer route and the app, req.cache, instances.
+
+import type { Server } from 'node:http';
 import { expect } from 'chai';
 import express5, { type Express, type NextFunction, type Request, type Response } from 'express';
 // @ts-expect-error express 4 is installed under an alias for this test and has no types of its own here
 import express4 from 'express4';
-import type { Server } from 'node:http';
+import { type GeecacheOptions, geecache } from 'geecache';
 import request from 'supertest';
-import { decodeGetResponse, geecache, RequestSigner, type GeecacheOptions } from 'geecache';
+import { RequestSigner } from '../lib/auth.js';
+import { decodeGetResponse } from '../lib/wire.js';
 
 const SECRET = 'middleware-test-secret-0123';
 

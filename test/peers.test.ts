@@ -1,7 +1,7 @@
-import { crc32 } from 'node:zlib';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { Group, OwnerLoadError, type PeerGetter, type PeerPicker } from 'geecache';
+import { type GetRequest, type GetResponse, Group, OwnerLoadError, type PeerGetter, type PeerPicker } from 'geecache';
 
 /** A peer that answers "got:" + key, as golang/groupcache's fakePeer does, and counts requests. */
 class FakePeer implements PeerGetter {
@@ -12,12 +12,12 @@ class FakePeer implements PeerGetter {
   /** Milliseconds each answer takes. */
   delayMs = 0;
 
-  async get(group: string, key: string): Promise<Uint8Array> {
+  async get({ group, key }: GetRequest): Promise<GetResponse> {
     this.hits++;
     this.asked.push([group, key]);
     if (this.delayMs) await sleep(this.delayMs);
     if (this.fail) throw this.fail;
-    return Buffer.from(`got:${key}`);
+    return { value: Buffer.from(`got:${key}`) };
   }
 }
 
@@ -179,7 +179,7 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
   it('main and hot cache together stay within maxBytes when peers fill the hot cache', async () => {
     const maxBytes = 10_000;
     const value = 'x'.repeat(90);
-    const peer: PeerGetter = { get: async () => Buffer.from(value) };
+    const peer: PeerGetter = { get: async () => ({ value: Buffer.from(value) }) };
     const group = new Group('peers-budget', { maxBytes, getter: () => value });
     group.registerPeers({ pickPeer: (key) => (FakePicker.slotOf(key, 2) === 0 ? peer : undefined) });
     let loaded = 0;

@@ -1,27 +1,16 @@
 // Property tests (fast-check): path-segment escaping, the protobuf wire format, decoders fed
 // garbage, ring invariants of both rings, and a get over HTTP between two in-process peers for
 // arbitrary keys.
+
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { crc32 } from 'node:zlib';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import express from 'express';
 import fc from 'fast-check';
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { crc32 } from 'node:zlib';
-import {
-  BadKeyError,
-  ConsistentHashRing,
-  decodeBatchRequest,
-  decodeBatchResponse,
-  decodeGetResponse,
-  decodeSegment,
-  encodeGetResponse,
-  encodeSegment,
-  geecache,
-  RendezvousRing,
-  type GeecacheMiddleware,
-  type Ring,
-} from 'geecache';
+import { BadKeyError, ConsistentHashRing, type GeecacheMiddleware, geecache, RendezvousRing, type Ring } from 'geecache';
+import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../lib/wire.js';
 
 /** Strings of any well-formed Unicode: every code point, graphemes, controls, ASCII. */
 const wellFormed = (maxLength = 30) =>

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Flight } from 'geecache';
+import { Flight } from '../lib/singleflight.js';
 
 /** A promise and the functions that settle it. */
 function deferred<T>() {
@@ -23,10 +23,13 @@ describe('Flight (singleflight)', () => {
         return gate.promise;
       }),
     );
-    expect(calls.map((c) => c.shared)).to.deep.equal([false, ...Array(99).fill(true)]);
+    expect(
+      calls.every((c) => c === calls[0]),
+      'every caller joined the first call',
+    ).to.equal(true);
     expect(flight.size).to.equal(1);
     gate.resolve('value');
-    expect(await Promise.all(calls.map((c) => c.promise))).to.deep.equal(Array(100).fill('value'));
+    expect(await Promise.all(calls)).to.deep.equal(Array(100).fill('value'));
     expect(runs).to.equal(1);
   });
 
@@ -41,20 +44,19 @@ describe('Flight (singleflight)', () => {
       ran.push('b');
       return 'B';
     });
-    expect(a.shared || b.shared).to.equal(false);
+    expect(a).to.not.equal(b);
     expect(flight.size).to.equal(2);
-    expect(await Promise.all([a.promise, b.promise])).to.deep.equal(['A', 'B']);
+    expect(await Promise.all([a, b])).to.deep.equal(['A', 'B']);
     expect(ran).to.have.members(['a', 'b']);
   });
 
   it('forgets a key once its call settles, so the next call runs again', async () => {
     const flight = new Flight<number>();
     let runs = 0;
-    expect(await flight.do('k', () => ++runs).promise).to.equal(1);
+    expect(await flight.do('k', () => ++runs)).to.equal(1);
     expect(flight.size).to.equal(0);
     const second = flight.do('k', () => ++runs);
-    expect(second.shared).to.equal(false);
-    expect(await second.promise).to.equal(2);
+    expect(await second).to.equal(2);
   });
 
   it('shares a rejection with every caller and does not remember it', async () => {
@@ -63,10 +65,10 @@ describe('Flight (singleflight)', () => {
     const boom = new Error('boom');
     const calls = Array.from({ length: 10 }, () => flight.do('k', () => gate.promise));
     gate.reject(boom);
-    const results = await Promise.allSettled(calls.map((c) => c.promise));
+    const results = await Promise.allSettled(calls);
     for (const r of results) expect(r).to.deep.equal({ status: 'rejected', reason: boom });
     expect(flight.size).to.equal(0);
-    expect(await flight.do('k', () => 'recovered').promise).to.equal('recovered');
+    expect(await flight.do('k', () => 'recovered')).to.equal('recovered');
   });
 
   it('turns a synchronous throw into a rejection and does not leave the key stuck', async () => {
@@ -77,19 +79,19 @@ describe('Flight (singleflight)', () => {
       runs++;
       throw boom;
     };
-    let call: { promise: Promise<string>; shared: boolean } | undefined;
+    let call: Promise<string> | undefined;
     expect(() => (call = flight.do('k', throwing))).to.not.throw();
     const joined = flight.do('k', throwing);
-    expect(joined.shared).to.equal(true);
-    const results = await Promise.allSettled([call!.promise, joined.promise]);
+    expect(joined).to.equal(call);
+    const results = await Promise.allSettled([call!, joined]);
     expect(results.map((r) => r.status === 'rejected' && r.reason)).to.deep.equal([boom, boom]);
     expect(runs).to.equal(1);
     expect(flight.size).to.equal(0);
-    expect(await flight.do('k', () => 'ok').promise).to.equal('ok');
+    expect(await flight.do('k', () => 'ok')).to.equal('ok');
   });
 
   it('accepts a synchronous return value', async () => {
     const flight = new Flight<number>();
-    expect(await flight.do('k', () => 42).promise).to.equal(42);
+    expect(await flight.do('k', () => 42)).to.equal(42);
   });
 });

@@ -2,8 +2,9 @@
 // same keys, same value sizes, same access order. Runs alternate between the contenders after a
 // warm-up; the median of the runs is kept.
 
-import { ByteView, geecache, LRU } from 'geecache';
+import { ByteView, geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
+import { LRU } from '../../dist/lru.js';
 import { ready, serve, valueFor } from './ipc.mjs';
 
 const median = (xs) => {

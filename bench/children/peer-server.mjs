@@ -8,8 +8,10 @@
 // IPC: cpu, loads, stats.
 import http from 'node:http';
 import express from 'express';
-import { AUTH_HEADER, decodeGetResponse, encodeSegment, geecache, RequestSigner } from 'geecache';
+import { geecache } from 'geecache';
 import fetch from 'node-fetch';
+import { RequestSigner } from '../../dist/auth.js';
+import { AUTH_HEADER, decodeGetResponse, encodeSegment } from '../../dist/wire.js';
 import { config, cpuSample, ready, serve, valueFor } from './ipc.mjs';
 
 const loads = new Map();

@@ -2,7 +2,8 @@
 // path attached) against a bare node:http server answering the same protobuf bytes.
 // Also measured: the same with secret: false (no HMAC check), and the Express-routed peer path
 // (fastPath: false). Each server is its own process; the load is a third one.
-import { encodeGetResponse, RequestSigner } from 'geecache';
+import { RequestSigner } from '../../dist/auth.js';
+import { encodeGetResponse } from '../../dist/wire.js';
 import { freePorts, get200, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 

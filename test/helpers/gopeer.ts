@@ -1,7 +1,7 @@
 import { execFile, spawn, spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { whenReady, type ChildPeer } from './cluster.js';
+import { type ChildPeer, whenReady } from './cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const GO_DIR = fileURLToPath(new URL('../go/', import.meta.url));

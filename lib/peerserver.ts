@@ -1,0 +1,190 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import type { RequestSigner } from './auth.js';
+import { ByteView } from './byteview.js';
+import { BadKeyError } from './errors.js';
+import type { GroupRegistry } from './registry.js';
+import {
+  AUTH_HEADER,
+  BATCH_CONTENT_TYPE,
+  decodeBatchRequest,
+  decodeSegment,
+  ERROR_HEADER,
+  encodeBatchResponse,
+  GET_RESPONSE_TYPE,
+  GETTER_FAILED,
+  type GetRequest,
+  getResponsePrefix,
+  MAX_BATCH,
+  MAX_BATCH_REQUEST_BYTES,
+  MAX_ERROR_TEXT,
+  type PeerResult,
+} from './wire.js';
+
+const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
+/**
+ * Headers of a 401: the Date is the clock the signature check used, so the client can tell
+ * skewed clocks from a wrong secret (Node's own Date header comes from another clock source).
+ */
+const unauthorizedHeaders = (extra: Record<string, string> = {}) => ({ date: new Date(Date.now()).toUTCString(), ...extra });
+
+/** What a {@link PeerServer} needs of the configuration. */
+export interface PeerServerOptions {
+  readonly basePath: string;
+  /** Checks signatures; undefined with `secret: false`. */
+  readonly signer: RequestSigner | undefined;
+  /** False for a lone peer with no secret: its route then answers 403 to everything. */
+  readonly enabled: boolean;
+}
+
+/**
+ * The server side of the peer protocol: answers `GET {basePath}{group}/{key}` (golang/groupcache's
+ * route, byte for byte) and geecache's batch `POST {basePath}` from this process's groups.
+ */
+export class PeerServer {
+  readonly #registry: GroupRegistry;
+  readonly #options: PeerServerOptions;
+  readonly #attached = new WeakSet<Server>();
+  /** Scratch writer for response prefixes; finish() leaves it empty for the next one. */
+  readonly #writer = new BinaryWriter();
+  #closed = false;
+
+  constructor(registry: GroupRegistry, options: PeerServerOptions) {
+    this.#registry = registry;
+    this.#options = options;
+  }
+
+  /**
+   * Answers `req` if it is a peer request (its path starts with `basePath`) and returns true;
+   * returns false, touching nothing, for any other request.
+   */
+  handle(req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): boolean {
+    if (this.#closed || !url.startsWith(this.#options.basePath)) return false;
+    // #serve answers every expected failure itself; this catches the unexpected (a client that
+    // vanished mid-body), so that one bad request can never take the process down.
+    this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${(err as Error)?.message}`));
+    return true;
+  }
+
+  /**
+   * Serves peer requests on `server` before its other 'request' listeners (Express) see them,
+   * so peer traffic skips Express's per-request work. Idempotent.
+   */
+  attach(server: Server): void {
+    if (this.#attached.has(server)) return;
+    this.#attached.add(server);
+    const others = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
+    server.removeAllListeners('request');
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (this.handle(req, res)) return;
+      for (const listener of others) listener.call(server, req, res);
+    });
+  }
+
+  /** Stops answering: peer requests then go on to the app like any other request. */
+  close(): void {
+    this.#closed = true;
+  }
+
+  /** The route, as golang/groupcache's ServeHTTP: check, parse, answer one get. */
+  async #serve(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const { basePath, signer, enabled } = this.#options;
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (!enabled) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
+    if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
+    if (signer && !signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
+    const rest = path.slice(basePath.length);
+    const slash = rest.indexOf('/');
+    if (slash <= 0) return reply(res, 400, `bad request: expected ${basePath}<group>/<key>`);
+    const keyRaw = rest.slice(slash + 1);
+    if (keyRaw.includes('/')) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
+    const group = decodeSegment(rest.slice(0, slash));
+    const key = decodeSegment(keyRaw);
+    if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
+    const result = await this.#answer({ group, key });
+    if (!result.ok) return reply(res, result.status, result.error, result.status === 500 ? { [ERROR_HEADER]: GETTER_FAILED } : {});
+    send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value);
+  }
+
+  /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
+  async #serveBatch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const signer = this.#options.signer;
+    if (signer && !signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders({ connection: 'close' }));
+    const body = await readBody(req, MAX_BATCH_REQUEST_BYTES);
+    if (body === undefined) return reply(res, 413, `batch request over ${MAX_BATCH_REQUEST_BYTES} bytes`, { connection: 'close' });
+    if (signer && !signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    let requests: GetRequest[];
+    try {
+      requests = decodeBatchRequest(body);
+    } catch (err) {
+      return reply(res, 400, `bad batch request: ${(err as Error).message}`);
+    }
+    if (requests.length > MAX_BATCH) return reply(res, 400, `bad batch request: ${requests.length} gets, over the limit of ${MAX_BATCH}`);
+    const results = await Promise.all(requests.map((request) => this.#answer(request)));
+    send(res, BATCH_CONTENT_TYPE, encodeBatchResponse(results));
+  }
+
+  /** One get for a peer, as the result a single request would answer. */
+  #answer({ group: name, key }: GetRequest): Promise<PeerResult> {
+    const group = this.#registry.getGroup(name);
+    if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${name}` });
+    return group.getForPeer(key).then((value): PeerResult => ({ ok: true, value: ByteView.unwrap(value) }), failure);
+  }
+}
+
+/** A failed get as a result: a bad key is the asker's fault (400), anything else the getter's (500). */
+function failure(err: unknown): PeerResult {
+  const message = ((err as Error)?.message ?? String(err)).slice(0, MAX_ERROR_TEXT);
+  return { ok: false, status: err instanceof BadKeyError ? 400 : 500, error: message };
+}
+
+/**
+ * A request header (`name` in lower case), read from rawHeaders: touching `req.headers` makes
+ * Node build the whole header object, a measurable share of serving a hot key. Repeats are
+ * joined with ", " as `req.headers` joins them.
+ */
+function header(req: IncomingMessage, name: string): string | undefined {
+  const raw = req.rawHeaders;
+  let value: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    if (raw[i].length === name.length && raw[i].toLowerCase() === name) value = value === undefined ? raw[i + 1] : `${value}, ${raw[i + 1]}`;
+  }
+  return value;
+}
+
+/** Ends `res` with a 200 and `body` (+ `rest`), unless the client is gone (the load still filled the cache). */
+function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8Array): void {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length + (rest?.length ?? 0) });
+  if (!rest) return void res.end(body);
+  res.cork(); // one write to the socket, without copying the value into the body
+  res.write(body);
+  res.end(rest);
+}
+
+/** The request body, or undefined once it passes `limit` bytes. */
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Ends `res` with a plain-text status, as Go's http.Error does. */
+function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  if (res.destroyed || res.headersSent) return;
+  const body = `${text.slice(0, MAX_ERROR_TEXT)}\n`;
+  res.writeHead(status, {
+    'content-type': 'text/plain; charset=utf-8',
+    'x-content-type-options': 'nosniff',
+    'content-length': Buffer.byteLength(body),
+    ...headers,
+  });
+  res.end(body);
+}
