@@ -16,6 +16,7 @@ export {
 export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './discovery.js';
 export { BadKeyError, ConfigError, LoadTimeoutError, OwnerLoadError } from './errors.js';
 export { Group } from './group.js';
+export type { HealthReport, PeerHealth } from './health.js';
 export { HttpPool } from './httppool.js';
 export type { Logger } from './logger.js';
 export type { LRUStats } from './lru.js';

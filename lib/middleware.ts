@@ -1,8 +1,11 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { RequestSigner } from './auth.js';
 import type { ByteView } from './byteview.js';
+import { localStats, ringName, type StatsSource } from './clusterstats.js';
+import { dashboard } from './dashboard.js';
 import type { Discovery } from './discovery.js';
 import type { Group } from './group.js';
+import { type HealthReport, health } from './health.js';
 import { HttpPool } from './httppool.js';
 import { Membership } from './membership.js';
 import { resolveOptions } from './options.js';
@@ -41,6 +44,17 @@ export interface GeecacheMiddleware extends RequestCache {
   attach(server: Server): void;
   /** Stops serving peers and closes peer connections. */
   close(): void;
+  /**
+   * The dashboard: a handler to mount behind the app's own auth, e.g.
+   * `app.use('/geecache', requireAdmin, cache.dashboard())`. It shows every peer's figures,
+   * read with signed stats requests (peers with `secret: false` serve none).
+   */
+  dashboard(): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
+  /**
+   * This peer's view, for readiness probes: serving, peers reachable, ring agreement, as a
+   * status (200, or 503 when not serving; with `strict`, also when degraded) and a JSON body.
+   */
+  health(options?: { strict?: boolean }): Promise<HealthReport>;
 }
 
 /**
@@ -55,7 +69,13 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const pool = new HttpPool(config, signer);
   const membership = new Membership(pool, config.discovery, config.logger);
   for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership);
-  const server = new PeerServer(registry, { basePath: config.basePath, signer, enabled: config.secret !== undefined });
+  const ring = ringName(config.ring);
+  const server = new PeerServer(registry, {
+    basePath: config.basePath,
+    signer,
+    enabled: config.secret !== undefined,
+    stats: () => localStats(pool, registry, ring, config.basePath),
+  });
 
   const group = (name: string): Group => {
     const found = registry.getGroup(name);
@@ -84,6 +104,8 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     req.cache = cache;
     next();
   };
+  let closed = false;
+  const stats: StatsSource = { pool, registry, secret: config.secret, ring, basePath: config.basePath, timeoutMs: config.timeoutMs };
   return Object.assign(middleware, {
     get: cache.get,
     group,
@@ -92,9 +114,12 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     registry,
     attach,
     close: () => {
+      closed = true;
       server.close();
       membership.close();
       pool.close();
     },
+    dashboard: () => dashboard(stats),
+    health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed, strict: options.strict === true }),
   });
 }

@@ -19,6 +19,7 @@ import {
   MAX_BATCH_REQUEST_BYTES,
   MAX_ERROR_TEXT,
   type PeerResult,
+  STATS_PATH,
 } from './wire.js';
 
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
@@ -35,6 +36,8 @@ export interface PeerServerOptions {
   readonly signer: RequestSigner | undefined;
   /** False for a lone peer with no secret: its route then answers 403 to everything. */
   readonly enabled: boolean;
+  /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
+  readonly stats?: () => unknown;
 }
 
 /**
@@ -95,6 +98,7 @@ export class PeerServer {
     if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
     if (signer && !signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
     if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
+    if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
     const rest = path.slice(basePath.length);
     const slash = rest.indexOf('/');
     if (slash <= 0) return reply(res, 400, `bad request: expected ${basePath}<group>/<key>`);
@@ -106,6 +110,19 @@ export class PeerServer {
     const result = await this.#answer({ group, key });
     if (!result.ok) return reply(res, result.status, result.error, result.status === 500 ? { [ERROR_HEADER]: GETTER_FAILED } : {});
     send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value);
+  }
+
+  /** `GET {basePath}_stats`, signed like every peer request: no secret, no stats. */
+  #serveStats(res: ServerResponse): void {
+    const stats = this.#options.stats;
+    if (!this.#options.signer || !stats) {
+      reply(res, stats ? 403 : 404, stats ? 'stats are served only to signed requests: this peer has secret: false' : 'no stats here');
+      return;
+    }
+    const body = Buffer.from(JSON.stringify(stats()));
+    if (res.destroyed) return;
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
+    res.end(body);
   }
 
   /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */

@@ -23,6 +23,8 @@ export const MAX_BATCH = 256;
 export const MAX_BATCH_REQUEST_BYTES = 4 << 20;
 /** Longest error text sent to a peer. */
 export const MAX_ERROR_TEXT = 1024;
+/** `GET {basePath}_stats`, signed like every peer request: a peer's figures as JSON (geecache peers only). */
+export const STATS_PATH = '_stats';
 
 /** What a peer is asked: golang/groupcache's `GetRequest { string group = 1; string key = 2; }`. */
 export interface GetRequest {

@@ -28,6 +28,7 @@ describe('examples/demo', function () {
       expect(out.match(new RegExp(`\\[SlowDB\\] search key ${key}$`, 'gm')) ?? [], out).to.have.length(1);
     }
     expect(out).to.match(/^Kate -> 500 Kate not exist$/m);
+    expect(out).to.include(`>>> dashboard: http://127.0.0.1:${ports[0]}/geecache/`);
   });
 });
 

@@ -64,6 +64,7 @@ for (const a of answers) console.log(a);
 await new Promise((r) => setTimeout(r, 200)); // let the peers' log lines arrive
 console.log('>>> database reads (one per key across the whole cluster):');
 for (const [port, key] of dbReads) console.log(`  ${key}: read by the peer on :${port}`);
+console.log(`>>> dashboard: ${peers[0]}/geecache/ (any peer's /geecache/ shows the whole cluster)`);
 if (process.argv.includes('--once')) {
   stopAll();
   process.exit(0);
