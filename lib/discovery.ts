@@ -1,7 +1,7 @@
 import { promises as dns } from 'node:dns';
 import net from 'node:net';
 import os from 'node:os';
-import { ConfigError } from './errors.js';
+import { ConfigError, messageOf } from './errors.js';
 import type { Logger } from './logger.js';
 
 /** Settings every dynamic source shares. */
@@ -312,7 +312,7 @@ export class Discovery {
     } catch (err) {
       if (this.#closed) return;
       this.stats.failures++;
-      const message = `geecache: peer discovery (${this.source.label}) failed: ${(err as Error)?.message ?? String(err)}; ${
+      const message = `geecache: peer discovery (${this.source.label}) failed: ${messageOf(err)}; ${
         this.#last ? `keeping the last good list of ${this.#last.length} peers` : 'serving alone until it answers'
       }`;
       if (message !== this.#lastError) this.#hooks.logger.warn(message);

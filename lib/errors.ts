@@ -15,24 +15,97 @@ export class ConfigError extends TypeError {
  * The owner was reached and its getter failed. Thrown by a PeerGetter so the group reports the
  * error instead of running the getter a second time locally (golang/groupcache does run it
  * twice). Any other error from a peer means "could not ask", and the group loads locally.
+ *
+ * So that an error looks the same whichever peer owns the key, it carries what the owner's
+ * error said: `name` is the original error's name (e.g. `'NotFoundError'`, `'LoadTimeoutError'`),
+ * `message` its message, and `status`/`statusCode` its HTTP status when it had a valid 4xx/5xx.
  */
 export class OwnerLoadError extends Error {
-  override readonly name = 'OwnerLoadError';
+  override name = 'OwnerLoadError';
+  /** The original error's HTTP status (400-599), as Express's error handler reads it; else undefined. */
+  readonly status: number | undefined;
+  /** The same as `status` (Express and http-errors read either). */
+  readonly statusCode: number | undefined;
   constructor(
     /** The peer whose getter failed. */
     readonly peer: string,
     message: string,
+    original: { name?: string; status?: number } = {},
   ) {
     super(message);
+    if (original.name) this.name = original.name;
+    this.status = original.status;
+    this.statusCode = original.status;
   }
 }
 
-/** A key that is not a non-empty string within the length limit. */
+/** A key that is not a non-empty string within the length limit: the caller's fault (HTTP 400). */
 export class BadKeyError extends TypeError {
   override readonly name = 'BadKeyError';
+  readonly status = 400;
+  readonly statusCode = 400;
 }
 
-/** A getter that did not settle within the group's `loadTimeoutMs`. */
+/** A getter that did not settle within the group's `loadTimeoutMs` (HTTP 504). */
 export class LoadTimeoutError extends Error {
   override readonly name = 'LoadTimeoutError';
+  readonly status = 504;
+  readonly statusCode = 504;
+}
+
+/** What can be safely said about a thrown value: see {@link errorFacts}. */
+export interface ErrorFacts {
+  /** A token-safe name (letters, digits, `_$.-`, at most 64), `'Error'` when there is none. */
+  name: string;
+  message: string;
+  /** `status`, else `statusCode`, when it is an integer 400-599. */
+  status: number | undefined;
+}
+
+const NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
+
+/**
+ * Reads the name, message and HTTP status of anything a getter may throw — an Error, a string,
+ * undefined, `Object.create(null)`, a frozen object, a Proxy whose every trap throws — without
+ * ever throwing itself: an error about an error must not take a peer down.
+ */
+export function errorFacts(err: unknown): ErrorFacts {
+  const name = attempt(() => {
+    const value = (err as { name?: unknown }).name;
+    return typeof value === 'string' && NAME.test(value) ? value : undefined;
+  });
+  const message = attempt(() => {
+    if (typeof err === 'string') return err;
+    const value = (err as { message?: unknown }).message;
+    if (typeof value === 'string') return value;
+    if (err === undefined || err === null || typeof err !== 'object') return String(err);
+    return undefined;
+  });
+  const status = attempt(() => {
+    const e = err as { status?: unknown; statusCode?: unknown };
+    for (const value of [e.status, e.statusCode]) if (typeof value === 'number' && Number.isInteger(value) && value >= 400 && value <= 599) return value;
+    return undefined;
+  });
+  return { name: name ?? 'Error', message: message ?? `a thrown ${describeType(err)} with no message`, status };
+}
+
+/** The message of any thrown value (see {@link errorFacts}); never throws. */
+export const messageOf = (err: unknown): string => errorFacts(err).message;
+
+function attempt<T>(read: () => T | undefined): T | undefined {
+  try {
+    return read();
+  } catch {
+    return undefined;
+  }
+}
+
+function describeType(value: unknown): string {
+  try {
+    if (value === null) return 'null';
+    if (typeof value !== 'object' && typeof value !== 'function') return typeof value;
+    return Object.getPrototypeOf(value) === null ? 'object without prototype' : typeof value;
+  } catch {
+    return 'object';
+  }
 }

@@ -190,7 +190,13 @@ export class Group {
 
 function toByteView(value: unknown, group: string, key: string): ByteView {
   // The getter's buffer is copied: the getter may reuse or change it after returning.
-  if (typeof value === 'string' || value instanceof Uint8Array) return new ByteView(value);
-  const got = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  if (typeof value === 'string') return new ByteView(value);
+  let got: string;
+  try {
+    if (value instanceof Uint8Array) return new ByteView(value);
+    got = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+  } catch {
+    got = 'an object whose properties throw when read'; // e.g. a Proxy: never let it throw from here
+  }
   throw new TypeError(`getter for group "${group}" returned ${got} for key ${JSON.stringify(key)}; return a Buffer, Uint8Array or string`);
 }

@@ -3,7 +3,7 @@ import https from 'node:https';
 import fetch from 'node-fetch';
 import type { RequestSigner } from './auth.js';
 import { Coalescer } from './coalescer.js';
-import { OwnerLoadError } from './errors.js';
+import { messageOf, OwnerLoadError } from './errors.js';
 import { type FullLogger, SILENT } from './logger.js';
 import { PeerMonitor } from './peermonitor.js';
 import type { PeerGetter } from './peers.js';
@@ -171,7 +171,7 @@ export class HttpGetter implements PeerGetter {
       // Timed out or unreachable: stop waiting on this peer for a while. A reset is not enough —
       // a healthy peer resets an idle keep-alive socket now and then — it just fails this get.
       if (isPeerDown(err)) this.#downUntil = Date.now() + this.#options.backoffMs;
-      throw new Error(`peer ${this.peer} failed: ${(err as Error).message}`, { cause: err });
+      throw new Error(`peer ${this.peer} failed: ${messageOf(err)}`, { cause: err });
     }
   }
 }

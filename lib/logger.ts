@@ -38,10 +38,22 @@ export function resolveLogger(option: Logger | false | undefined): FullLogger {
     };
   }
   return {
-    warn: (m) => option.warn(m),
-    error: (m) => (option.error ? option.error(m) : option.warn(m)),
-    info: (m) => option.info?.(m),
-    debug: (m) => option.debug?.(m),
+    warn: guard(() => option.warn.bind(option)),
+    error: guard(() => (option.error ? option.error.bind(option) : option.warn.bind(option))),
+    info: guard(() => option.info?.bind(option)),
+    debug: guard(() => option.debug?.bind(option)),
+  };
+}
+
+/**
+ * A logger call that cannot throw: geecache logs from timers and request paths, where a logger
+ * that throws (a closed stream, a bad transport) would otherwise crash the process or fail a get.
+ */
+function guard(pick: () => ((message: string) => void) | undefined): (message: string) => void {
+  return (message) => {
+    try {
+      pick()?.(message);
+    } catch {}
   };
 }
 

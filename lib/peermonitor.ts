@@ -1,5 +1,6 @@
 import { MAX_CLOCK_SKEW_MS } from './auth.js';
 import { type PeerErrorMessage, type PeerRequestMessage, peerErrorChannel, peerRequestChannel } from './diagnostics.js';
+import { messageOf } from './errors.js';
 import { Histogram } from './histogram.js';
 import { type FullLogger, Notices } from './logger.js';
 
@@ -128,7 +129,7 @@ export class PeerMonitor {
     const code = (err as { code?: string })?.code ?? '';
     const timedOut = (err as Error)?.name === 'AbortError' || code === 'ETIMEDOUT';
     if (!timedOut && !DOWN_CODES.has(code)) {
-      this.#count('reset', undefined, `peer ${this.peer}: ${(err as Error)?.message ?? String(err)}`, false);
+      this.#count('reset', undefined, `peer ${this.peer}: ${messageOf(err)}`, false);
       return;
     }
     const skipped = `its keys are loaded locally meanwhile, and it is skipped for backoffMs (${this.#options.backoffMs} ms) after each failure`;

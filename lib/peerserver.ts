@@ -2,7 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
-import { BadKeyError } from './errors.js';
+import { BadKeyError, errorFacts, messageOf } from './errors.js';
 import type { GroupRegistry } from './registry.js';
 import {
   AUTH_HEADER,
@@ -65,7 +65,7 @@ export class PeerServer {
     if (this.#closed || !url.startsWith(this.#options.basePath)) return false;
     // #serve answers every expected failure itself; this catches the unexpected (a client that
     // vanished mid-body), so that one bad request can never take the process down.
-    this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${(err as Error)?.message}`));
+    this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${messageOf(err)}`));
     return true;
   }
 
@@ -136,7 +136,7 @@ export class PeerServer {
     try {
       requests = decodeBatchRequest(body);
     } catch (err) {
-      return reply(res, 400, `bad batch request: ${(err as Error).message}`);
+      return reply(res, 400, `bad batch request: ${messageOf(err)}`);
     }
     if (requests.length > MAX_BATCH) return reply(res, 400, `bad batch request: ${requests.length} gets, over the limit of ${MAX_BATCH}`);
     const results = await Promise.all(requests.map((request) => this.#answer(request)));
@@ -151,10 +151,18 @@ export class PeerServer {
   }
 }
 
-/** A failed get as a result: a bad key is the asker's fault (400), anything else the getter's (500). */
+/**
+ * A failed get as a result: a bad key is the asker's fault (400), anything else the getter's
+ * (500, marked so the asker does not run its getter again). Whatever was thrown — a Proxy whose
+ * traps throw, `Object.create(null)`, undefined — is read without throwing (errorFacts).
+ */
 function failure(err: unknown): PeerResult {
-  const message = ((err as Error)?.message ?? String(err)).slice(0, MAX_ERROR_TEXT);
-  return { ok: false, status: err instanceof BadKeyError ? 400 : 500, error: message };
+  const facts = errorFacts(err);
+  let badKey = false;
+  try {
+    badKey = err instanceof BadKeyError;
+  } catch {} // a Proxy's getPrototypeOf trap may throw: then it is not ours
+  return { ok: false, status: badKey ? 400 : 500, error: facts.message.slice(0, MAX_ERROR_TEXT) };
 }
 
 /**
