@@ -10,6 +10,4 @@ const server = http.createServer((_req, res) => {
   res.end(body);
 });
 serve({ cpu: () => cpuSample() });
-server.listen({ port: config.port, host: '127.0.0.1', backlog: 4096 }, () =>
-  ready({ port: /** @type {import('node:net').AddressInfo} */ (server.address()).port }),
-);
+server.listen({ port: config.port, host: '127.0.0.1', backlog: 4096 }, () => ready(/** @type {import('node:net').AddressInfo} */ (server.address()).port));

@@ -23,8 +23,9 @@ export function serve(handlers) {
   });
 }
 
-export function ready(info = {}) {
-  process.send?.({ type: 'ready', ...info });
+/** Tells the parent this child serves: the ready line of test/helpers/ready.mjs. */
+export function ready(port) {
+  console.log(port === undefined ? 'ready' : `ready ${port}`);
 }
 
 /** CPU time used by this process so far, with the wall clock, for utilisation over a window. */

@@ -4,10 +4,13 @@ import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { waitForReady } from '../../test/helpers/ready.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
 export const CHILDREN = path.join(BENCH_DIR, 'children');
+/** The geecache peer the tests start too (test/helpers/cluster.ts): one fixture for both. */
+export const PEER_FIXTURE = path.join(ROOT, 'test', 'fixtures', 'peer.mjs');
 
 const num = (name, fallback) => {
   const raw = process.env[name];
@@ -96,29 +99,25 @@ function hookExit() {
 
 /**
  * Starts `node script` with `config` (JSON in argv[2]) and an IPC channel. Resolves once the
- * child sends { type: 'ready', ... }. The handle's `call(msg)` sends a message with an id and
- * resolves with the child's { id, result } / rejects with its { id, error }.
- * @param {string} script a file of bench/children/
+ * child prints its ready line (test/helpers/ready.mjs: the protocol of every child, in the tests
+ * too). The handle's `call(msg)` sends a message with an id and resolves with the child's
+ * { id, result } / rejects with its { id, error }.
+ * @param {string} script a file of bench/children/, or an absolute path (the peer: PEER_FIXTURE)
  * @param {Record<string, unknown>} [config]
  * @param {{ nodeArgs?: string[], name?: string, readyTimeoutMs?: number }} [options]
  * @returns {Promise<import('./types.js').ChildHandle>}
  */
-export function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000 } = {}) {
+export async function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000 } = {}) {
   hookExit();
-  const child = spawn(process.execPath, [...nodeArgs, path.join(CHILDREN, script), JSON.stringify(config)], {
+  const child = spawn(process.execPath, [...nodeArgs, path.resolve(CHILDREN, script), JSON.stringify(config)], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
   live.add(child);
   startedPids.push(child.pid);
-  let output = '';
-  const keep = (d) => {
-    output += d;
-    if (output.length > 20_000) output = output.slice(-10_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
+  const started = waitForReady(child, name, readyTimeoutMs);
+  let output = () => '';
   let nextId = 1;
   const pending = new Map();
   let exited = false;
@@ -127,20 +126,28 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
     child.on('exit', (code, signal) => {
       exited = true;
       live.delete(child);
-      for (const { reject } of pending.values()) reject(new Error(`${name} exited (${code ?? signal}) during a call:\n${output}`));
+      for (const { reject } of pending.values()) reject(new Error(`${name} exited (${code ?? signal}) during a call:\n${output()}`));
       pending.clear();
       resolve();
     });
   });
-  /** @type {import('./types.js').ChildHandle} */
-  const handle = {
+  child.on('message', (/** @type {any} */ msg) => {
+    if (msg?.id === undefined || !pending.has(msg.id)) return;
+    const p = pending.get(msg.id);
+    pending.delete(msg.id);
+    if (msg.error) p.reject(new Error(`${name}: ${msg.error}`));
+    else p.resolve(msg.result);
+  });
+  const ready = await started;
+  output = ready.output;
+  return {
     name,
     process: child,
     pid: child.pid,
-    info: { type: 'ready' },
-    output: () => output,
+    port: ready.port,
+    output: () => output(),
     call(message, timeoutMs = 600_000) {
-      if (exited) return Promise.reject(new Error(`${name} is not running:\n${output}`));
+      if (exited) return Promise.reject(new Error(`${name} is not running:\n${output()}`));
       const id = nextId++;
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => {
@@ -167,32 +174,16 @@ export function startChild(script, config = {}, { nodeArgs = [], name = path.bas
       }
     },
   };
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      handle.stop();
-      reject(new Error(`${name} did not start within ${readyTimeoutMs} ms:\n${output}`));
-    }, readyTimeoutMs);
-    child.on('message', (/** @type {any} */ msg) => {
-      if (msg?.type === 'ready') {
-        clearTimeout(timer);
-        handle.info = msg;
-        resolve(handle);
-      } else if (msg?.id !== undefined && pending.has(msg.id)) {
-        const p = pending.get(msg.id);
-        pending.delete(msg.id);
-        if (msg.error) p.reject(new Error(`${name}: ${msg.error}`));
-        else p.resolve(msg.result);
-      }
-    });
-    child.on('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${output}`));
-    });
-    child.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-  });
+}
+
+/**
+ * Starts the geecache peer fixture (test/fixtures/peer.mjs) for `config.self`, with what the bench
+ * wants unless `config` says otherwise: 64 MB per cache, no Prometheus registry.
+ * @param {{ self: string } & Record<string, unknown>} config
+ */
+export function startPeer(config) {
+  const port = Number(new URL(config.self).port);
+  return startChild(PEER_FIXTURE, { port, maxBytes: 64 << 20, metrics: false, ...config }, { name: `peer:${port}` });
 }
 
 /** Stops every handle given (ignoring undefined ones), waiting for each to exit. */

@@ -75,8 +75,8 @@ export interface ChildHandle {
   name: string;
   process: ChildProcess;
   pid: number | undefined;
-  /** The child's { type: 'ready', ... } message. */
-  info: { type: 'ready'; port?: number };
+  /** The port its ready line named (servers only). */
+  port: number | undefined;
   output(): string;
   /** Resolves with the child's reply to `message.cmd`, whose shape each child script defines. */
   // biome-ignore lint/suspicious/noExplicitAny: replies come over IPC as plain JSON; each row reads the fields its child sends.

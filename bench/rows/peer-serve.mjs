@@ -4,7 +4,7 @@
 // (fastPath: false). Each server is its own process; the load is a third one.
 import { RequestSigner } from '../../dist/auth.js';
 import { encodeGetResponse } from '../../dist/wire.js';
-import { freePorts, get200, SECRET, settings, startChild, stopAll } from '../lib/common.mjs';
+import { freePorts, get200, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
 export const name = 'peer-serve';
@@ -21,11 +21,7 @@ export async function run({ loadgen, log }) {
   const handles = [];
   try {
     const peer = (port, extra) =>
-      startChild(
-        'peer-server.mjs',
-        { self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra },
-        { name: `peer:${port}` },
-      );
+      startPeer({ self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra });
     const [bare, fast, open, routed] = await Promise.all([
       startChild('bare-server.mjs', { port: ports[0], key: KEY, valueBytes: settings.valueBytes }, { name: 'bare' }),
       peer(ports[1], {}),
@@ -37,7 +33,7 @@ export async function run({ loadgen, log }) {
     // One ordinary request attaches the fast path; then check every server answers the same bytes.
     const signer = new RequestSigner(SECRET);
     const expected = Buffer.from(encodeGetResponse(Buffer.alloc(settings.valueBytes, KEY)));
-    for (const h of [fast, open, routed]) await get200(`${url(h.info.port)}/ping`);
+    for (const h of [fast, open, routed]) await get200(`${url(h.port)}/ping`);
     /** @type {[import('../lib/types.js').ChildHandle, boolean][]} */
     const servers = [
       [bare, true],
@@ -46,18 +42,18 @@ export async function run({ loadgen, log }) {
       [routed, true],
     ];
     for (const [h, signed] of servers) {
-      const body = await get200(url(h.info.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', PATH) } : {});
+      const body = await get200(url(h.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', PATH) } : {});
       if (!body.equals(expected)) throw new Error(`${h.name} answered different bytes from the bare server`);
     }
     const attached = { fast: await fast.call({ cmd: 'fastPath' }), open: await open.call({ cmd: 'fastPath' }), routed: await routed.call({ cmd: 'fastPath' }) };
     if (!attached.fast || !attached.open || attached.routed) throw new Error(`fast path state is wrong: ${JSON.stringify(attached)}`);
 
     // The bare server gets the signed header too, so every server reads the same request bytes.
-    const signed = (h) => () => ({ url: url(h.info.port) + PATH, headers: { 'x-geecache-auth': signer.sign('GET', PATH) } });
+    const signed = (h) => () => ({ url: url(h.port) + PATH, headers: { 'x-geecache-auth': signer.sign('GET', PATH) } });
     const configs = [
       { id: 'bare', servers: [bare], load: signed(bare) },
       { id: 'fastSigned', servers: [fast], load: signed(fast) },
-      { id: 'fastOpen', servers: [open], load: () => ({ url: url(open.info.port) + PATH }) },
+      { id: 'fastOpen', servers: [open], load: () => ({ url: url(open.port) + PATH }) },
       { id: 'routed', servers: [routed], load: signed(routed) },
     ];
     const m = await measure(loadgen, configs, { log });

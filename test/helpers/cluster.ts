@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { waitForReady } from './ready.mjs';
 
 const PEER = fileURLToPath(new URL('../fixtures/peer.mjs', import.meta.url));
 const CLOCK = new URL('../fixtures/clock-offset.mjs', import.meta.url).href;
@@ -58,30 +59,10 @@ export function startPeer(config: PeerConfig, env: Record<string, string> = {}, 
   return whenReady(child, url, `peer ${url}`);
 }
 
-/**
- * Resolves once `child` prints "ready " on stdout; rejects (and kills it) if it exits, cannot
- * run, or stays silent for 15 s. `label` names it in errors.
- */
-export function whenReady(child: ChildProcess, url: string, label: string): Promise<ChildPeer> {
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      reject(new Error(`${label} ${why}:\n${out}`));
-    };
-    const timer = setTimeout(() => fail('did not start'), 15_000);
-    child.stdout!.on('data', (d) => {
-      out += d;
-      if (out.includes('ready ')) {
-        clearTimeout(timer);
-        resolve({ url, process: child, output: () => out });
-      }
-    });
-    child.stderr!.on('data', (d) => (out += d));
-    child.on('error', (err) => fail(`could not run: ${err.message}`));
-    child.on('exit', (code) => fail(`exited with ${code}`));
-  });
+/** Resolves once `child` prints its ready line (test/helpers/ready.mjs); `label` names it in errors. */
+export async function whenReady(child: ChildProcess, url: string, label: string): Promise<ChildPeer> {
+  const { output } = await waitForReady(child, label);
+  return { url, process: child, output };
 }
 
 /** N peers on free loopback ports, each knowing all the others (over https when `extra.tls` is given). */

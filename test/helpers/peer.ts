@@ -1,0 +1,95 @@
+// geecache peers inside the test process: each a real http.Server on 127.0.0.1 serving an Express
+// app with the geecache middleware. (Peers in their own processes: test/helpers/cluster.ts.)
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, { type Express } from 'express';
+import { type GeecacheMiddleware, type GeecacheOptions, geecache } from 'geecache';
+
+/** One in-process peer. */
+export interface InProcessPeer {
+  url: string;
+  port: number;
+  server: http.Server;
+  app: Express;
+  cache: GeecacheMiddleware;
+  /** Closes the middleware (its peer connections), then the server. */
+  close(): Promise<void>;
+}
+
+export interface PeerSetup {
+  /** Options of http.createServer (e.g. headersTimeout). */
+  serverOptions?: http.ServerOptions;
+  /** Listen on this port instead of a free one (only with one peer). */
+  port?: number;
+  /** Call cache.attach(server) at once, so the fast path serves from the first request. */
+  attach?: boolean;
+  /** Runs once the middleware is mounted: add the app's routes, or listeners on the server. */
+  setup?: (peer: InProcessPeer, index: number) => void;
+}
+
+/** Listens on 127.0.0.1 (`port`, or a free one) and returns the port. */
+export async function listen(server: http.Server, port = 0): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+/**
+ * Closes every connection of `server` (an idle keep-alive socket would hold close() open) and
+ * resolves once it is closed.
+ */
+export async function closeServer(server: http.Server): Promise<void> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+}
+
+/**
+ * Starts `n` peers. Every server listens before any middleware is made, so `options(self, urls, i)`
+ * can give peer i a peer list naming all of them.
+ */
+export async function startPeers(
+  n: number,
+  options: (self: string, urls: string[], index: number) => GeecacheOptions,
+  { serverOptions = {}, port, attach = false, setup }: PeerSetup = {},
+): Promise<InProcessPeer[]> {
+  if (port !== undefined && n !== 1) throw new Error('startPeers: a fixed port needs n = 1');
+  const servers = Array.from({ length: n }, () => http.createServer(serverOptions));
+  const ports = await Promise.all(servers.map((server) => listen(server, port)));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  return servers.map((server, i) => {
+    const cache = geecache(options(urls[i], urls, i));
+    const app = express();
+    app.use(cache);
+    server.on('request', app);
+    if (attach) cache.attach(server);
+    const peer: InProcessPeer = {
+      url: urls[i],
+      port: ports[i],
+      server,
+      app,
+      cache,
+      close: async () => {
+        cache.close();
+        await closeServer(server);
+      },
+    };
+    setup?.(peer, i);
+    return peer;
+  });
+}
+
+/** One peer: startPeers(1, ...). */
+export async function startPeer(options: (self: string) => GeecacheOptions, setup: PeerSetup = {}): Promise<InProcessPeer> {
+  const [peer] = await startPeers(1, (self) => options(self), setup);
+  return peer;
+}
+
+/** Closes peers one after the other. */
+export async function closePeers(peers: InProcessPeer[]): Promise<void> {
+  for (const peer of peers) await peer.close();
+}
