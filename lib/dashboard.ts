@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type GroupFigures, gatherStats, type PeerStatsResult, type StatsSource } from './clusterstats.js';
+import { type GroupFigures, gatherStats, type StatsSource } from './clusterstats.js';
 import { PAGE_SCRIPT, PAGE_STYLE, pageHtml } from './dashboardpage.js';
 
 /** How often the page refreshes itself. */
@@ -71,77 +71,91 @@ function sum(list: DashboardFigures[]): DashboardFigures {
   return { ...rest, hitRatio: rest.gets ? rest.hits / rest.gets : null, hotShare: rest.hits ? hotHits / rest.hits : null };
 }
 
-/**
- * The dashboard: one page (inline script and style, no build step) and the two JSON answers it
- * reads. Mount it behind the app's own auth: it shows every peer's URL and figures. It answers
- * GET only, and calls next() for any path it does not serve.
- */
-export function dashboard(source: StatsSource): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
-  // Inline code is allowed by its hash only: a name that slipped past escaping still could not run.
-  const csp = [
+/** Each peer's share of keys, estimated by hashing sample keys; recomputed when membership changes. */
+class RingShares {
+  readonly #pool: StatsSource['pool'];
+  #members = '';
+  #shares = new Map<string, number>();
+
+  constructor(pool: StatsSource['pool']) {
+    this.#pool = pool;
+  }
+
+  get(): Map<string, number> {
+    const members = this.#pool.peers().join(' ');
+    if (members !== this.#members) {
+      const counts = new Map<string, number>();
+      for (let i = 0; i < SHARE_SAMPLES; i++) {
+        const owner = this.#pool.ownerOf(`share-sample-${i}`) ?? '';
+        counts.set(owner, (counts.get(owner) ?? 0) + 1);
+      }
+      this.#members = members;
+      this.#shares = new Map([...counts].map(([url, n]) => [url, n / SHARE_SAMPLES]));
+    }
+    return this.#shares;
+  }
+}
+
+/** The page's model: every peer's stats (asked for now), this peer's view of each, summed per group. */
+async function clusterModel(source: StatsSource, shares: RingShares): Promise<DashboardModel> {
+  const results = await gatherStats(source);
+  const { pool } = source;
+  const mine = pool.peers().slice().sort().join(' ');
+  const share = shares.get();
+  const getters = pool.getters();
+  const peers = results.map((r) => {
+    const monitor = getters.get(r.url)?.monitor;
+    const self = r.url === pool.self;
+    return {
+      url: r.url,
+      self,
+      share: share.get(r.url) ?? 0,
+      state: !r.ok ? r.state : getters.get(r.url)?.isDown ? 'backing off' : 'up',
+      // This peer's requests to it when there were any, else the stats request just made.
+      latencyMs: self ? null : (monitor?.latencyMs ?? r.ms),
+      requests: monitor?.requests ?? 0,
+      errors: monitor ? Object.values(monitor.errors).reduce((n: number, v) => n + (v ?? 0), 0) : 0,
+      error: r.ok ? (monitor?.lastError?.message ?? null) : r.error,
+    };
+  });
+  const names = new Set(results.flatMap((r) => (r.ok ? Object.keys(r.doc.groups) : [])));
+  const groups = [...names].sort().map((name) => {
+    const rows = results.map((r) => {
+      const g = r.ok ? r.doc.groups[name] : undefined;
+      return { url: r.url, state: r.ok ? (g ? 'up' : 'no such group') : r.state, figures: g ? figures(g) : null };
+    });
+    return { name, cluster: sum(rows.flatMap((p) => (p.figures ? [p.figures] : []))), peers: rows };
+  });
+  const agreement = results.every((r) => !r.ok || (r.doc.peers.slice().sort().join(' ') === mine && r.doc.ring === source.ring));
+  return { self: pool.self, time: Date.now(), ring: source.ring, refreshMs: REFRESH_MS, agreement, peers, groups };
+}
+
+/** The page's Content-Security-Policy: its inline script and style are allowed by their hashes only. */
+function contentSecurityPolicy(): string {
+  const hash = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
+  return [
     "default-src 'none'",
-    `script-src 'sha256-${createHash('sha256').update(PAGE_SCRIPT).digest('base64')}'`,
-    `style-src 'sha256-${createHash('sha256').update(PAGE_STYLE).digest('base64')}'`,
+    `script-src ${hash(PAGE_SCRIPT)}`,
+    `style-src ${hash(PAGE_STYLE)}`,
     "connect-src 'self'",
     "img-src 'self' data:",
     "base-uri 'none'",
     "form-action 'none'",
     "frame-ancestors 'none'",
   ].join('; ');
+}
+
+/**
+ * The dashboard: one page (inline script and style, no build step) and the two JSON answers it
+ * reads, `api/cluster` and `api/owner?key=`. Mount it behind the app's own auth: it shows every
+ * peer's URL and figures. It calls next() for what it does not serve. A name that slipped past
+ * the page's escaping still could not run: the CSP allows only the page's own inline code.
+ */
+export function dashboard(source: StatsSource): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
+  const csp = contentSecurityPolicy();
   const html = Buffer.from(pageHtml());
-  let shares: { members: string; share: Map<string, number> } | undefined;
-
-  /** Each peer's share of keys, estimated by hashing sample keys; recomputed when membership changes. */
-  const ringShares = (): Map<string, number> => {
-    const members = source.pool.peers().join(' ');
-    if (shares?.members !== members) {
-      const counts = new Map<string, number>();
-      for (let i = 0; i < SHARE_SAMPLES; i++) {
-        const owner = source.pool.ownerOf(`share-sample-${i}`) ?? '';
-        counts.set(owner, (counts.get(owner) ?? 0) + 1);
-      }
-      shares = { members, share: new Map([...counts].map(([url, n]) => [url, n / SHARE_SAMPLES])) };
-    }
-    return shares.share;
-  };
-
-  const model = async (): Promise<DashboardModel> => {
-    const results = await gatherStats(source);
-    const mine = source.pool.peers().slice().sort().join(' ');
-    const share = ringShares();
-    const getters = source.pool.getters();
-    const groupNames = new Set<string>();
-    for (const r of results) if (r.ok) for (const name of Object.keys(r.doc.groups)) groupNames.add(name);
-    const stateOf = (r: PeerStatsResult) => (!r.ok ? r.state : getters.get(r.url)?.isDown ? 'backing off' : 'up');
-    return {
-      self: source.pool.self,
-      time: Date.now(),
-      ring: source.ring,
-      refreshMs: REFRESH_MS,
-      agreement: results.every((r) => !r.ok || (r.doc.peers.slice().sort().join(' ') === mine && r.doc.ring === source.ring)),
-      peers: results.map((r) => {
-        const monitor = getters.get(r.url)?.monitor;
-        const errors = monitor ? Object.values(monitor.errors).reduce((n, v) => n + (v ?? 0), 0) : 0;
-        return {
-          url: r.url,
-          self: r.url === source.pool.self,
-          share: share.get(r.url) ?? 0,
-          state: stateOf(r),
-          latencyMs: r.url === source.pool.self ? null : (monitor?.latencyMs ?? r.ms),
-          requests: monitor?.requests ?? 0,
-          errors,
-          error: r.ok ? (monitor?.lastError?.message ?? null) : r.error,
-        };
-      }),
-      groups: [...groupNames].sort().map((name) => {
-        const peers = results.map((r) => {
-          const g = r.ok ? r.doc.groups[name] : undefined;
-          return { url: r.url, state: r.ok ? (g ? 'up' : 'no such group') : r.state, figures: g ? figures(g) : null };
-        });
-        return { name, cluster: sum(peers.flatMap((p) => (p.figures ? [p.figures] : []))), peers };
-      }),
-    };
-  };
+  const shares = new RingShares(source.pool);
+  const json = (res: ServerResponse, status: number, value: unknown) => send(res, status, 'application/json', JSON.stringify(value));
 
   return (req, res, next) => {
     const url = new URL(req.url ?? '/', 'http://dashboard.invalid');
@@ -149,18 +163,17 @@ export function dashboard(source: StatsSource): (req: IncomingMessage, res: Serv
     if (req.method !== 'GET' && req.method !== 'HEAD') return next ? next() : send(res, 405, 'text/plain', 'GET only\n');
     if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': csp });
     if (path === '/api/cluster') {
-      model().then(
-        (m) => send(res, 200, 'application/json', JSON.stringify(m)),
-        (err) => send(res, 500, 'application/json', JSON.stringify({ error: String((err as Error)?.message ?? err) })),
+      clusterModel(source, shares).then(
+        (model) => json(res, 200, model),
+        (err) => json(res, 500, { error: String((err as Error)?.message ?? err) }),
       );
       return;
     }
     if (path === '/api/owner') {
       const key = url.searchParams.get('key');
-      if (!key || key.length > MAX_OWNER_KEY)
-        return send(res, 400, 'application/json', JSON.stringify({ error: `give a key of 1 to ${MAX_OWNER_KEY} characters: ?key=...` }));
+      if (!key || key.length > MAX_OWNER_KEY) return json(res, 400, { error: `give a key of 1 to ${MAX_OWNER_KEY} characters: ?key=...` });
       const owner = source.pool.ownerOf(key) ?? null;
-      return send(res, 200, 'application/json', JSON.stringify({ key, owner, self: owner === source.pool.self }));
+      return json(res, 200, { key, owner, self: owner === source.pool.self });
     }
     if (next) return next();
     send(res, 404, 'text/plain', 'not found\n');

@@ -4,6 +4,7 @@
 
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { Server } from 'node:http';
+import net from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
 import { type GeecacheOptions, geecache, type PeerErrorMessage } from 'geecache';
@@ -108,6 +109,35 @@ describe('warnings that name the fix', function () {
     expect(a.logged.warn[0]).to.include(`peer ${urlB} is down or unreachable (ECONNREFUSED)`);
     expect(a.logged.warn[0]).to.include('remove it from peers on every instance');
     expect(a.cache.pool.getters().get(urlB)?.monitor.errors.refused).to.be.at.least(2);
+  });
+
+  it('a peer that accepts connections and never answers: one warning, "no answer within timeoutMs"', async () => {
+    const sockets = new Set<net.Socket>();
+    const stuck = net.createServer((socket) => sockets.add(socket));
+    const port = await freePort();
+    await new Promise<void>((resolve) => stuck.listen(port, '127.0.0.1', resolve));
+    const urlB = `http://127.0.0.1:${port}`;
+    try {
+      a = await startA([urlB], { timeoutMs: 200, backoffMs: 0 });
+      await getAll(a.cache, keysOwnedBy(a.cache, urlB, 8));
+      expect(a.logged.warn).to.have.length(1);
+      expect(a.logged.warn[0]).to.include(`peer ${urlB} is down or stuck: no answer within timeoutMs (200 ms)`);
+      expect(a.cache.pool.getters().get(urlB)?.monitor.errors.timeout).to.be.at.least(2);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((r) => stuck.close(r));
+    }
+  });
+
+  it('a peer without the group: one warning, "define the same groups on every peer"', async () => {
+    const [portA, portB] = await Promise.all([freePort(), freePort()]);
+    const [urlA, urlB] = [portA, portB].map((p) => `http://127.0.0.1:${p}`);
+    children.push(await startPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET }));
+    // A's only group is "other"; the child peer has only "scores".
+    a = await startA([urlB], { groups: { other: { maxBytes: 1 << 20, getter: (key) => `local:${key}` } } }, portA);
+    await getAll(a.cache, keysOwnedBy(a.cache, urlB, 12));
+    expect(a.logged.warn).to.have.length(1);
+    expect(a.logged.warn[0]).to.include(`peer ${urlB} answered "no such group: other": define the same groups on every peer`);
   });
 
   it('the middleware mounted under app.use(\'/api\', ...): one warning, "not mounted at the root"', async () => {
