@@ -3,7 +3,7 @@ import type { ByteView } from './byteview.js';
 
 /** Counters kept by an {@link LRU}. */
 export interface LRUStats {
-  /** Bytes the cache accounts for: the sum of key length + value length over its entries. */
+  /** Bytes the cache accounts for: the sum of {@link LRU.cost} over its entries (key + value + {@link ENTRY_OVERHEAD_BYTES} each). */
   bytes: number;
   /** Entries held. */
   items: number;
@@ -16,10 +16,20 @@ export interface LRUStats {
 }
 
 /**
+ * What one entry costs the process beyond its key's and value's bytes, on Node 20 (64-bit): the
+ * key string's header, the ByteView and its Buffer (or string) header, and lru-cache's slots (a
+ * Map entry, its key/value/next/prev/size arrays). Measured at 230-320 B per entry for empty to
+ * 1 KB values (BENCHMARKS.md, "memory"). groupcache counts key + value only; without this, a
+ * flood of empty values under 1-byte keys made `maxBytes` bound only ~1% of the heap they used.
+ */
+export const ENTRY_OVERHEAD_BYTES = 256;
+
+/**
  * A byte-bounded least-recently-used cache of {@link ByteView}s, on the `lru-cache` package.
  *
- * An entry costs its key's length plus its value's length, as in groupcache, so `maxBytes`
- * bounds what the cache accounts for. `maxBytes <= 0` makes a cache that holds nothing.
+ * An entry costs its key's UTF-8 length plus its value's length, as in groupcache, plus
+ * {@link ENTRY_OVERHEAD_BYTES}, so `maxBytes` bounds the heap the cache really uses, small
+ * values included. `maxBytes <= 0` makes a cache that holds nothing.
  */
 export class LRU {
   readonly maxBytes: number;
@@ -42,7 +52,7 @@ export class LRU {
 
   /** What an entry costs against `maxBytes`. */
   static cost(key: string, value: ByteView): number {
-    return Math.max(1, Buffer.byteLength(key) + value.length);
+    return ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + value.length;
   }
 
   /** The entry for `key`, marking it most recently used. */

@@ -114,7 +114,7 @@ export function registerMetrics(cache: Pick<GeecacheMiddleware, 'registry' | 'po
   perGroup('local_load_errors_total', 'Failed getter runs in this process.', (g) => g.stats.localLoadErrs);
   perGroup('server_requests_total', 'Gets served to other peers.', (g) => g.stats.serverRequests);
   perCache('cache_evictions_total', 'Entries evicted to stay within maxBytes.', 'counter', (s) => s.evictions);
-  perCache('cache_bytes', 'Bytes held (key length + value length per entry).', 'gauge', (s) => s.bytes);
+  perCache('cache_bytes', 'Bytes held (key length + value length + 256 bytes of overhead per entry).', 'gauge', (s) => s.bytes);
   perCache('cache_items', 'Entries held.', 'gauge', (s) => s.items);
   add('getter_duration_seconds', 'Time each getter run took.', 'histogram', ['group'], () =>
     groups().flatMap((g) => histogramSamples(`${prefix}getter_duration_seconds`, { ...extra, group: g.name }, g.getterLatency.snapshot())),

@@ -14,7 +14,7 @@ export type Getter = (key: string, context: { signal: AbortSignal }) => Promise<
 
 /** One group's settings. */
 export interface GroupOptions {
-  /** Bytes this process may cache for the group (key length + value length per entry). `<= 0` disables caching. */
+  /** Bytes this process may cache for the group: key length + value length + 256 bytes of per-entry overhead, per entry. `<= 0` disables caching. */
   maxBytes: number;
   /** Loads a value that no cache holds. */
   getter: Getter;

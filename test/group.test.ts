@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { BadKeyError, ByteView, type Getter, Group, type GroupOptions, GroupRegistry, LoadTimeoutError } from 'geecache';
+import { ENTRY_OVERHEAD_BYTES } from '../lib/lru.js';
 
 /** A getter that counts its calls; `impl` decides what each call does (default: "got:" + key). */
 function counting(impl: Getter = (key) => `got:${key}`) {
@@ -102,7 +103,7 @@ describe('Group: caching and eviction', () => {
     for (let i = 0; i < 10; i++) expect((await group.get('k')).toString()).to.equal('got:k');
     expect(calls).to.deep.equal(['k']);
     expect(group.stats).to.include({ gets: 10, cacheHits: 9, loads: 1, localLoads: 1 });
-    expect(group.cacheStats().main).to.include({ items: 1, bytes: 'k'.length + 'got:k'.length });
+    expect(group.cacheStats().main).to.include({ items: 1, bytes: ENTRY_OVERHEAD_BYTES + 'k'.length + 'got:k'.length });
   });
 
   it('flooding with 10x maxBytes never holds more than maxBytes; evicted keys load again', async () => {

@@ -4,6 +4,7 @@ import { expect } from 'chai';
 import { geecache } from 'geecache';
 import { registerMetrics } from 'geecache/prometheus';
 import { Registry } from 'prom-client';
+import { ENTRY_OVERHEAD_BYTES } from '../lib/lru.js';
 import { startCluster } from './helpers/cluster.js';
 import { type Prometheus, pollQuery, startPrometheus } from './helpers/prometheus.js';
 
@@ -27,7 +28,7 @@ describe('geecache/prometheus', () => {
       const [m1, m2] = owned(self);
       const [theirs] = owned(down);
       for (const key of [m1, m2, theirs, m1, m2]) await cache.get(key);
-      const bytes = [m1, m2, theirs].reduce((n, k) => n + k.length * 2 + 2, 0); // key + "v:" + key
+      const bytes = [m1, m2, theirs].reduce((n, k) => n + ENTRY_OVERHEAD_BYTES + k.length * 2 + 2, 0); // overhead + key + "v:" + key
       const text = await registry.metrics();
       const line = (name: string) => text.split('\n').find((l) => l.startsWith(name)) ?? `${name} missing`;
       expect(line('geecache_gets_total{app="test",group="scores"}')).to.match(/ 5$/);
@@ -102,8 +103,8 @@ describe('geecache/prometheus', () => {
       expect(await single('sum(geecache_peer_request_duration_seconds_bucket{le="+Inf"})', (v) => v === requests)).to.equal(requests);
       expect(await single('sum(geecache_peer_request_errors_total)', () => true)).to.equal(0);
       expect(await single('min(geecache_peer_up)', (v) => v === 1)).to.equal(1);
-      // Byte sizes are in bytes: each entry costs key length + value length ("value:" + key).
-      const expectedBytes = keys.reduce((n, k) => n + k.length + `value:${k}`.length, 0);
+      // Byte sizes are in bytes: each entry costs key length + value length ("value:" + key) + the per-entry overhead.
+      const expectedBytes = keys.reduce((n, k) => n + ENTRY_OVERHEAD_BYTES + k.length + `value:${k}`.length, 0);
       expect(await single('sum(geecache_cache_bytes{group="scores",cache="main"})', (v) => v === expectedBytes)).to.equal(expectedBytes);
       // The per-instance view a dashboard would show: one series per target.
       const perInstance = await p.query('geecache_server_requests_total{group="scores"}');
