@@ -124,7 +124,9 @@ export async function fetchStats(peer: string, basePath: string, secret: string 
   }
   const text = await readCapped(res);
   if (res.status === 401) return { url: peer, ok: false, state: 'unauthorized', error: 'refused our signature: secrets differ or clocks are skewed', ms: ms() };
-  if (res.status === 403) return { url: peer, ok: false, state: 'no stats', error: 'no stats without a secret', ms: ms() };
+  // Without a secret there are no stats to ask for: the peer answered, which is all we learn
+  // (a geecache peer says 403, a golang/groupcache peer 400 or 404).
+  if (res.status === 403 || (!secret && res.status !== 200)) return { url: peer, ok: false, state: 'no stats', error: 'no stats without a secret', ms: ms() };
   if (res.status !== 200 || text === undefined) return { url: peer, ok: false, state: 'bad answer', error: `answered ${res.status}`, ms: ms() };
   let json: unknown;
   try {
