@@ -31,6 +31,8 @@ export class Group {
   readonly #flight = new Flight<ByteView>();
   /** Merges runs of the getter, whether started by this process or for a peer. */
   readonly #localFlight = new Flight<ByteView>();
+  /** Getter runs that outlived loadTimeoutMs and still run, by key: at most one per key. */
+  readonly #abandoned = new Map<string, Promise<unknown>>();
   #peers: PeerPicker | undefined;
 
   /** Checks `options` (a ConfigError names a bad one) and fills in the defaults. */
@@ -169,22 +171,40 @@ export class Group {
       loadChannel.publish({ group: this.name, key, durationMs: ms, ...(error === undefined ? {} : { error }) } satisfies LoadMessage);
   }
 
-  /** Runs the getter with a signal that aborts at the deadline; never waits past it. */
+  /**
+   * Runs the getter with a signal that aborts at the deadline; never waits past it. A getter that
+   * ignores its signal keeps running after the deadline: that run is remembered as abandoned
+   * until it settles, and the gets of its key meanwhile wait for it (each with its own deadline)
+   * instead of starting another, so a key never has more than one abandoned run.
+   */
   #runGetter(key: string): Promise<unknown> {
-    const controller = new AbortController();
+    const abandoned = this.#abandoned.get(key);
+    const controller = abandoned ? undefined : new AbortController();
+    const running = abandoned ?? this.#startGetter(key, (controller as AbortController).signal);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         const err = new LoadTimeoutError(
-          `getter for group "${this.name}" did not finish within loadTimeoutMs (${this.#loadTimeoutMs} ms) for key ${JSON.stringify(key)}`,
+          `getter for group "${this.name}" did not finish within loadTimeoutMs (${this.#loadTimeoutMs} ms) for key ${JSON.stringify(key)}` +
+            (abandoned ? ': this get waited for an earlier run of it that timed out and is still running (no new run starts until it settles)' : ''),
         );
-        controller.abort(err);
         reject(err);
+        if (!controller) return;
+        controller.abort(err);
+        this.#abandoned.set(key, running);
+        const settled = () => {
+          if (this.#abandoned.get(key) === running) this.#abandoned.delete(key);
+        };
+        running.then(settled, settled);
       }, this.#loadTimeoutMs);
     });
-    const run = Promise.resolve().then(() => this.#getter(key, { signal: controller.signal }));
+    return Promise.race([running, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  #startGetter(key: string, signal: AbortSignal): Promise<unknown> {
+    const run = Promise.resolve().then(() => this.#getter(key, { signal }));
     run.catch(() => {}); // a getter that rejects after the deadline must not become an unhandled rejection
-    return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
+    return run;
   }
 }
 

@@ -250,9 +250,66 @@ describe('Group: getter contract', () => {
     expect(calls).to.have.length(1);
     expect(group.stats).to.include({ localLoads: 0, localLoadErrs: 1 });
 
-    // Not cached: the next get runs the getter again.
-    await reasons([group.get('slow')]);
-    expect(calls).to.have.length(2);
+    // Not cached, and the getter ignored its signal and still runs: the next get waits for that
+    // run (and times out on it) instead of starting a second one.
+    const [again] = await reasons([group.get('slow')]);
+    expect(again).to.be.instanceOf(LoadTimeoutError);
+    expect((again as Error).message).to.include('waited for an earlier run of it that timed out and is still running');
+    expect(calls).to.have.length(1);
+  });
+
+  it('a getter that ignores its abort signal: at most one abandoned run per key; later gets wait for it and get its value', async () => {
+    let release: (value: string) => void = () => {};
+    const signals: AbortSignal[] = [];
+    const { getter, calls } = counting((key, ctx) => {
+      signals.push(ctx.signal);
+      if (key !== 'stuck') return `v:${key}`;
+      return new Promise<string>((resolve) => {
+        release = resolve; // ignores ctx.signal, as a careless getter does
+      });
+    });
+    const group = makeGroup('contract-abandoned', getter, { loadTimeoutMs: 30 });
+    for (let i = 0; i < 21; i++) {
+      const [err] = await reasons([group.get('stuck')]);
+      expect(err, `get ${i}`).to.be.instanceOf(LoadTimeoutError);
+    }
+    expect(calls, '21 timed-out gets left one abandoned run, not 21').to.deep.equal(['stuck']);
+    expect(signals[0]?.aborted).to.equal(true);
+    // Other keys are not held up by it.
+    expect((await group.get('other')).toString()).to.equal('v:other');
+
+    // A get that arrives while the abandoned run still runs is answered by that run when it settles.
+    const waiting = group.get('stuck');
+    // After this turn's microtasks the get has joined the abandoned run and armed its own
+    // deadline; timers run only after the check phase, so the release lands before that deadline.
+    await new Promise((resolve) => setImmediate(resolve));
+    release('late but good');
+    expect((await waiting).toString()).to.equal('late but good');
+    expect(calls.filter((k) => k === 'stuck')).to.have.length(1);
+    expect((await group.get('stuck')).toString()).to.equal('late but good'); // and cached
+    expect(calls.filter((k) => k === 'stuck')).to.have.length(1);
+  });
+
+  it('once the abandoned run settles (with an error), the next get starts a fresh run', async () => {
+    let fail: (err: Error) => void = () => {};
+    let attempt = 0;
+    const group = makeGroup(
+      'contract-abandoned-fails',
+      () => {
+        attempt++;
+        if (attempt > 1) return 'second run';
+        return new Promise<string>((_, reject) => {
+          fail = reject;
+        });
+      },
+      { loadTimeoutMs: 30 },
+    );
+    const [err] = await reasons([group.get('k')]);
+    expect(err).to.be.instanceOf(LoadTimeoutError);
+    fail(new Error('the backend finally gave up'));
+    await new Promise((resolve) => setImmediate(resolve));
+    expect((await group.get('k')).toString()).to.equal('second run');
+    expect(attempt).to.equal(2);
   });
 
   it('a getter that settles after its deadline causes no unhandled rejection and is not cached', async () => {
