@@ -6,11 +6,18 @@
  */
 export class ByteView {
   readonly #bytes: Buffer;
+  /**
+   * When the value stops being fresh, in milliseconds since the epoch (as `Date.now()`), or
+   * undefined for a value that never expires — groupcache's immutable model. Set by the cache
+   * from the group's `ttlMs` or the getter's `setTtl`; it travels with the value between peers.
+   */
+  readonly expiresAt: number | undefined;
 
   /** Wraps `bytes`. With `copy: false` the caller promises nobody else holds a reference. */
-  constructor(bytes: Buffer | Uint8Array | string, copy = true) {
+  constructor(bytes: Buffer | Uint8Array | string, copy = true, expiresAt?: number) {
     if (typeof bytes === 'string') this.#bytes = Buffer.from(bytes, 'utf8');
     else this.#bytes = copy ? Buffer.from(bytes) : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    this.expiresAt = expiresAt;
   }
 
   /** Number of bytes in the value. */

@@ -109,3 +109,14 @@ function describeType(value: unknown): string {
     return 'object';
   }
 }
+
+/**
+ * "There is no such value": a getter throws it for a key its source does not have. Unlike other
+ * getter errors it may be cached (group option `notFoundTtlMs`), and it crosses the wire as
+ * such, so a get on any peer rejects with a NotFoundError, whichever peer ran the getter.
+ */
+export class NotFoundError extends Error {
+  override readonly name = 'NotFoundError';
+  /** The HTTP status an app would answer for it. */
+  readonly status = 404;
+}

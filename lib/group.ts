@@ -1,13 +1,21 @@
 import { ByteView } from './byteview.js';
 import { type LoadMessage, loadChannel } from './diagnostics.js';
-import { BadKeyError, LoadTimeoutError, OwnerLoadError } from './errors.js';
+import { BadKeyError, LoadTimeoutError, NotFoundError, OwnerLoadError } from './errors.js';
+import { Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { Histogram } from './histogram.js';
+import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { LRU } from './lru.js';
 import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
-import type { Getter, GroupOptions } from './types.js';
+import type { Bytes, Getter, GroupOptions } from './types.js';
+
+/** Options of {@link Group.set}. */
+export interface SetOptions {
+  /** How long the value stays fresh, in milliseconds; default the group's `ttlMs` (0: forever). */
+  ttlMs?: number;
+}
 
 /**
  * A named, cached, read-through namespace: `get` answers from this process's cache, else from
@@ -33,6 +41,12 @@ export class Group {
   readonly #localFlight = new Flight<ByteView>();
   /** Getter runs that outlived loadTimeoutMs and still run, by key: at most one per key. */
   readonly #abandoned = new Map<string, Promise<unknown>>();
+  /** NotFoundErrors' messages, kept for `notFoundTtlMs` (only when that is on). */
+  readonly #missing: LRU;
+  readonly #fresh: Freshness;
+  readonly #guard = new LoadGuard();
+  readonly #refreshBackoff = new RefreshBackoff();
+  readonly #invalidator = new Invalidator(() => this.#targets());
   #peers: PeerPicker | undefined;
 
   /** Checks `options` (a ConfigError names a bad one) and fills in the defaults. */
@@ -44,8 +58,12 @@ export class Group {
     this.#maxKeyLength = config.maxKeyLength;
     // One budget, as in groupcache: the hot cache's share comes out of maxBytes, not on top of it.
     const hotBytes = config.maxBytes > 0 ? Math.floor(config.maxBytes * config.hotCacheFraction) : 0;
-    this.#mainCache = new LRU(config.maxBytes - hotBytes);
+    // Cached not-founds take 1/16 of the rest, only when they are on.
+    const missingBytes = config.maxBytes > 0 && config.notFoundTtlMs > 0 ? Math.floor((config.maxBytes - hotBytes) / 16) : 0;
+    this.#mainCache = new LRU(config.maxBytes - hotBytes - missingBytes);
     this.#hotCache = new LRU(hotBytes);
+    this.#missing = new LRU(missingBytes);
+    this.#fresh = new Freshness(config);
   }
 
   /** Tells the group where its peers are. Once only: a second call throws. */
@@ -96,7 +114,7 @@ export class Group {
     const cached = this.#lookupCache(key);
     if (cached) return Promise.resolve(cached);
     this.stats.loads++;
-    return this.#localFlight.do(key, () => this.#loadLocally(key));
+    return this.#localFlight.do(key, () => this.#loadLocally(key, true));
   }
 
   /** Counters of the main cache (owned keys) and the hot cache (copies of others' keys). */
@@ -104,12 +122,131 @@ export class Group {
     return { main: this.#mainCache.stats(), hot: this.#hotCache.stats() };
   }
 
-  /** Drops `key` from this process's caches (other peers keep their copies). */
+  /**
+   * Drops `key` from this process's caches only (other peers keep their copies; see remove()).
+   * A load of the key already running will not store what it read.
+   */
   forget(key: string): boolean {
+    this.#guard.withdraw(key);
+    this.#flight.forget(key);
+    this.#localFlight.forget(key);
+    this.#refreshBackoff.forget(key);
+    this.#missing.remove(key);
     // Both: after a membership change a key can sit in either, or in both.
     const fromMain = this.#mainCache.remove(key);
     const fromHot = this.#hotCache.remove(key);
     return fromMain || fromHot;
+  }
+
+  /** Drops every key from this process's caches only (see clear()); loads running will not store. */
+  forgetAll(): void {
+    this.#guard.withdrawAll();
+    this.#flight.clear();
+    this.#localFlight.clear();
+    this.#refreshBackoff.clear();
+    this.#missing.clear();
+    this.#mainCache.clear();
+    this.#hotCache.clear();
+  }
+
+  /**
+   * Removes `key` from the whole cluster: its owner drops it first, then every other peer drops
+   * its copy (`DELETE {basePath}{group}/{key}`). Resolves once every peer answered or failed;
+   * peers that could not be reached get it again every second until they answer or leave the ring.
+   */
+  async remove(key: string): Promise<InvalidationReport> {
+    this.#checkKey(key);
+    this.forget(key);
+    return this.#invalidator.broadcast({ group: this.name, key }, { first: this.#targets()?.ownerOf(key) });
+  }
+
+  /**
+   * Stores `value` for `key` at its owner (`PUT`, a SetRequest), then drops every other peer's
+   * copy. Rejects, storing nothing, for a value that is not a Buffer, Uint8Array or string, or
+   * that the group could never hold (over its share of `maxBytes`). If the owner cannot store it
+   * (down, stuck past `timeoutMs`), the key is removed everywhere instead and the call rejects.
+   */
+  async set(key: string, value: Bytes, options: SetOptions = {}): Promise<InvalidationReport> {
+    this.#checkKey(key);
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw new TypeError(`set: value for key ${JSON.stringify(key)} of group "${this.name}" is ${describe(value)}; pass a Buffer, Uint8Array or string`);
+    }
+    const ttlMs = options?.ttlMs;
+    if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && Number.isFinite(ttlMs))) {
+      throw new TypeError(`set: ttlMs must be a positive number of milliseconds, got ${JSON.stringify(ttlMs)}`);
+    }
+    const view = new ByteView(value, true, this.#fresh.expiryOf(ttlMs));
+    if (!this.#mainCache.fits(key, view)) {
+      throw new RangeError(
+        `set: key ${JSON.stringify(key)} + value are ${LRU.cost(key, view)} bytes, more than group "${this.name}" caches per process (${this.#mainCache.maxBytes} of maxBytes); nothing was stored`,
+      );
+    }
+    const targets = this.#targets();
+    const owner = targets?.ownerOf(key);
+    const request = { group: this.name, key };
+    if (!targets || owner === undefined || owner === targets.self) {
+      this.setLocally(key, view);
+      return this.#invalidator.broadcast(request);
+    }
+    this.forget(key);
+    try {
+      const getter = targets.getters().get(owner);
+      if (!getter?.set) throw new Error('it takes no writes');
+      await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt });
+    } catch (err) {
+      // Whatever it held before must go: it gets the remove until it answers.
+      this.#invalidator.queue(owner, request);
+      await this.#invalidator.broadcast(request, { skip: owner });
+      throw new Error(`set: the owner of key ${JSON.stringify(key)}, ${owner}, did not store it (${(err as Error).message}); the key was removed instead`, {
+        cause: err,
+      });
+    }
+    const report = await this.#invalidator.broadcast(request, { skip: owner });
+    report.acknowledged.push(owner);
+    return report;
+  }
+
+  /**
+   * Stores `value` in this process's main cache as the key's owner does for a set, ahead of any
+   * load in flight. False when it can never fit. @internal (the peer server's PUT)
+   */
+  setLocally(key: string, value: ByteView): boolean {
+    this.forget(key);
+    const ttl = this.#fresh.mainTtl(value.expiresAt);
+    if (ttl !== undefined && ttl <= 0) return this.#mainCache.fits(key, value);
+    return this.#mainCache.add(key, value, ttl);
+  }
+
+  /**
+   * Empties the group on every peer, for deploys: two rounds, so a copy another peer fetched from
+   * an owner that had not cleared yet is dropped by the second.
+   */
+  async clear(): Promise<InvalidationReport> {
+    const request = { group: this.name };
+    this.forgetAll();
+    const first = await this.#invalidator.broadcast(request);
+    this.forgetAll();
+    const second = await this.#invalidator.broadcast(request);
+    const pending = [...new Set([...first.pending, ...second.pending])];
+    const refused = [...new Set([...first.refused, ...second.refused])];
+    return { acknowledged: second.acknowledged.filter((p) => !pending.includes(p) && !refused.includes(p)), pending, refused };
+  }
+
+  /** Removes not yet acknowledged by a peer, by peer URL. */
+  pendingRemoves(): Map<string, number> {
+    return this.#invalidator.pending();
+  }
+
+  /** Stops retrying removes (the middleware's close()). */
+  close(): void {
+    this.#invalidator.close();
+  }
+
+  /** The cluster as cluster-wide writes see it, when the picker can tell (HttpPool and Membership can). */
+  #targets(): WriteTargets | undefined {
+    const picker = this.#peers;
+    if (!picker || picker.self === undefined || !picker.ownerOf || !picker.getters) return undefined;
+    return { self: picker.self, ownerOf: (key) => picker.ownerOf?.(key), getters: () => picker.getters?.() ?? new Map() };
   }
 
   #checkKey(key: unknown): asserts key is string {
@@ -119,9 +256,33 @@ export class Group {
   }
 
   #lookupCache(key: string): ByteView | undefined {
-    const value = this.#mainCache.get(key) ?? this.#hotCache.get(key);
-    if (value) this.stats.cacheHits++;
-    return value;
+    const main = this.#mainCache.get(key);
+    if (main !== undefined) {
+      this.stats.cacheHits++;
+      // Only an owner keeps entries past their expiry (staleMs): serve it, refresh it once.
+      if (main.expiresAt !== undefined && this.#fresh.config.staleMs > 0 && main.expiresAt <= Date.now()) this.#revalidate(key);
+      return main;
+    }
+    const hot = this.#hotCache.get(key);
+    if (hot !== undefined) this.stats.cacheHits++;
+    return hot;
+  }
+
+  /** Starts the one refresh of a stale key, unless it runs already or failed too recently. */
+  #revalidate(key: string): void {
+    if (this.#localFlight.has(key) || !this.#refreshBackoff.allowed(key)) return;
+    this.#localFlight
+      .do(key, () => this.#loadLocally(key, true))
+      .then(
+        () => this.#refreshBackoff.forget(key),
+        () => this.#refreshBackoff.failed(key),
+      );
+  }
+
+  /** Keeps a copy of a value this peer does not own, for no longer than {@link Freshness.copyTtl}. */
+  #keepCopy(cache: LRU, key: string, value: ByteView): void {
+    const ttl = this.#fresh.copyTtl(value.expiresAt);
+    if (ttl === undefined || ttl > 0) cache.add(key, value, ttl);
   }
 
   async #load(key: string): Promise<ByteView> {
@@ -131,35 +292,62 @@ export class Group {
     this.stats.loadsDeduped++;
     const peer = this.#peers?.pickPeer(key);
     if (peer) {
+      const ticket = this.#guard.begin(key);
       try {
-        const { value: bytes } = await peer.get({ group: this.name, key });
-        const value = new ByteView(bytes, false);
+        const { value: bytes, expiresAt } = await peer.get({ group: this.name, key });
+        const value = new ByteView(bytes, false, expiresAt);
         this.stats.peerLoads++;
-        if (Math.random() < 0.1) this.#hotCache.add(key, value);
+        if (ticket.current && Math.random() < 0.1) this.#keepCopy(this.#hotCache, key, value);
         return value;
       } catch (err) {
         this.stats.peerErrors++;
-        // The owner ran the getter and it failed: running it again here would double the load
-        // on a backend that is already failing.
-        if (err instanceof OwnerLoadError) throw err;
+        // The owner ran the getter and it failed (or found nothing): running it again here would
+        // double the load on a backend that is already failing.
+        if (err instanceof OwnerLoadError || err instanceof NotFoundError) throw err;
+      } finally {
+        this.#guard.end(ticket);
       }
     }
-    return this.#localFlight.do(key, () => this.#loadLocally(key));
+    return this.#localFlight.do(key, () => this.#loadLocally(key, peer === undefined));
   }
 
-  async #loadLocally(key: string): Promise<ByteView> {
+  /**
+   * Runs the getter and caches its value: in the main cache until it expires (+ staleMs) when
+   * this peer owns the key, else as a copy capped by hotTtlMs (the owner could not be asked).
+   * Stores nothing if a remove, set or clear of the key happened meanwhile.
+   */
+  async #loadLocally(key: string, owned: boolean): Promise<ByteView> {
+    const missing = this.#missing.get(key);
+    if (missing !== undefined) throw new NotFoundError(missing.toString());
+    const ticket = this.#guard.begin(key);
+    let ttlMs: number | undefined;
+    const setTtl = (ms: number) => {
+      if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms)))
+        throw new TypeError(`setTtl(ms): ms must be a positive number of milliseconds, got ${ms}`);
+      ttlMs = ms;
+    };
     let value: ByteView;
     const startedAt = performance.now();
     try {
-      value = toByteView(await this.#runGetter(key), this.name, key);
+      const got = await this.#runGetter(key, setTtl);
+      value = toByteView(got, this.name, key, this.#fresh.expiryOf(ttlMs));
     } catch (err) {
+      this.#guard.end(ticket);
       this.#ran(key, startedAt, err);
       this.stats.localLoadErrs++;
+      const notFoundTtl = this.#fresh.config.notFoundTtlMs;
+      if (err instanceof NotFoundError && notFoundTtl > 0 && owned && ticket.current) this.#missing.add(key, new ByteView(err.message), notFoundTtl);
       throw err;
     }
+    this.#guard.end(ticket);
     this.#ran(key, startedAt);
     this.stats.localLoads++;
-    this.#mainCache.add(key, value);
+    if (ticket.current) {
+      if (owned) {
+        const ttl = this.#fresh.mainTtl(value.expiresAt);
+        if (ttl === undefined || ttl > 0) this.#mainCache.add(key, value, ttl);
+      } else this.#keepCopy(this.#mainCache, key, value);
+    }
     return value;
   }
 
@@ -177,10 +365,10 @@ export class Group {
    * until it settles, and the gets of its key meanwhile wait for it (each with its own deadline)
    * instead of starting another, so a key never has more than one abandoned run.
    */
-  #runGetter(key: string): Promise<unknown> {
+  #runGetter(key: string, setTtl: (ms: number) => void): Promise<unknown> {
     const abandoned = this.#abandoned.get(key);
     const controller = abandoned ? undefined : new AbortController();
-    const running = abandoned ?? this.#startGetter(key, (controller as AbortController).signal);
+    const running = abandoned ?? this.#startGetter(key, (controller as AbortController).signal, setTtl);
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
@@ -201,22 +389,28 @@ export class Group {
     return Promise.race([running, deadline]).finally(() => clearTimeout(timer));
   }
 
-  #startGetter(key: string, signal: AbortSignal): Promise<unknown> {
-    const run = Promise.resolve().then(() => this.#getter(key, { signal }));
+  /** A get that joins an abandoned run gets its value with the group's TTL: setTtl there reaches the run that timed out. */
+  #startGetter(key: string, signal: AbortSignal, setTtl: (ms: number) => void): Promise<unknown> {
+    const run = Promise.resolve().then(() => this.#getter(key, { signal, setTtl }));
     run.catch(() => {}); // a getter that rejects after the deadline must not become an unhandled rejection
     return run;
   }
 }
 
-function toByteView(value: unknown, group: string, key: string): ByteView {
+function toByteView(value: unknown, group: string, key: string, expiresAt: number | undefined): ByteView {
   // The getter's buffer is copied: the getter may reuse or change it after returning.
-  if (typeof value === 'string') return new ByteView(value);
+  if (typeof value === 'string') return new ByteView(value, true, expiresAt);
   let got: string;
   try {
-    if (value instanceof Uint8Array) return new ByteView(value);
-    got = value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
+    if (value instanceof Uint8Array) return new ByteView(value, true, expiresAt);
+    got = describe(value);
   } catch {
     got = 'an object whose properties throw when read'; // e.g. a Proxy: never let it throw from here
   }
   throw new TypeError(`getter for group "${group}" returned ${got} for key ${JSON.stringify(key)}; return a Buffer, Uint8Array or string`);
+}
+
+/** What a wrong value is, for an error message: null, a type, or an object's class. */
+function describe(value: unknown): string {
+  return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
 }

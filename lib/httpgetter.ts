@@ -3,7 +3,7 @@ import https from 'node:https';
 import fetch from 'node-fetch';
 import type { RequestSigner } from './auth.js';
 import { Coalescer } from './coalescer.js';
-import { messageOf, OwnerLoadError } from './errors.js';
+import { messageOf, NotFoundError, OwnerLoadError } from './errors.js';
 import { type FullLogger, SILENT } from './logger.js';
 import { PeerMonitor } from './peermonitor.js';
 import type { PeerGetter } from './peers.js';
@@ -11,16 +11,21 @@ import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
   decodeBatchResponse,
-  decodeGetResponse,
   ERROR_HEADER,
   encodeBatchRequest,
   encodeSegment,
+  encodeSetRequest,
   GET_RESPONSE_TYPE,
   GETTER_FAILED,
   type GetRequest,
   type GetResponse,
   MAX_BATCH,
+  NOT_FOUND,
   type PeerResult,
+  type RemoveRequest,
+  readGetResponse,
+  SET_CONTENT_TYPE,
+  type SetRequest,
 } from './wire.js';
 
 const LONE_SURROGATE = /\p{Cs}/u;
@@ -95,6 +100,30 @@ export class HttpGetter implements PeerGetter {
     return this.#batches.add(request);
   }
 
+  /**
+   * `DELETE {basePath}{group}/{key}` (or `{basePath}{group}` for the whole group): true once the
+   * peer dropped it, false when it answered but did not (401, 405, a golang/groupcache peer,
+   * which answers a DELETE as a GET); rejects when it could not be reached.
+   */
+  async remove({ group, key }: RemoveRequest): Promise<boolean> {
+    if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#downUntil - Date.now()} ms`);
+    if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
+    const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
+    const answer = await this.#fetch('DELETE', path);
+    if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
+    if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
+    return false;
+  }
+
+  /** `PUT {basePath}{group}/{key}` with a SetRequest: resolves once the peer stored it, rejects with its reason otherwise. */
+  async set(request: SetRequest): Promise<void> {
+    if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure`);
+    if (isDotSegment(request.key) || LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} cannot travel in a URL path`);
+    const path = `${this.#basePath}${encodeSegment(request.group)}/${encodeSegment(request.key)}`;
+    const answer = await this.#fetch('PUT', path, encodeSetRequest(request), SET_CONTENT_TYPE);
+    if (answer.status !== 200) throw new Error(`peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`);
+  }
+
   /** Closes the idle keep-alive sockets. */
   close(): void {
     this.#agent.destroy();
@@ -114,10 +143,11 @@ export class HttpGetter implements PeerGetter {
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
       if (answer.errorKind === GETTER_FAILED) throw new OwnerLoadError(this.peer, text);
+      if (answer.status === 404 && answer.errorKind === NOT_FOUND) throw new NotFoundError(text);
       throw new Error(`peer ${this.peer} answered ${answer.status}: ${text}`);
     }
     if (answer.type !== GET_RESPONSE_TYPE) throw new Error(`peer ${this.peer} answered content-type ${answer.type}, not ${GET_RESPONSE_TYPE}`);
-    return { value: decodeGetResponse(answer.body) };
+    return readGetResponse(answer.body);
   }
 
   /** The batch's results, or undefined when the peer does not speak batches (then: one get at a time). */
@@ -138,15 +168,16 @@ export class HttpGetter implements PeerGetter {
   }
 
   #unwrap(result: PeerResult): GetResponse {
-    if (result.ok) return { value: result.value };
+    if (result.ok) return result.expiresAt === undefined ? { value: result.value } : { value: result.value, expiresAt: result.expiresAt };
     if (result.status === 500) throw new OwnerLoadError(this.peer, result.error || 'getter failed');
+    if (result.status === 404 && result.kind === NOT_FOUND) throw new NotFoundError(result.error);
     if (result.status === 404) this.monitor.groupMissing(result.error);
     throw new Error(`peer ${this.peer} answered ${result.status}: ${result.error}`);
   }
 
-  async #fetch(method: string, path: string, body?: Uint8Array): Promise<Answer> {
+  async #fetch(method: string, path: string, body?: Uint8Array, contentType = BATCH_CONTENT_TYPE): Promise<Answer> {
     const headers: Record<string, string> = {};
-    if (body) headers['content-type'] = BATCH_CONTENT_TYPE;
+    if (body) headers['content-type'] = contentType;
     const signer = this.#options.signer;
     if (signer) headers[AUTH_HEADER] = body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path);
     const startedAt = performance.now();
@@ -164,7 +195,9 @@ export class HttpGetter implements PeerGetter {
       const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER) };
       const full = { ...answer, body: Buffer.from(await res.arrayBuffer()) };
       const bodyStart = full.status === 200 ? '' : full.body.subarray(0, 200).toString('utf8');
-      this.monitor.answered(method, path, full.status, startedAt, res.headers.get('date'), full.errorKind === GETTER_FAILED, bodyStart);
+      // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
+      const ownerAnswered = full.errorKind === GETTER_FAILED || full.errorKind === NOT_FOUND;
+      this.monitor.answered(method, path, full.status, startedAt, res.headers.get('date'), ownerAnswered, bodyStart);
       return full;
     } catch (err) {
       this.monitor.failed(method, path, startedAt, err);

@@ -14,10 +14,11 @@ export {
   type PeerRequestMessage,
 } from './diagnostics.js';
 export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './discovery.js';
-export { BadKeyError, ConfigError, LoadTimeoutError, OwnerLoadError } from './errors.js';
-export { Group } from './group.js';
+export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError } from './errors.js';
+export { Group, type SetOptions } from './group.js';
 export type { HealthReport, PeerHealth } from './health.js';
 export { HttpPool } from './httppool.js';
+export type { InvalidationReport } from './invalidation.js';
 export type { Logger } from './logger.js';
 export type { LRUStats } from './lru.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
@@ -27,5 +28,5 @@ export { GroupRegistry } from './registry.js';
 export { RendezvousRing } from './rendezvous.js';
 export type { Ring } from './ring.js';
 export type { GroupStats } from './stats.js';
-export type { Bytes, GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
-export type { GetRequest, GetResponse } from './wire.js';
+export type { Bytes, GeecacheOptions, Getter, GetterContext, GroupOptions, RingOption } from './types.js';
+export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './wire.js';

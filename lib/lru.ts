@@ -68,11 +68,26 @@ export class LRU {
     return this.#cache?.has(key) ?? false;
   }
 
-  /** Stores an entry, evicting the least recently used ones to make room. Returns false if it can never fit. */
-  add(key: string, value: ByteView): boolean {
+  /**
+   * Stores an entry, evicting the least recently used ones to make room. Returns false if it can
+   * never fit. With `ttlMs` the entry is gone after that long (lru-cache's own TTL: an expired
+   * entry is never returned, whether or not it was purged yet).
+   */
+  add(key: string, value: ByteView, ttlMs?: number): boolean {
     if (!this.#cache || LRU.cost(key, value) > this.maxBytes) return false;
-    this.#cache.set(key, value);
+    if (ttlMs === undefined) this.#cache.set(key, value);
+    else this.#cache.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
     return true;
+  }
+
+  /** True when an entry of `key` for `value` would fit at all (see add). */
+  fits(key: string, value: ByteView): boolean {
+    return this.#cache !== undefined && LRU.cost(key, value) <= this.maxBytes;
+  }
+
+  /** Removes every entry. */
+  clear(): void {
+    this.#cache?.clear();
   }
 
   /** Removes an entry; true if there was one. */

@@ -42,6 +42,21 @@ export class Membership implements PeerPicker {
     return watched;
   }
 
+  /** This peer's URL (for cluster-wide writes). */
+  get self(): string {
+    return this.pool.self;
+  }
+
+  /** The URL of `key`'s owner, self included. */
+  ownerOf(key: string): string | undefined {
+    return this.pool.ownerOf(key);
+  }
+
+  /** The client of every other peer, by URL (cluster-wide writes go to each). */
+  getters(): ReadonlyMap<string, PeerGetter> {
+    return this.pool.getters();
+  }
+
   /** Stops discovery (the pool is closed by its owner). */
   close(): void {
     this.discovery?.close();

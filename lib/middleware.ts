@@ -116,6 +116,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     close: () => {
       closed = true;
       server.close();
+      registry.close();
       membership.close();
       pool.close();
     },

@@ -16,7 +16,20 @@ export const DEFAULTS = Object.freeze({
   maxSockets: 32,
   batch: true,
   fastPath: true,
-  group: Object.freeze({ loadTimeoutMs: 30_000, maxKeyLength: 1024, hotCacheFraction: 1 / 8 }),
+  group: Object.freeze({
+    loadTimeoutMs: 30_000,
+    maxKeyLength: 1024,
+    hotCacheFraction: 1 / 8,
+    /** 0: values never expire (groupcache's immutable model). */
+    ttlMs: 0,
+    ttlJitter: 0,
+    /** 0: an expired value is never served. */
+    staleMs: 0,
+    /** Copies of other peers' values (and values loaded here because the owner could not be asked) live at most this long. */
+    hotTtlMs: 5_000,
+    /** 0: NotFoundError is not cached. */
+    notFoundTtlMs: 0,
+  }),
 });
 
 /** One group's options, checked, with defaults filled in. */
@@ -27,6 +40,11 @@ export interface GroupConfig {
   readonly loadTimeoutMs: number;
   readonly maxKeyLength: number;
   readonly hotCacheFraction: number;
+  readonly ttlMs: number;
+  readonly ttlJitter: number;
+  readonly staleMs: number;
+  readonly hotTtlMs: number;
+  readonly notFoundTtlMs: number;
 }
 
 /** {@link GeecacheOptions}, checked, with defaults filled in; frozen. */
@@ -66,7 +84,7 @@ const OPTIONS = [
   'fastPath',
   'logger',
 ];
-const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction'];
+const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction', 'ttlMs', 'ttlJitter', 'staleMs', 'hotTtlMs', 'notFoundTtlMs'];
 const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
 /** Keys JavaScript orders before all others in an object: array indices. */
 const INTEGER_LIKE = /^(0|[1-9][0-9]{0,9})$/;
@@ -189,6 +207,15 @@ export function resolveGroup(name: string, group: GroupOptions, option = 'group'
   if (!(typeof hot === 'number' && hot >= 0 && hot < 1)) {
     throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
   }
+  const jitter = group.ttlJitter ?? DEFAULTS.group.ttlJitter;
+  if (!(typeof jitter === 'number' && jitter >= 0 && jitter < 1)) {
+    throw new ConfigError(
+      `${option}.ttlJitter`,
+      `must be a fraction from 0 up to (not including) 1 (0.1: each TTL is cut by up to 10%), got ${JSON.stringify(jitter)}`,
+    );
+  }
+  const ttlMs = positive(group.ttlMs, `${option}.ttlMs`, DEFAULTS.group.ttlMs, true);
+  if (jitter > 0 && ttlMs === 0) throw new ConfigError(`${option}.ttlJitter`, 'needs ttlMs: set ttlMs (e.g. 60_000), or drop ttlJitter');
   return Object.freeze({
     name,
     maxBytes: group.maxBytes,
@@ -196,6 +223,11 @@ export function resolveGroup(name: string, group: GroupOptions, option = 'group'
     loadTimeoutMs: positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, DEFAULTS.group.loadTimeoutMs, false, MAX_TIMER_MS),
     maxKeyLength: positive(group.maxKeyLength, `${option}.maxKeyLength`, DEFAULTS.group.maxKeyLength),
     hotCacheFraction: hot,
+    ttlMs,
+    ttlJitter: jitter,
+    staleMs: positive(group.staleMs, `${option}.staleMs`, DEFAULTS.group.staleMs, true),
+    hotTtlMs: positive(group.hotTtlMs, `${option}.hotTtlMs`, DEFAULTS.group.hotTtlMs, true),
+    notFoundTtlMs: positive(group.notFoundTtlMs, `${option}.notFoundTtlMs`, DEFAULTS.group.notFoundTtlMs, true),
   });
 }
 

@@ -72,15 +72,15 @@ export class PeerMonitor {
 
   /**
    * A request got an answer. `startedAt` is performance.now() when it was sent; `date` the
-   * answer's Date header; `getterFailed` the geecache marker of an owner's getter error;
+   * answer's Date header; `getterFailed` the geecache marker of an owner's getter error or not-found;
    * `bodyStart` the first bytes of a non-200 body.
    */
   answered(method: string, path: string, status: number, startedAt: number, date: string | null, getterFailed: boolean, bodyStart: string): void {
     const ms = this.#timed(startedAt);
     if (peerRequestChannel.hasSubscribers) peerRequestChannel.publish({ peer: this.peer, method, path, status, durationMs: ms } satisfies PeerRequestMessage);
-    // A getter error is the app's, not the peer's; 400/405 to a batch is a golang/groupcache
-    // peer saying it does not batch (the getter then sends plain requests).
-    if (status === 200 || (status === 500 && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) {
+    // A getter error (or a getter's not-found, a marked 404) is the app's, not the peer's; 400/405
+    // to a batch is a golang/groupcache peer saying it does not batch (the getter then sends plain requests).
+    if (status === 200 || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) {
       this.lastOkAt = Date.now();
       return;
     }

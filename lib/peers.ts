@@ -1,4 +1,4 @@
-import type { GetRequest, GetResponse } from './wire.js';
+import type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './wire.js';
 
 /**
  * Fetches values from one remote peer: the client side of the peer protocol. Whole messages in
@@ -7,15 +7,31 @@ import type { GetRequest, GetResponse } from './wire.js';
 export interface PeerGetter {
   /**
    * The peer's answer for `request`, loading the value there if needed. Rejects with an
-   * OwnerLoadError when the peer's getter failed (the asker must not run it again), with any
-   * other error when the peer could not be asked. The value's bytes become the cached value as
-   * they are: return bytes nobody will modify afterwards.
+   * OwnerLoadError when the peer's getter failed (the asker must not run it again), with a
+   * NotFoundError when it threw one, with any other error when the peer could not be asked.
+   * The value's bytes become the cached value as they are: return bytes nobody will modify
+   * afterwards.
    */
   get(request: GetRequest): Promise<GetResponse>;
+  /**
+   * Drops the key (or, without one, the whole group) at the peer: mailgun/groupcache's
+   * `DELETE`. Resolves true once the peer applied it, false when it answered but refused
+   * (another secret, a golang/groupcache peer); rejects when it could not be reached. Optional:
+   * a peer without it is skipped by cluster-wide removes.
+   */
+  remove?(request: RemoveRequest): Promise<boolean>;
+  /** Stores the value at the peer (mailgun/groupcache's `PUT` with a SetRequest); rejects when it did not. Optional. */
+  set?(request: SetRequest): Promise<void>;
 }
 
 /** Tells a group which peer owns a key. */
 export interface PeerPicker {
   /** The getter of the peer that owns `key`, or undefined when this process owns it. */
   pickPeer(key: string): PeerGetter | undefined;
+  /** This peer's URL. With ownerOf and getters: what cluster-wide remove/set/clear need (optional). */
+  readonly self?: string;
+  /** The URL of `key`'s owner, self included. */
+  ownerOf?(key: string): string | undefined;
+  /** The client of every other peer, by URL. */
+  getters?(): ReadonlyMap<string, PeerGetter>;
 }

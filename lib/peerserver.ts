@@ -2,23 +2,28 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
-import { BadKeyError, errorFacts, messageOf } from './errors.js';
+import { BadKeyError, errorFacts, messageOf, NotFoundError } from './errors.js';
 import type { GroupRegistry } from './registry.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
   decodeBatchRequest,
   decodeSegment,
+  decodeSetRequest,
   ERROR_HEADER,
   encodeBatchResponse,
   GET_RESPONSE_TYPE,
   GETTER_FAILED,
   type GetRequest,
   getResponsePrefix,
+  getResponseSuffix,
   MAX_BATCH,
   MAX_BATCH_REQUEST_BYTES,
   MAX_ERROR_TEXT,
+  MAX_SET_REQUEST_BYTES,
+  NOT_FOUND,
   type PeerResult,
+  SET_CONTENT_TYPE,
   STATS_PATH,
 } from './wire.js';
 
@@ -96,20 +101,71 @@ export class PeerServer {
     const path = query < 0 ? url : url.slice(0, query);
     if (!enabled) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
     if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
+    if (req.method === 'PUT') return this.#serveSet(req, res, path);
     if (signer && !signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
-    if (req.method !== 'GET') return reply(res, 405, `method ${req.method} not allowed: peers use GET`, { allow: 'GET' });
-    if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
+    if (req.method !== 'GET' && req.method !== 'DELETE')
+      return reply(res, 405, `method ${req.method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
+    if (req.method === 'GET' && path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
     const rest = path.slice(basePath.length);
     const slash = rest.indexOf('/');
+    if (req.method === 'DELETE' && slash < 0) return this.#serveClear(res, rest);
     if (slash <= 0) return reply(res, 400, `bad request: expected ${basePath}<group>/<key>`);
     const keyRaw = rest.slice(slash + 1);
     if (keyRaw.includes('/')) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
     const group = decodeSegment(rest.slice(0, slash));
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
+    if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
     const result = await this.#answer({ group, key });
-    if (!result.ok) return reply(res, result.status, result.error, result.status === 500 ? { [ERROR_HEADER]: GETTER_FAILED } : {});
-    send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value);
+    if (!result.ok) return reply(res, result.status, result.error, result.kind ? { [ERROR_HEADER]: result.kind } : {});
+    const suffix = getResponseSuffix(result.expiresAt);
+    send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
+  }
+
+  /** `DELETE {basePath}{group}/{key}` (mailgun/groupcache's route): drop the key here, owner or not. */
+  #serveRemove(res: ServerResponse, name: string, key: string): void {
+    const group = this.#registry.getGroup(name);
+    if (!group) reply(res, 404, `no such group: ${name}`);
+    else {
+      group.forget(key);
+      reply(res, 200, 'removed');
+    }
+  }
+
+  /** `DELETE {basePath}{group}`: drop the whole group here (a step of group.clear()). */
+  #serveClear(res: ServerResponse, raw: string): void {
+    const name = decodeSegment(raw);
+    const group = name === undefined ? undefined : this.#registry.getGroup(name);
+    if (!group) reply(res, 404, `no such group: ${name ?? raw}`);
+    else {
+      group.forgetAll();
+      reply(res, 200, 'cleared');
+    }
+  }
+
+  /** `PUT {basePath}{group}/{key}` with a SetRequest: store the value here, as the key's owner. */
+  async #serveSet(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
+    const signer = this.#options.signer;
+    if (signer && !signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders({ connection: 'close' }));
+    if (header(req, 'content-type') !== SET_CONTENT_TYPE) return reply(res, 415, `a set needs content-type ${SET_CONTENT_TYPE} and a SetRequest body`);
+    const body = await readBody(req, MAX_SET_REQUEST_BYTES);
+    if (body === undefined) return reply(res, 413, `set request over ${MAX_SET_REQUEST_BYTES} bytes`, { connection: 'close' });
+    if (signer && !signer.verify('PUT', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    let request: ReturnType<typeof decodeSetRequest>;
+    try {
+      request = decodeSetRequest(body);
+    } catch (err) {
+      return reply(res, 400, `bad set request: ${(err as Error).message}`);
+    }
+    const group = this.#registry.getGroup(request.group);
+    if (!group) return reply(res, 404, `no such group: ${request.group}`);
+    try {
+      if (!group.setLocally(request.key, new ByteView(request.value, true, request.expiresAt)))
+        return reply(res, 413, `value for key ${JSON.stringify(request.key)} is larger than group "${request.group}" caches per process (maxBytes)`);
+    } catch (err) {
+      return reply(res, 400, (err as Error).message);
+    }
+    reply(res, 200, 'stored');
   }
 
   /** `GET {basePath}_stats`, signed like every peer request: no secret, no stats. */
@@ -147,22 +203,34 @@ export class PeerServer {
   #answer({ group: name, key }: GetRequest): Promise<PeerResult> {
     const group = this.#registry.getGroup(name);
     if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${name}` });
-    return group.getForPeer(key).then((value): PeerResult => ({ ok: true, value: ByteView.unwrap(value) }), failure);
+    return group
+      .getForPeer(key)
+      .then(
+        (value): PeerResult =>
+          value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt },
+        failure,
+      );
   }
 }
 
 /**
- * A failed get as a result: a bad key is the asker's fault (400), anything else the getter's
- * (500, marked so the asker does not run its getter again). Whatever was thrown — a Proxy whose
- * traps throw, `Object.create(null)`, undefined — is read without throwing (errorFacts).
+ * A failed get as a result: a bad key is the asker's fault (400), a NotFoundError 404 (marked, so
+ * the asker raises it too), anything else the getter's (500, marked so the asker does not run its
+ * getter again). Whatever was thrown — a Proxy whose traps throw, `Object.create(null)`,
+ * undefined — is read without throwing (errorFacts).
  */
 function failure(err: unknown): PeerResult {
   const facts = errorFacts(err);
   let badKey = false;
+  let notFound = false;
   try {
     badKey = err instanceof BadKeyError;
+    notFound = err instanceof NotFoundError;
   } catch {} // a Proxy's getPrototypeOf trap may throw: then it is not ours
-  return { ok: false, status: badKey ? 400 : 500, error: facts.message.slice(0, MAX_ERROR_TEXT) };
+  const error = facts.message.slice(0, MAX_ERROR_TEXT);
+  if (badKey) return { ok: false, status: 400, error };
+  if (notFound) return { ok: false, status: 404, error, kind: NOT_FOUND };
+  return { ok: false, status: 500, error, kind: GETTER_FAILED };
 }
 
 /**
@@ -179,14 +247,15 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return value;
 }
 
-/** Ends `res` with a 200 and `body` (+ `rest`), unless the client is gone (the load still filled the cache). */
-function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8Array): void {
+/** Ends `res` with a 200 and `body` (+ `rest` + `tail`), unless the client is gone (the load still filled the cache). */
+function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8Array, tail?: Uint8Array): void {
   if (res.destroyed) return;
-  res.writeHead(200, { 'content-type': type, 'content-length': body.length + (rest?.length ?? 0) });
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length + (rest?.length ?? 0) + (tail?.length ?? 0) });
   if (!rest) return void res.end(body);
   res.cork(); // one write to the socket, without copying the value into the body
   res.write(body);
-  res.end(rest);
+  if (tail) res.write(rest);
+  res.end(tail ?? rest);
 }
 
 /** The request body, or undefined once it passes `limit` bytes. */

@@ -21,6 +21,11 @@ export class GroupRegistry {
     return this.#groups.get(name);
   }
 
+  /** Stops every group's background work (retries of removes a peer missed). */
+  close(): void {
+    for (const group of this.#groups.values()) group.close();
+  }
+
   /** Every group, in creation order. */
   groups(): Group[] {
     return [...this.#groups.values()];

@@ -17,11 +17,32 @@ export class Flight<T> {
     if (running) return running;
     // Promise.resolve().then() also turns a synchronous throw into a rejection, so a throwing
     // loader cannot leave the key stuck in the map.
-    const promise = Promise.resolve()
+    const promise: Promise<T> = Promise.resolve()
       .then(fn)
-      .finally(() => this.#inFlight.delete(key));
+      .finally(() => {
+        // Only its own entry: after forget() the key may already belong to a newer call.
+        if (this.#inFlight.get(key) === promise) this.#inFlight.delete(key);
+      });
     this.#inFlight.set(key, promise);
     return promise;
+  }
+
+  /** True while a call for `key` is in flight. */
+  has(key: string): boolean {
+    return this.#inFlight.has(key);
+  }
+
+  /**
+   * Detaches the call in flight for `key` (it still settles for those already waiting): the next
+   * do() starts a new one. For a write that must not be answered by a load that began before it.
+   */
+  forget(key: string): void {
+    this.#inFlight.delete(key);
+  }
+
+  /** {@link forget} for every key. */
+  clear(): void {
+    this.#inFlight.clear();
   }
 
   /** Number of keys with a call in flight. */

@@ -5,12 +5,25 @@ import type { Ring } from './ring.js';
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
 export type Bytes = Buffer | Uint8Array | string;
 
+/** The second argument of a {@link Getter}. */
+export interface GetterContext {
+  /** Aborts at the group's `loadTimeoutMs`; pass it to whatever the getter waits on. */
+  signal: AbortSignal;
+  /**
+   * This value's time to live in milliseconds (a positive number), instead of the group's
+   * `ttlMs` (and without its jitter): e.g. a token's own lifetime, or an HTTP response's max-age.
+   * The last call before the getter returns counts.
+   */
+  setTtl(ms: number): void;
+}
+
 /**
  * The loader of a group: reads the value of `key` from the source of truth (a database, a
- * service). It runs once per key across the cluster while the value stays cached. `signal`
- * aborts at the group's `loadTimeoutMs`; pass it to whatever the getter waits on.
+ * service). It runs once per key across the cluster while the value stays cached. Throw a
+ * NotFoundError for a key the source does not have (cached for `notFoundTtlMs`); any other
+ * error reaches the caller and is not cached.
  */
-export type Getter = (key: string, context: { signal: AbortSignal }) => Promise<Bytes> | Bytes;
+export type Getter = (key: string, context: GetterContext) => Promise<Bytes> | Bytes;
 
 /** One group's settings. */
 export interface GroupOptions {
@@ -24,6 +37,30 @@ export interface GroupOptions {
   maxKeyLength?: number;
   /** Share of `maxBytes` kept for copies of hot keys owned by other peers (golang/groupcache's hot cache). Default 1/8; 0 turns it off. */
   hotCacheFraction?: number;
+  /**
+   * How long a loaded value stays fresh, in milliseconds; the getter may set its own per value
+   * (`setTtl`). Default 0: values never expire — groupcache's immutable model, where a value
+   * changes only by `remove`, `set` or `clear`. The expiry travels with the value to other peers,
+   * so no copy outlives the owner's entry.
+   */
+  ttlMs?: number;
+  /** Cut each `ttlMs` by a random share up to this fraction (0.1: by up to 10%), so keys loaded together do not expire together. Default 0. */
+  ttlJitter?: number;
+  /**
+   * Stale-while-revalidate, bentocache's grace: for this long after a value expires its owner
+   * still answers it at once, while one refresh runs at the owner for the whole cluster; a
+   * failing refresh is retried with a backoff (1 s, doubling, up to 30 s), not on every get.
+   * Default 0: an expired value is never served.
+   */
+  staleMs?: number;
+  /**
+   * Longest life of a copy of a value this peer does not own: the hot cache's copies, and values
+   * loaded here because the owner could not be asked. It bounds how long a peer that missed a
+   * `remove` (down, paused) can serve the old value. Default 5,000; 0: no cap (groupcache's copies live until evicted).
+   */
+  hotTtlMs?: number;
+  /** How long a getter's NotFoundError is cached at the key's owner. Default 0: not cached, the next get asks the getter again. */
+  notFoundTtlMs?: number;
 }
 
 /** Which consistent-hash ring assigns keys to peers. */

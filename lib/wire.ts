@@ -13,6 +13,12 @@ export const AUTH_HEADER = 'x-geecache-auth';
 export const ERROR_HEADER = 'x-geecache-error';
 /** The value of {@link ERROR_HEADER} that marks a getter failure. */
 export const GETTER_FAILED = 'getter';
+/** The value of {@link ERROR_HEADER} on a 404 that means "the getter threw NotFoundError" (not "no such route"). */
+export const NOT_FOUND = 'not-found';
+/** Content type of a SetRequest: `PUT {basePath}{group}/{key}`. */
+export const SET_CONTENT_TYPE = 'application/x-geecache-set';
+/** Largest SetRequest body a server reads. */
+export const MAX_SET_REQUEST_BYTES = 64 << 20;
 /** Content type of a GetResponse. */
 export const GET_RESPONSE_TYPE = 'application/x-protobuf';
 /** Content type of a batch request and its answer: `POST {basePath}` with a BatchRequest body. */
@@ -32,24 +38,54 @@ export interface GetRequest {
   key: string;
 }
 
-/** What a peer answers: golang/groupcache's `GetResponse { bytes value = 1; double minute_qps = 2; }` (qps unused). */
+/**
+ * What a peer answers: golang/groupcache's `GetResponse { bytes value = 1; double minute_qps = 2; }`
+ * (qps unused), with mailgun/groupcache's `int64 expire = 3` (Unix nanoseconds on the wire).
+ */
 export interface GetResponse {
   value: Uint8Array;
+  /** When the value expires, in milliseconds since the epoch; undefined: never (or a Go peer, which does not say). */
+  expiresAt?: number;
+}
+
+/** What a peer is told to store: mailgun/groupcache's `SetRequest` (expire in Unix nanoseconds on the wire). */
+export interface SetRequest {
+  group: string;
+  key: string;
+  value: Uint8Array;
+  /** Milliseconds since the epoch; undefined: never. */
+  expiresAt?: number;
+}
+
+/** What a peer is told to drop: one key, or with no key the whole group (`group.clear()`). */
+export interface RemoveRequest {
+  group: string;
+  key?: string;
 }
 
 /**
  * One get's outcome as a server produces it and a batch carries it. A failure keeps the status a
  * single GET would have answered: 500 when the owner's getter failed, 400 for a bad key, 404 for
- * an unknown group.
+ * an unknown group — or, with kind NOT_FOUND, for a getter's NotFoundError.
  */
-export type PeerResult = { ok: true; value: Uint8Array } | { ok: false; status: number; error: string };
+export type PeerResult = { ok: true; value: Uint8Array; expiresAt?: number } | { ok: false; status: number; error: string; kind?: string };
+
+/** Milliseconds since the epoch as the wire's Unix nanoseconds. */
+const toNanos = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n;
+/** The wire's Unix nanoseconds as milliseconds since the epoch; 0 (mailgun's "never") as undefined. */
+const fromNanos = (ns: bigint | string): number | undefined => {
+  const ms = Number(BigInt(ns) / 1_000_000n);
+  return ms > 0 ? ms : undefined;
+};
 
 /**
  * The bytes of golang/groupcache's `groupcachepb.GetResponse` (proto2):
  * `optional bytes value = 1; optional double minute_qps = 2;`.
  */
-export function encodeGetResponse(value: Uint8Array): Uint8Array {
-  return new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(value).finish();
+export function encodeGetResponse(value: Uint8Array, expiresAt?: number): Uint8Array {
+  const writer = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(value);
+  if (expiresAt !== undefined) writer.tag(3, WireType.Varint).int64(toNanos(expiresAt));
+  return writer.finish();
 }
 
 /**
@@ -60,18 +96,64 @@ export function getResponsePrefix(valueLength: number, writer = new BinaryWriter
   return writer.tag(1, WireType.LengthDelimited).uint32(valueLength).finish();
 }
 
+/**
+ * The bytes of a GetResponse that come after its value: the expire field, or nothing for a value
+ * that never expires (fields may come in any order in protobuf).
+ */
+export function getResponseSuffix(expiresAt: number | undefined, writer = new BinaryWriter()): Uint8Array | undefined {
+  return expiresAt === undefined ? undefined : writer.tag(3, WireType.Varint).int64(toNanos(expiresAt)).finish();
+}
+
 /** The value field of a GetResponse; throws on bytes that are not one. */
 export function decodeGetResponse(bytes: Uint8Array): Uint8Array {
+  return readGetResponse(bytes).value;
+}
+
+/** A whole GetResponse (value and expiry); throws on bytes that are not one. */
+export function readGetResponse(bytes: Uint8Array): GetResponse {
   const reader = new BinaryReader(bytes);
   let value: Uint8Array | undefined;
+  let expiresAt: number | undefined;
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.LengthDelimited) value = reader.bytes();
     else if (field === 2 && type === WireType.Bit64) reader.double();
+    else if (field === 3 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated GetResponse');
-  return value ?? new Uint8Array(0);
+  return expiresAt === undefined ? { value: value ?? new Uint8Array(0) } : { value: value ?? new Uint8Array(0), expiresAt };
+}
+
+/** `SetRequest { string group = 1; string key = 2; bytes value = 3; int64 expire = 4; }` (mailgun/groupcache's). */
+export function encodeSetRequest({ group, key, value, expiresAt }: SetRequest): Uint8Array {
+  const writer = new BinaryWriter()
+    .tag(1, WireType.LengthDelimited)
+    .string(group)
+    .tag(2, WireType.LengthDelimited)
+    .string(key)
+    .tag(3, WireType.LengthDelimited)
+    .bytes(value);
+  if (expiresAt !== undefined) writer.tag(4, WireType.Varint).int64(toNanos(expiresAt));
+  return writer.finish();
+}
+
+/** Reads a SetRequest; throws on malformed bytes or one without group or key. */
+export function decodeSetRequest(bytes: Uint8Array): SetRequest {
+  const reader = new BinaryReader(bytes);
+  const request: Partial<SetRequest> = {};
+  while (reader.pos < reader.len) {
+    const [field, type] = reader.tag();
+    if (field === 1 && type === WireType.LengthDelimited) request.group = reader.string();
+    else if (field === 2 && type === WireType.LengthDelimited) request.key = reader.string();
+    else if (field === 3 && type === WireType.LengthDelimited) request.value = reader.bytes();
+    else if (field === 4 && type === WireType.Varint) request.expiresAt = fromNanos(reader.int64());
+    else reader.skip(type, field);
+  }
+  if (reader.pos !== reader.len) throw new Error('truncated SetRequest');
+  if (request.group === undefined || request.key === undefined) throw new Error('SetRequest without group or key');
+  if (request.expiresAt === undefined) delete request.expiresAt;
+  return { value: new Uint8Array(0), ...request } as SetRequest;
 }
 
 /** `BatchRequest { repeated GetRequest items = 1; }` — geecache's own message, not groupcache's. */
@@ -98,7 +180,10 @@ export function decodeBatchRequest(bytes: Uint8Array): GetRequest[] {
   });
 }
 
-/** `BatchResponse { repeated Result results = 1; }`, `Result { int32 status = 1; bytes value = 2; string error = 3; }`. */
+/**
+ * `BatchResponse { repeated Result results = 1; }`,
+ * `Result { int32 status = 1; bytes value = 2; string error = 3; int64 expire = 4; string kind = 5; }`.
+ */
 export function encodeBatchResponse(results: PeerResult[]): Uint8Array {
   const writer = new BinaryWriter();
   for (const result of results) {
@@ -107,8 +192,13 @@ export function encodeBatchResponse(results: PeerResult[]): Uint8Array {
       .fork()
       .tag(1, WireType.Varint)
       .int32(result.ok ? 200 : result.status);
-    if (result.ok) writer.tag(2, WireType.LengthDelimited).bytes(result.value);
-    else writer.tag(3, WireType.LengthDelimited).string(result.error);
+    if (result.ok) {
+      writer.tag(2, WireType.LengthDelimited).bytes(result.value);
+      if (result.expiresAt !== undefined) writer.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
+    } else {
+      writer.tag(3, WireType.LengthDelimited).string(result.error);
+      if (result.kind !== undefined) writer.tag(5, WireType.LengthDelimited).string(result.kind);
+    }
     writer.join();
   }
   return writer.finish();
@@ -120,14 +210,20 @@ export function decodeBatchResponse(bytes: Uint8Array): PeerResult[] {
     let status = 0;
     let value: Uint8Array | undefined;
     let error = '';
+    let expiresAt: number | undefined;
+    let kind: string | undefined;
     while (reader.pos < end) {
       const [field, type] = reader.tag();
       if (field === 1 && type === WireType.Varint) status = reader.int32();
       else if (field === 2 && type === WireType.LengthDelimited) value = reader.bytes();
       else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
+      else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
+      else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
       else reader.skip(type, field);
     }
-    return status === 200 ? { ok: true, value: value ?? new Uint8Array(0) } : { ok: false, status, error };
+    if (status === 200)
+      return expiresAt === undefined ? { ok: true, value: value ?? new Uint8Array(0) } : { ok: true, value: value ?? new Uint8Array(0), expiresAt };
+    return kind === undefined ? { ok: false, status, error } : { ok: false, status, error, kind };
   });
 }
 

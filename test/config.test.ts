@@ -253,10 +253,22 @@ describe('configuration errors at start-up', () => {
       ['hotCacheFraction', 1.5],
       ['hotCacheFraction', NaN],
       ['hotCacheFraction', '0.1'],
+      ['ttlMs', -1],
+      ['ttlMs', '60s'],
+      ['ttlMs', NaN],
+      ['ttlJitter', 1],
+      ['ttlJitter', -0.1],
+      ['staleMs', -1],
+      ['staleMs', Infinity],
+      ['hotTtlMs', -5],
+      ['notFoundTtlMs', 'yes'],
     ] as [string, unknown][]) {
       it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () =>
         expectConfigError(group({ [option]: bad }), `groups.scores.${option}`));
     }
+    it('says ttlJitter needs ttlMs', () => {
+      expectConfigError(group({ ttlJitter: 0.1 }), 'groups.scores.ttlJitter', /needs ttlMs/);
+    });
     it('says what hotCacheFraction may be', () => {
       expectConfigError(group({ hotCacheFraction: 1 }), 'groups.scores.hotCacheFraction', /must be a number from 0 up to \(not including\) 1, got 1/);
       for (const hotCacheFraction of [0, 0.5, 0.999]) expect(() => start(group({ hotCacheFraction }))).not.to.throw();
@@ -354,7 +366,8 @@ describe('unknown options and the default group', () => {
   }
 
   it('refuses an unknown group option, naming the group, and suggests the nearest', () => {
-    expectConfigError(group({ ttl: 1000 }), 'groups.scores.ttl', /is not an option; options are: maxBytes, getter, /);
+    expectConfigError(group({ expiry: 1000 }), 'groups.scores.expiry', /is not an option; options are: maxBytes, getter, /);
+    expectConfigError(group({ ttl: 1000 }), 'groups.scores.ttl', /did you mean "ttlMs"\?/);
     expectConfigError(group({ maxbytes: 10 }), 'groups.scores.maxbytes', /did you mean "maxBytes"\?/);
     expectConfigError(group({ getter: undefined, getr: getter }), 'groups.scores.getr', /did you mean "getter"\?/);
   });

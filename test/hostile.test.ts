@@ -135,7 +135,7 @@ const MALFORMED = /^bad request: malformed %-escape or bytes that are not UTF-8\
 const SHAPE = /^bad request: expected \/_geecache\/<group>\/<key>\n$/;
 const ONE_SEGMENT = /^bad request: the key must be one path segment \(escape '\/' as %2F\)\n$/;
 const UNAUTHORIZED = /^unauthorized: missing or invalid peer signature/;
-const NOT_ALLOWED = (method: string) => new RegExp(`^method ${method} not allowed: peers use GET\\n$`);
+const NOT_ALLOWED = (method: string) => new RegExp(`^method ${method} not allowed: peers use GET, DELETE and PUT\\n$`);
 
 function corpus(): Case[] {
   const k = '/_geecache/scores/k';
@@ -228,14 +228,14 @@ function corpus(): Case[] {
       check: (res) => expect(res.body.length).to.equal(1025),
     },
 
-    // Methods other than GET: 405 with Allow when signed, 401 when not (auth comes first).
-    ...['POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS', 'TRACE'].map(
+    // Methods other than GET, DELETE and PUT: 405 with Allow when signed, 401 when not (auth comes first).
+    ...['POST', 'PATCH', 'OPTIONS', 'TRACE'].map(
       (method): Case => ({
         name: `${method}, signed`,
         request: { method, target: k },
         status: 405,
         body: NOT_ALLOWED(method),
-        check: (res) => expect(res.headers.allow).to.equal('GET'),
+        check: (res) => expect(res.headers.allow).to.equal('GET, DELETE, PUT'),
       }),
     ),
     {
@@ -243,9 +243,16 @@ function corpus(): Case[] {
       request: { method: 'HEAD', target: k },
       status: 405,
       check: (res) => {
-        expect(res.headers.allow).to.equal('GET');
+        expect(res.headers.allow).to.equal('GET, DELETE, PUT');
         expect(res.body.length).to.equal(0);
       },
+    },
+    // A signed PUT must carry a SetRequest (test/freshness.test.ts covers the real ones).
+    {
+      name: 'PUT, signed, without a SetRequest',
+      request: { method: 'PUT', target: k },
+      status: 415,
+      body: /^a set needs content-type application\/x-geecache-set/,
     },
     ...['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS'].map(
       (method): Case => ({ name: `${method}, unsigned`, request: { method, target: k, auth: 'none' }, status: 401 }),
@@ -735,7 +742,9 @@ describe('the peer route without a secret', () => {
     expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'junk' }))).status).to.equal(200);
     // Everything else is still refused.
     expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/%zz', auth: 'none' }))).status).to.equal(400);
-    expect((await sendRaw(peer.port, build({ method: 'PUT', target: '/_geecache/scores/open', auth: 'none' }))).status).to.equal(405);
+    expect((await sendRaw(peer.port, build({ method: 'PATCH', target: '/_geecache/scores/open', auth: 'none' }))).status).to.equal(405);
+    // With secret: false anyone who reaches the route may write: a PUT is read as a set (README, Security).
+    expect((await sendRaw(peer.port, build({ method: 'PUT', target: '/_geecache/scores/open', auth: 'none' }))).status).to.equal(415);
     expect(peer.calls).to.deep.equal(['scores:open']);
   });
 

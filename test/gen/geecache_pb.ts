@@ -7,6 +7,11 @@
 // A batch is geecache's own (golang/groupcache peers answer it 400 and get plain gets instead):
 //   POST {basePath}  content-type application/x-geecache-batch, a BatchRequest
 //   → 200 application/x-geecache-batch, a BatchResponse with one Result per item, in order
+// Writes (geecache's, on mailgun/groupcache's routes; a golang/groupcache peer answers them 405):
+//   DELETE {basePath}{group}/{key}  drop the key (owner's entry and hot copies)  → 200
+//   DELETE {basePath}{group}        drop the whole group on that peer             → 200
+//   PUT {basePath}{group}/{key}     content-type application/x-geecache-set, a SetRequest → 200
+// A not-found answer (the getter threw NotFoundError) is a 404 with `x-geecache-error: not-found`.
 // Every request between geecache peers carries `x-geecache-auth` (see lib/auth.ts).
 //
 // lib/wire.ts encodes and decodes these by hand (faster on the hot path than generated code);
@@ -24,7 +29,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiMAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoASIzCgxCYXRjaFJlcXVlc3QSIwoFaXRlbXMYASADKAsyFC5nZWVjYWNoZS5HZXRSZXF1ZXN0IjYKBlJlc3VsdBIOCgZzdGF0dXMYASABKAUSDQoFdmFsdWUYAiABKAwSDQoFZXJyb3IYAyABKAkiMgoNQmF0Y2hSZXNwb25zZRIhCgdyZXN1bHRzGAEgAygLMhAuZ2VlY2FjaGUuUmVzdWx0");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QiVAoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCSIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -53,7 +58,9 @@ export const GetRequestSchema: GenMessage<GetRequest> = /*@__PURE__*/
   messageDesc(file_geecache, 0);
 
 /**
- * golang/groupcache's groupcachepb.GetResponse.
+ * golang/groupcache's groupcachepb.GetResponse, with mailgun/groupcache's expire: when the value
+ * expires, in Unix nanoseconds (absent or 0: never). Go groupcache peers skip the field. A value
+ * served stale (stale-while-revalidate) carries an expire in the past: the asker must not cache it.
  *
  * @generated from message geecache.GetResponse
  */
@@ -67,6 +74,11 @@ export type GetResponse = Message<"geecache.GetResponse"> & {
    * @generated from field: optional double minute_qps = 2;
    */
   minuteQps: number;
+
+  /**
+   * @generated from field: optional int64 expire = 3;
+   */
+  expire: bigint;
 };
 
 /**
@@ -75,6 +87,40 @@ export type GetResponse = Message<"geecache.GetResponse"> & {
  */
 export const GetResponseSchema: GenMessage<GetResponse> = /*@__PURE__*/
   messageDesc(file_geecache, 1);
+
+/**
+ * mailgun/groupcache's SetRequest: store value at the key's owner until expire (Unix ns; 0: never).
+ *
+ * @generated from message geecache.SetRequest
+ */
+export type SetRequest = Message<"geecache.SetRequest"> & {
+  /**
+   * @generated from field: required string group = 1;
+   */
+  group: string;
+
+  /**
+   * @generated from field: required string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: optional bytes value = 3;
+   */
+  value: Uint8Array;
+
+  /**
+   * @generated from field: optional int64 expire = 4;
+   */
+  expire: bigint;
+};
+
+/**
+ * Describes the message geecache.SetRequest.
+ * Use `create(SetRequestSchema)` to create a new message.
+ */
+export const SetRequestSchema: GenMessage<SetRequest> = /*@__PURE__*/
+  messageDesc(file_geecache, 2);
 
 /**
  * Many gets for one peer in one request.
@@ -93,11 +139,12 @@ export type BatchRequest = Message<"geecache.BatchRequest"> & {
  * Use `create(BatchRequestSchema)` to create a new message.
  */
 export const BatchRequestSchema: GenMessage<BatchRequest> = /*@__PURE__*/
-  messageDesc(file_geecache, 2);
+  messageDesc(file_geecache, 3);
 
 /**
  * One get's outcome: status 200 with value, else the status a plain GET would have answered
- * (500: the owner's getter failed; 400: bad key; 404: no such group) with error.
+ * (500: the owner's getter failed; 400: bad key; 404: no such group, or not found) with error.
+ * expire as in GetResponse; kind as the x-geecache-error header (`getter`, `not-found`).
  *
  * @generated from message geecache.Result
  */
@@ -116,6 +163,16 @@ export type Result = Message<"geecache.Result"> & {
    * @generated from field: optional string error = 3;
    */
   error: string;
+
+  /**
+   * @generated from field: optional int64 expire = 4;
+   */
+  expire: bigint;
+
+  /**
+   * @generated from field: optional string kind = 5;
+   */
+  kind: string;
 };
 
 /**
@@ -123,7 +180,7 @@ export type Result = Message<"geecache.Result"> & {
  * Use `create(ResultSchema)` to create a new message.
  */
 export const ResultSchema: GenMessage<Result> = /*@__PURE__*/
-  messageDesc(file_geecache, 3);
+  messageDesc(file_geecache, 4);
 
 /**
  * @generated from message geecache.BatchResponse
@@ -140,5 +197,5 @@ export type BatchResponse = Message<"geecache.BatchResponse"> & {
  * Use `create(BatchResponseSchema)` to create a new message.
  */
 export const BatchResponseSchema: GenMessage<BatchResponse> = /*@__PURE__*/
-  messageDesc(file_geecache, 4);
+  messageDesc(file_geecache, 5);
 

@@ -1,0 +1,145 @@
+/**
+ * How long values stay: a group's TTL settings turned into expiry times, and the per-key
+ * guard that keeps a load which overlapped a remove, set or clear from storing its older value.
+ */
+
+/** A group's freshness settings (see GroupOptions for each); 0 turns a setting off. */
+export interface FreshnessConfig {
+  readonly ttlMs: number;
+  readonly ttlJitter: number;
+  readonly staleMs: number;
+  readonly hotTtlMs: number;
+  readonly notFoundTtlMs: number;
+}
+
+/** First wait before a failed stale refresh is retried; doubled per failure up to {@link MAX_REFRESH_BACKOFF_MS}. */
+export const REFRESH_BACKOFF_MS = 1_000;
+/** Longest wait between retries of a failing stale refresh. */
+export const MAX_REFRESH_BACKOFF_MS = 30_000;
+
+/** Expiry arithmetic for one group. */
+export class Freshness {
+  readonly config: FreshnessConfig;
+
+  constructor(config: FreshnessConfig) {
+    this.config = config;
+  }
+
+  /**
+   * When a value loaded now expires: `ttlMs` from the getter's setTtl, else the group's `ttlMs`
+   * shortened by up to `ttlJitter` of itself (never lengthened: the configured TTL stays a
+   * bound). undefined: never.
+   */
+  expiryOf(ttlMs: number | undefined, now = Date.now()): number | undefined {
+    if (ttlMs !== undefined) return now + ttlMs;
+    const { ttlMs: groupTtl, ttlJitter } = this.config;
+    if (groupTtl <= 0) return undefined;
+    return now + groupTtl * (1 - ttlJitter * Math.random());
+  }
+
+  /**
+   * How long the owner keeps an entry expiring at `expiresAt` in its main cache: until it
+   * expires plus `staleMs`, the window in which it is served stale while one refresh runs.
+   */
+  mainTtl(expiresAt: number | undefined, now = Date.now()): number | undefined {
+    if (expiresAt === undefined) return undefined;
+    return expiresAt - now + this.config.staleMs;
+  }
+
+  /**
+   * How long a copy of a value this peer does not own may stay (hot copies, and values loaded
+   * here because the owner could not be asked): until the value expires, and never longer than
+   * `hotTtlMs`, so a copy that missed a remove heals by itself. undefined: forever; <= 0: do not
+   * keep it at all (it is already expired, e.g. served stale by its owner).
+   */
+  copyTtl(expiresAt: number | undefined, now = Date.now()): number | undefined {
+    const cap = this.config.hotTtlMs > 0 ? this.config.hotTtlMs : undefined;
+    if (expiresAt === undefined) return cap;
+    const left = expiresAt - now;
+    return cap === undefined ? left : Math.min(cap, left);
+  }
+}
+
+/** One load of one key; `current` turns false when a remove, set or clear of the key overtakes it. */
+export interface LoadTicket {
+  readonly key: string;
+  current: boolean;
+}
+
+/**
+ * Tickets of the loads in flight, by key. A load takes a ticket when it starts and stores its
+ * result only if the ticket is still current when it ends: a remove, set or clear that arrives
+ * meanwhile withdraws the key's tickets, so the older value a slow load read cannot win over it.
+ * Holds only loads in flight, so it stays as small as they are.
+ */
+export class LoadGuard {
+  readonly #loads = new Map<string, Set<LoadTicket>>();
+
+  /** A ticket for a load of `key` starting now. */
+  begin(key: string): LoadTicket {
+    const ticket = { key, current: true };
+    let set = this.#loads.get(key);
+    if (!set) {
+      set = new Set();
+      this.#loads.set(key, set);
+    }
+    set.add(ticket);
+    return ticket;
+  }
+
+  /** The load of `ticket` ended (stored or not). */
+  end(ticket: LoadTicket): void {
+    const set = this.#loads.get(ticket.key);
+    if (!set) return;
+    set.delete(ticket);
+    if (set.size === 0) this.#loads.delete(ticket.key);
+  }
+
+  /** A remove or set of `key` happened: loads in flight may not store what they read. */
+  withdraw(key: string): void {
+    const set = this.#loads.get(key);
+    if (!set) return;
+    for (const ticket of set) ticket.current = false;
+    this.#loads.delete(key);
+  }
+
+  /** A clear happened: no load in flight may store anything. */
+  withdrawAll(): void {
+    for (const set of this.#loads.values()) for (const ticket of set) ticket.current = false;
+    this.#loads.clear();
+  }
+}
+
+/**
+ * When a failed stale refresh of a key may run again: {@link REFRESH_BACKOFF_MS}, doubled per
+ * failure, so a failing backend sees one retry per interval, not one per get. Forgets a key on
+ * success, on a write of it, and forgets everything when it grows past `limit` keys.
+ */
+export class RefreshBackoff {
+  readonly #next = new Map<string, { at: number; failures: number }>();
+  readonly #limit: number;
+
+  constructor(limit = 10_000) {
+    this.#limit = limit;
+  }
+
+  /** True when a refresh of `key` may start now. */
+  allowed(key: string, now = Date.now()): boolean {
+    const entry = this.#next.get(key);
+    return entry === undefined || now >= entry.at;
+  }
+
+  failed(key: string, now = Date.now()): void {
+    const failures = (this.#next.get(key)?.failures ?? 0) + 1;
+    if (this.#next.size >= this.#limit) this.#next.clear();
+    this.#next.set(key, { at: now + Math.min(MAX_REFRESH_BACKOFF_MS, REFRESH_BACKOFF_MS * 2 ** (failures - 1)), failures });
+  }
+
+  forget(key: string): void {
+    this.#next.delete(key);
+  }
+
+  clear(): void {
+    this.#next.clear();
+  }
+}

@@ -1,0 +1,145 @@
+import type { Logger } from './logger.js';
+import type { PeerGetter } from './peers.js';
+import type { RemoveRequest } from './wire.js';
+
+/** How often removes that could not reach a peer are sent again. */
+export const REMOVE_RETRY_MS = 1_000;
+
+/** What a cluster-wide `remove`, `set` or `clear` reached. */
+export interface InvalidationReport {
+  /** Peers (this one included) that applied it. */
+  acknowledged: string[];
+  /**
+   * Peers that could not be reached (down, stuck, timed out). The remove is sent to them again
+   * every second in the background until they answer or leave the ring; meanwhile a get of the
+   * key on them returns the old value at most until their copy's `hotTtlMs` runs out (README).
+   */
+  pending: string[];
+  /** Peers that answered but refused it (401: another secret; a golang/groupcache peer): not retried. */
+  refused: string[];
+}
+
+/** Who the cluster is, as a group's PeerPicker tells it (HttpPool, Membership). */
+export interface WriteTargets {
+  /** This peer's URL. */
+  readonly self: string;
+  /** The URL of `key`'s owner. */
+  ownerOf(key: string): string | undefined;
+  /** The client of every other peer, by URL. */
+  getters(): ReadonlyMap<string, PeerGetter>;
+}
+
+type Outcome = 'acknowledged' | 'pending' | 'refused';
+
+/**
+ * Sends one group's removes to the other peers (`DELETE {basePath}{group}/{key}`, or the whole
+ * group), and keeps sending those a peer missed until it answers or leaves the ring.
+ */
+export class Invalidator {
+  readonly #targets: () => WriteTargets | undefined;
+  readonly #logger: Logger | undefined;
+  /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' + group for a clear). */
+  readonly #pending = new Map<string, Map<string, RemoveRequest>>();
+  #timer: NodeJS.Timeout | undefined;
+  #retrying = false;
+  #closed = false;
+
+  constructor(targets: () => WriteTargets | undefined, logger?: Logger) {
+    this.#targets = targets;
+    this.#logger = logger;
+  }
+
+  /** Removes not yet acknowledged, by peer URL (for tests and diagnostics). */
+  pending(): Map<string, number> {
+    return new Map([...this.#pending].map(([peer, requests]) => [peer, requests.size]));
+  }
+
+  /**
+   * Sends `request` to every other peer except `skip`; `first`, when given, is asked before all
+   * the others (the key's owner: a peer that dropped its copy and asks the owner again must not
+   * get the old value back). Resolves once every peer answered or failed.
+   */
+  async broadcast(request: RemoveRequest, options: { first?: string; skip?: string } = {}): Promise<InvalidationReport> {
+    const targets = this.#targets();
+    const report: InvalidationReport = { acknowledged: targets ? [targets.self] : [], pending: [], refused: [] };
+    if (!targets) return report;
+    const getters = targets.getters();
+    const record = (peer: string, outcome: Outcome) => report[outcome].push(peer);
+    const { first, skip } = options;
+    const firstGetter = first === undefined ? undefined : getters.get(first);
+    if (first !== undefined && firstGetter && first !== skip) record(first, await this.#send(first, firstGetter, request));
+    const rest = [...getters].filter(([peer]) => peer !== first && peer !== skip);
+    const outcomes = await Promise.all(rest.map(([peer, getter]) => this.#send(peer, getter, request)));
+    for (const [i, [peer]] of rest.entries()) record(peer, outcomes[i]);
+    return report;
+  }
+
+  /** Queues `request` for `peer` as if it had been missed (a set whose owner could not store it). */
+  queue(peer: string, request: RemoveRequest): void {
+    let requests = this.#pending.get(peer);
+    if (!requests) {
+      requests = new Map();
+      this.#pending.set(peer, requests);
+    }
+    // A clear covers every key; a later remove of one key after it must still go.
+    if (request.key === undefined) requests.clear();
+    requests.set(request.key === undefined ? '' : `k${request.key}`, request);
+    this.#schedule();
+  }
+
+  /** Stops the retries (the middleware's close()). */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    this.#pending.clear();
+  }
+
+  async #send(peer: string, getter: PeerGetter, request: RemoveRequest): Promise<Outcome> {
+    if (!getter.remove) return 'refused';
+    try {
+      if (await getter.remove(request)) return 'acknowledged';
+      this.#logger?.warn(`geecache: peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`);
+      return 'refused';
+    } catch {
+      this.queue(peer, request);
+      return 'pending';
+    }
+  }
+
+  #schedule(): void {
+    if (this.#timer || this.#closed) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#retry();
+    }, REMOVE_RETRY_MS);
+    this.#timer.unref();
+  }
+
+  /** Sends every missed remove again; drops those of peers no longer in the ring. */
+  async #retry(): Promise<void> {
+    if (this.#retrying || this.#closed) return;
+    this.#retrying = true;
+    try {
+      const getters = this.#targets()?.getters() ?? new Map<string, PeerGetter>();
+      for (const [peer, requests] of [...this.#pending]) {
+        const getter = getters.get(peer);
+        if (!getter) {
+          this.#pending.delete(peer); // left the ring: it serves nothing any more
+          continue;
+        }
+        for (const [id, request] of [...requests]) {
+          try {
+            if (getter.remove) await getter.remove(request);
+            requests.delete(id);
+          } catch {
+            break; // still unreachable: the next round tries again
+          }
+        }
+        if (requests.size === 0) this.#pending.delete(peer);
+      }
+    } finally {
+      this.#retrying = false;
+      if (this.#pending.size > 0) this.#schedule();
+    }
+  }
+}
