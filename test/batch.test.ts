@@ -1,38 +1,22 @@
 // Coalescing: gets bound for one peer in the same event-loop turn travel as one batch request.
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import express from 'express';
-import { type GeecacheMiddleware, geecache } from 'geecache';
 import { RequestSigner } from '../lib/auth.js';
 import { decodeBatchResponse, encodeBatchRequest } from '../lib/wire.js';
+import { closePeers, type InProcessPeer, startPeers as startInProcess } from './helpers/peer.js';
 
 const SECRET = 'batch-test-secret-0123456789';
 
-interface Peer {
-  url: string;
-  cache: GeecacheMiddleware;
-  server: Server;
-  loads: string[];
-  peerRequests: () => number;
-}
+type Peer = InProcessPeer & { loads: string[]; peerRequests: () => number };
 
+/** n peers whose getters record their keys; peer HTTP requests are counted ahead of the fast path. */
 async function startPeers(n: number, batch = true): Promise<Peer[]> {
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise<Server>((resolve) => {
-          const s = express().listen(0, '127.0.0.1', () => resolve(s));
-        }),
-    ),
-  );
-  const urls = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
-  return servers.map((server, i) => {
-    const loads: string[] = [];
-    const cache = geecache({
-      self: urls[i],
+  const loads = Array.from({ length: n }, (): string[] => []);
+  const requests = Array.from({ length: n }, () => 0);
+  const peers = await startInProcess(
+    n,
+    (self, urls, i) => ({
+      self,
       peers: urls,
       secret: SECRET,
       batch,
@@ -41,36 +25,27 @@ async function startPeers(n: number, batch = true): Promise<Peer[]> {
           maxBytes: 1 << 20,
           hotCacheFraction: 0,
           getter: async (key) => {
-            loads.push(key);
+            loads[i].push(key);
             if (key.startsWith('fail:')) throw new Error(`boom for ${key}`);
             return `value:${key}`;
           },
         },
       },
-    });
-    const app = express().use(cache);
-    server.removeAllListeners('request');
-    server.on('request', app);
-    cache.attach(server);
-    let count = 0;
-    server.prependListener('request', (req) => {
-      if (req.url?.startsWith('/_geecache/')) count++;
-    });
-    return { url: urls[i], cache, server, loads, peerRequests: () => count };
-  });
-}
-
-async function stopPeers(peers: Peer[]) {
-  for (const p of peers) {
-    p.cache.close();
-    p.server.closeAllConnections();
-    await new Promise((resolve) => p.server.close(resolve));
-  }
+    }),
+    {
+      attach: true,
+      setup: (peer, i) =>
+        peer.server.prependListener('request', (req) => {
+          if (req.url?.startsWith('/_geecache/')) requests[i]++;
+        }),
+    },
+  );
+  return peers.map((p, i) => ({ ...p, loads: loads[i], peerRequests: () => requests[i] }));
 }
 
 describe('batched peer requests', () => {
   let peers: Peer[];
-  afterEach(() => stopPeers(peers));
+  afterEach(() => closePeers(peers));
 
   it('sends concurrent gets for one peer as a few requests, each caller getting its own value', async () => {
     peers = await startPeers(2);

@@ -7,6 +7,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { type ChildPeer, freePort, startCluster, startPeer, stopAll } from './helpers/cluster.js';
+import { closeServer } from './helpers/peer.js';
 
 const CHROMIUM = process.env.GEECACHE_CHROMIUM ?? '/usr/bin/chromium';
 const SECRET = 'test-secret-0123456789';
@@ -52,10 +53,7 @@ describe('dashboard in headless Chromium', function () {
   afterEach(async () => {
     await stopAll(children);
     children = [];
-    for (const f of fakes.splice(0)) {
-      f.closeAllConnections();
-      await new Promise((r) => f.close(r));
-    }
+    for (const f of fakes.splice(0)) await closeServer(f);
   });
 
   it('shows 3 peers, their share, state and figures; the owner box answers; names are text, never HTML', async () => {

@@ -4,24 +4,15 @@
 // forwards a peer's request onward and can pass such a key back and forth until a timeout;
 // geecache's getForPeer never forwards, so every get completes, crossing at most two peers.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
-import express from 'express';
-import { type GeecacheMiddleware, type GroupStats, geecache } from 'geecache';
+import type { GroupStats } from 'geecache';
+import { closePeers, type InProcessPeer, startPeers } from './helpers/peer.js';
 
 const SECRET = 'test-secret-0123456789';
 const KEYS = 300;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Peer {
-  name: string;
-  url: string;
-  port: number;
-  server: http.Server;
-  cache: GeecacheMiddleware;
-  loads: Map<string, number>;
-}
+type Peer = InProcessPeer & { name: string; loads: Map<string, number> };
 
 /** Rejects if `promise` has not settled within `ms`: a deadlock shows up as a failure, not a hang. */
 function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -40,26 +31,20 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
   const ownerOf = (asker: Peer, key: string) => byUrl(asker.cache.pool.ownerOf(key)!);
 
   before(async () => {
-    const servers = await Promise.all(
-      ['A', 'B', 'C'].map(async (name) => {
-        const server = http.createServer();
-        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-        return { name, server, port: (server.address() as AddressInfo).port };
-      }),
-    );
-    const [a, b, c] = servers.map((s) => s.port);
-    const lists: Record<string, string[]> = {
-      // A knows B as localhost; C knows A as localhost; B uses 127.0.0.1 throughout.
-      A: [`http://127.0.0.1:${a}`, `http://localhost:${b}`, `http://127.0.0.1:${c}`],
-      B: [`http://127.0.0.1:${a}`, `http://127.0.0.1:${b}`, `http://127.0.0.1:${c}`],
-      C: [`http://localhost:${a}`, `http://127.0.0.1:${b}`, `http://127.0.0.1:${c}`],
-    };
-    for (const { name, server, port } of servers) {
-      const url = `http://127.0.0.1:${port}`;
-      const loads = new Map<string, number>();
-      const cache = geecache({
-        self: url,
-        peers: lists[name],
+    const names = ['A', 'B', 'C'];
+    const loads = names.map(() => new Map<string, number>());
+    // A knows B as localhost; C knows A as localhost; B uses 127.0.0.1 throughout.
+    const localhost = (url: string) => url.replace('127.0.0.1', 'localhost');
+    const lists = ([a, b, c]: string[]): string[][] => [
+      [a, localhost(b), c],
+      [a, b, c],
+      [localhost(a), b, c],
+    ];
+    const started = await startPeers(
+      3,
+      (self, urls, i) => ({
+        self,
+        peers: lists(urls)[i],
         secret: SECRET,
         // Long enough that a request passed back and forth would hang the test, not time out into a fallback.
         timeoutMs: 20_000,
@@ -68,19 +53,17 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
             maxBytes: 8 << 20,
             hotCacheFraction: 0,
             getter: async (key) => {
-              loads.set(key, (loads.get(key) ?? 0) + 1);
+              loads[i].set(key, (loads[i].get(key) ?? 0) + 1);
               await sleep(5);
               return `value:${key}`;
             },
           },
         },
-      });
-      const app = express();
-      app.use(cache);
-      app.get('/health', (_req, res) => res.send(name));
-      server.on('request', app);
-      peers.push({ name, url, port, server, cache, loads });
-    }
+      }),
+      { setup: (peer, i) => peer.app.get('/health', (_req, res) => res.send(names[i])) },
+    );
+    peers.push(...started.map((p, i) => ({ ...p, name: names[i], loads: loads[i] })));
+    const [a, b] = peers.map((p) => p.port);
     // The localhost spelling must reach the same server (it resolves to ::1 first on some hosts;
     // Node tries both families).
     for (const [name, port] of [
@@ -92,13 +75,7 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
     }
   });
 
-  after(async () => {
-    for (const p of peers) {
-      p.cache.close();
-      p.server.closeAllConnections();
-      await new Promise((r) => p.server.close(r));
-    }
-  });
+  after(() => closePeers(peers));
 
   it('really disagrees, including keys two peers each think the other owns', () => {
     const [A, B, C] = peers;

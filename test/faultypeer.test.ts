@@ -3,12 +3,11 @@
 // Also: clients that hang up while a load is running must not cancel or crash it.
 
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import net from 'node:net';
 import { expect } from 'chai';
-import express from 'express';
 import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from 'geecache';
 import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../lib/wire.js';
+import { closeServer, type InProcessPeer, listen, startPeer } from './helpers/peer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TIMEOUT_MS = 500;
@@ -149,15 +148,13 @@ describe('faulty peer', function () {
       received[mode] = (received[mode] ?? 0) + 1;
       (behaviours[mode] ?? behaviours.notfound)(req, res);
     });
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    fakeUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    fakeUrl = `http://127.0.0.1:${await listen(server)}`;
   });
 
   after(async () => {
     for (const t of timers) clearTimeout(t);
     for (const cache of caches) cache.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
+    await closeServer(server);
   });
 
   /** A fresh requesting peer (own backoff state) whose ring sends every key to the fake peer. */
@@ -385,49 +382,45 @@ function getAndHangUp(url: string, ms: number, headers: Record<string, string> =
 describe('client disconnects mid-load', function () {
   this.timeout(20_000);
   const GETTER_MS = 400;
-  let server: http.Server;
+  let peer: InProcessPeer;
   let base: string;
   let cache: GeecacheMiddleware;
   const runs: Record<string, number> = {};
   const finished: string[] = [];
 
   before(async () => {
-    const app = express();
-    server = http.createServer(app);
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    cache = geecache({
-      self: base,
-      peers: [base],
-      secret: false,
-      groups: {
-        scores: {
-          maxBytes: 1 << 20,
-          getter: async (key) => {
-            runs[key] = (runs[key] ?? 0) + 1;
-            await sleep(GETTER_MS);
-            finished.push(key);
-            return `value:${key}`;
+    peer = await startPeer(
+      (self) => ({
+        self,
+        secret: false,
+        groups: {
+          scores: {
+            maxBytes: 1 << 20,
+            getter: async (key) => {
+              runs[key] = (runs[key] ?? 0) + 1;
+              await sleep(GETTER_MS);
+              finished.push(key);
+              return `value:${key}`;
+            },
           },
         },
+      }),
+      {
+        setup: ({ app }) =>
+          app.get('/get', async (req, res) => {
+            try {
+              const value = await req.cache.get(String(req.query.key));
+              res.type('text/plain').send(value.toString());
+            } catch (err) {
+              res.status(500).send(`error: ${(err as Error).message}`);
+            }
+          }),
       },
-    });
-    app.use(cache);
-    app.get('/get', async (req, res) => {
-      try {
-        const value = await req.cache.get(String(req.query.key));
-        res.type('text/plain').send(value.toString());
-      } catch (err) {
-        res.status(500).send(`error: ${(err as Error).message}`);
-      }
-    });
+    );
+    ({ url: base, cache } = peer);
   });
 
-  after(async () => {
-    cache.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  after(() => peer.close());
 
   const peerPath = (key: string) => `${base}/_geecache/scores/${encodeURIComponent(key)}`;
   const PEER = { 'x-geecache-peer': '1' };

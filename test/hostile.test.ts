@@ -2,14 +2,15 @@
 // 127.0.0.1: each gets its expected status and a clear message, none runs a getter it should
 // not, and afterwards the process still serves peers and the app with its cache intact.
 
-import http from 'node:http';
+import type http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
-import express, { type Request, type Response } from 'express';
-import { type GeecacheMiddleware, type GeecacheOptions, geecache } from 'geecache';
+import type { Request, Response } from 'express';
+import type { GeecacheOptions } from 'geecache';
 import { RequestSigner } from '../lib/auth.js';
 import { decodeGetResponse, encodeBatchRequest } from '../lib/wire.js';
 import { freePort } from './helpers/cluster.js';
+import { type InProcessPeer, startPeer as startInProcess } from './helpers/peer.js';
 
 const SECRET = 'a-long-test-secret-123';
 const signer = new RequestSigner(SECRET);
@@ -525,62 +526,48 @@ function corpus(): Case[] {
   return cases;
 }
 
-interface Peer {
-  server: http.Server;
-  port: number;
-  cache: GeecacheMiddleware;
+type Peer = InProcessPeer & {
   /** Every key the getters were called with, as `group:key`. */
   calls: string[];
-  close(): Promise<void>;
-}
+};
 
-/** An Express 5 app with geecache and one app route, listening on 127.0.0.1 port 0. */
+/** An Express 5 app with geecache (and another peer that never answers) and one app route, on 127.0.0.1. */
 async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: http.ServerOptions = {}): Promise<Peer> {
-  const server = http.createServer(serverOptions);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const port = (server.address() as net.AddressInfo).port;
-  const self = `http://127.0.0.1:${port}`;
+  const other = `http://127.0.0.1:${await freePort()}`;
   const calls: string[] = [];
-  const cache = geecache({
-    self,
-    peers: [self, `http://127.0.0.1:${await freePort()}`],
-    secret: SECRET,
-    groups: {
-      scores: {
-        maxBytes: 1 << 20,
-        maxKeyLength: MAX_KEY,
-        getter: (key) => {
-          calls.push(`scores:${key}`);
-          return `value:${key}`;
+  const peer = await startInProcess(
+    (self) => ({
+      self,
+      peers: [self, other],
+      secret: SECRET,
+      groups: {
+        scores: {
+          maxBytes: 1 << 20,
+          maxKeyLength: MAX_KEY,
+          getter: (key) => {
+            calls.push(`scores:${key}`);
+            return `value:${key}`;
+          },
+        },
+        posts: {
+          maxBytes: 1 << 20,
+          getter: (key) => {
+            calls.push(`posts:${key}`);
+            return `post:${key}`;
+          },
         },
       },
-      posts: {
-        maxBytes: 1 << 20,
-        getter: (key) => {
-          calls.push(`posts:${key}`);
-          return `post:${key}`;
-        },
-      },
+      ...extra,
+    }),
+    {
+      serverOptions,
+      setup: ({ app }) =>
+        app.get('/app/:key', async (req: Request, res: Response) => {
+          res.send(`app says ${(await req.cache.get(String(req.params.key))).toString()}`);
+        }),
     },
-    ...extra,
-  });
-  const app = express();
-  app.use(cache);
-  app.get('/app/:key', async (req: Request, res: Response) => {
-    res.send(`app says ${(await req.cache.get(String(req.params.key))).toString()}`);
-  });
-  server.on('request', app);
-  return {
-    server,
-    port,
-    cache,
-    calls,
-    close: async () => {
-      cache.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  );
+  return { ...peer, calls };
 }
 
 /** A signed GET of `group`/`key` as a peer sends it; the decoded value on 200. */
@@ -749,40 +736,8 @@ describe('the peer route without a secret', () => {
   });
 
   it('answers 403 and runs no getter when there is one peer and no secret', async () => {
-    const server = http.createServer();
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const self = `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`;
-    const calls: string[] = [];
-    const cache = geecache({
-      self,
-      groups: {
-        scores: {
-          maxBytes: 1 << 20,
-          getter: (key) => {
-            calls.push(key);
-            return `value:${key}`;
-          },
-        },
-      },
-    });
-    const app = express();
-    app.use(cache);
-    app.get('/app/:key', async (req: Request, res: Response) => {
-      res.send((await req.cache.get(String(req.params.key))).toString());
-    });
-    server.on('request', app);
-    peer = {
-      server,
-      port: (server.address() as net.AddressInfo).port,
-      cache,
-      calls,
-      close: async () => {
-        cache.close();
-        server.closeAllConnections();
-        await new Promise<void>((r) => server.close(() => r()));
-      },
-    };
-
+    peer = await startPeer({ peers: undefined, secret: undefined });
+    const { calls } = peer;
     for (const spec of [
       { target: '/_geecache/scores/k', auth: 'none' },
       { target: '/_geecache/scores/k' },
@@ -795,7 +750,7 @@ describe('the peer route without a secret', () => {
     }
     expect(calls).to.deep.equal([]);
     // The app and its cache work as usual.
-    expect((await appGet(peer.port, 'k')).body.toString()).to.equal('value:k');
-    expect(calls).to.deep.equal(['k']);
+    expect((await appGet(peer.port, 'k')).body.toString()).to.equal('app says value:k');
+    expect(calls).to.deep.equal(['scores:k']);
   });
 });

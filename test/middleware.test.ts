@@ -9,6 +9,7 @@ import { type GeecacheOptions, geecache } from 'geecache';
 import request from 'supertest';
 import { RequestSigner } from '../lib/auth.js';
 import { decodeGetResponse } from '../lib/wire.js';
+import { closeServer } from './helpers/peer.js';
 
 const SECRET = 'middleware-test-secret-0123';
 
@@ -119,7 +120,7 @@ for (const [version, express] of [
         expect(await (await fetch(`${base}/score/Sam`)).text()).to.equal('score of Sam');
         expect(appRequests).to.equal(2);
       } finally {
-        await new Promise((resolve) => server.close(resolve));
+        await closeServer(server);
       }
     });
   });

@@ -2,15 +2,13 @@
 // garbage, ring invariants of both rings, and a get over HTTP between two in-process peers for
 // arbitrary keys.
 
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { crc32 } from 'node:zlib';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
-import express from 'express';
 import fc from 'fast-check';
-import { BadKeyError, ConsistentHashRing, type GeecacheMiddleware, geecache, RendezvousRing, type Ring } from 'geecache';
+import { BadKeyError, ConsistentHashRing, RendezvousRing, type Ring } from 'geecache';
 import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../lib/wire.js';
+import { closePeers, type InProcessPeer, startPeers } from './helpers/peer.js';
 
 /** Strings of any well-formed Unicode: every code point, graphemes, controls, ASCII. */
 const wellFormed = (maxLength = 30) =>
@@ -360,65 +358,34 @@ describe('properties: a get over HTTP between two in-process peers', function ()
   this.timeout(30_000);
   const SECRET = 'property-test-secret-0123';
 
-  interface Peer {
-    url: string;
-    server: http.Server;
-    cache: GeecacheMiddleware;
+  type Peer = InProcessPeer & {
     /** Every key the getter of `scores` ran for, as given to it. */
     seen: string[];
     /** The same for the group `awkward`. */
     awkward: string[];
-  }
+  };
   let peers: Peer[];
 
   before(async () => {
-    const servers = await Promise.all(
-      [0, 1].map(async () => {
-        const server = http.createServer();
-        await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-        return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
-      }),
-    );
-    const urls = servers.map((s) => s.url);
-    peers = servers.map(({ server, url }) => {
-      const seen: string[] = [];
-      const awkward: string[] = [];
-      const cache = geecache({
-        self: url,
-        peers: urls,
-        secret: SECRET,
-        groups: {
-          scores: {
-            maxBytes: 16 << 20,
-            getter: (key) => {
-              seen.push(key);
-              return `value:${key}`;
-            },
-          },
-          awkward: {
-            maxBytes: 16 << 20,
-            hotCacheFraction: 0,
-            getter: (key) => {
-              awkward.push(key);
-              return `value:${key}`;
-            },
-          },
-        },
-      });
-      const app = express();
-      app.use(cache);
-      server.on('request', app);
-      return { url, server, cache, seen, awkward };
-    });
+    const seen = [0, 1].map((): string[] => []);
+    const awkward = [0, 1].map((): string[] => []);
+    const recorder = (keys: string[]) => (key: string) => {
+      keys.push(key);
+      return `value:${key}`;
+    };
+    const started = await startPeers(2, (self, urls, i) => ({
+      self,
+      peers: urls,
+      secret: SECRET,
+      groups: {
+        scores: { maxBytes: 16 << 20, getter: recorder(seen[i]) },
+        awkward: { maxBytes: 16 << 20, hotCacheFraction: 0, getter: recorder(awkward[i]) },
+      },
+    }));
+    peers = started.map((p, i) => ({ ...p, seen: seen[i], awkward: awkward[i] }));
   });
 
-  after(async () => {
-    for (const p of peers) {
-      p.cache.close();
-      p.server.closeAllConnections();
-      await new Promise<void>((resolve) => p.server.close(() => resolve()));
-    }
-  });
+  after(() => closePeers(peers));
 
   /** Keys that cannot be sent in a URL path: the asking peer loads them itself. */
   const cannotTravelInUrl = (key: string) => LONE_SURROGATE.test(key) || key === '.' || key === '..';

@@ -3,12 +3,12 @@
 // faulty peer B is a real child process (test/fixtures/peer.mjs).
 
 import diagnostics_channel from 'node:diagnostics_channel';
-import type { Server } from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
 import { type GeecacheOptions, geecache, type PeerErrorMessage } from 'geecache';
-import { type ChildPeer, clockOffset, freePort, startCluster, startPeer, stopAll } from './helpers/cluster.js';
+import { type ChildPeer, clockOffset, freePort, startPeer as startChildPeer, startCluster, stopAll } from './helpers/cluster.js';
+import { closeServer, startPeer } from './helpers/peer.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -19,29 +19,19 @@ interface Logged {
 
 /** Peer A: an Express app in this process, listening, with a logger that records. */
 async function startA(peersBesidesA: string[], extra: Partial<GeecacheOptions> = {}, port?: number) {
-  const listenPort = port ?? (await freePort());
-  const self = `http://127.0.0.1:${listenPort}`;
   const logged: Logged = { warn: [], other: [] };
-  const cache = geecache({
-    self,
-    peers: [self, ...peersBesidesA],
-    secret: SECRET,
-    logger: { warn: (m) => logged.warn.push(m), error: (m) => logged.other.push(m), info: (m) => logged.other.push(m), debug: () => {} },
-    groups: { scores: { maxBytes: 1 << 20, getter: (key) => `local:${key}` } },
-    ...extra,
-  });
-  const app = express();
-  app.use(cache);
-  app.get('/get', async (req, res) => res.send((await req.cache.get(String(req.query.key))).toString()));
-  const server = await new Promise<Server>((resolve) => {
-    const s = app.listen(listenPort, '127.0.0.1', () => resolve(s));
-  });
-  const close = async () => {
-    cache.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  };
-  return { self, cache, logged, server, close };
+  const peer = await startPeer(
+    (self) => ({
+      self,
+      peers: [self, ...peersBesidesA],
+      secret: SECRET,
+      logger: { warn: (m) => logged.warn.push(m), error: (m) => logged.other.push(m), info: (m) => logged.other.push(m), debug: () => {} },
+      groups: { scores: { maxBytes: 1 << 20, getter: (key) => `local:${key}` } },
+      ...extra,
+    }),
+    { port, setup: ({ app }) => app.get('/get', async (req, res) => res.send((await req.cache.get(String(req.query.key))).toString())) },
+  );
+  return { ...peer, self: peer.url, logged };
 }
 
 /** Keys that A's ring gives to `owner`. */
@@ -76,7 +66,7 @@ describe('warnings that name the fix', function () {
     const [portA, portB] = await Promise.all([freePort(), freePort()]);
     const urlA = `http://127.0.0.1:${portA}`;
     const urlB = `http://127.0.0.1:${portB}`;
-    const b = await startPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET, ...config }, {}, nodeArgs);
+    const b = await startChildPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET, ...config }, {}, nodeArgs);
     children.push(b);
     a = await startA([urlB], extraA, portA);
     return { a, b, urlB };
@@ -132,7 +122,7 @@ describe('warnings that name the fix', function () {
   it('a peer without the group: one warning, "define the same groups on every peer"', async () => {
     const [portA, portB] = await Promise.all([freePort(), freePort()]);
     const [urlA, urlB] = [portA, portB].map((p) => `http://127.0.0.1:${p}`);
-    children.push(await startPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET }));
+    children.push(await startChildPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET }));
     // A's only group is "other"; the child peer has only "scores".
     a = await startA([urlB], { groups: { other: { maxBytes: 1 << 20, getter: (key) => `local:${key}` } } }, portA);
     await getAll(a.cache, keysOwnedBy(a.cache, urlB, 12));
@@ -178,8 +168,7 @@ describe('warnings that name the fix', function () {
       expect(logged[0]).to.include('Set self to the URL the other peers reach this app at');
     } finally {
       cache.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
     }
   });
 
