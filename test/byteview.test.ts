@@ -57,6 +57,37 @@ describe('ByteView', () => {
     expect(new ByteView('').equals('')).to.equal(true);
   });
 
+  it('keeps a string as the string; a lone surrogate reads as U+FFFD, as it would after a trip through UTF-8', () => {
+    const text = 'x'.repeat(1000);
+    const view = new ByteView(text);
+    expect(view.toString()).to.equal(text);
+    expect(view.length).to.equal(1000);
+    const lone = new ByteView('a\ud800b');
+    expect(lone.toString()).to.equal('a\ufffdb');
+    expect(lone.length).to.equal(Buffer.byteLength('a\ufffdb'));
+    expect(lone.equals(Buffer.from('a\ud800b'))).to.equal(true); // Buffer.from writes U+FFFD too
+    expect(lone.byteSlice().toString()).to.equal(lone.toString());
+  });
+
+  it("copies a small Buffer into memory of its own, not into Node's shared 8 KB pool beside the getter's buffers", () => {
+    const fromPool = Buffer.from('small value'); // Buffer.from puts small values in the pool
+    expect(fromPool.buffer.byteLength).to.be.greaterThan(fromPool.length);
+    const held = ByteView.unwrap(new ByteView(fromPool));
+    expect(held.buffer.byteLength).to.equal(fromPool.length);
+    expect(held.toString()).to.equal('small value');
+  });
+
+  it('a value that is a slice of a larger buffer (a batch answer) is copied out even with copy: false; one that fills its buffer is kept', () => {
+    const batch = Buffer.alloc(64 * 1024, 1);
+    const slice = batch.subarray(1000, 2024);
+    const held = ByteView.unwrap(new ByteView(slice, false));
+    expect(held.length).to.equal(1024);
+    expect(held.buffer.byteLength, 'not the whole 64 KiB batch').to.equal(1024);
+    const single = new Uint8Array(new ArrayBuffer(1027), 3); // one get's answer: 3 bytes of protobuf, then the value
+    expect(ByteView.unwrap(new ByteView(single, false)).buffer).to.equal(single.buffer);
+    expect(ByteView.unwrap(new ByteView(new Uint8Array(0))).length).to.equal(0);
+  });
+
   describe('inside a Group', () => {
     it('a caller mutating byteSlice() of a cached value does not change what the next caller gets', async () => {
       let loads = 0;

@@ -1,7 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { type GetRequest, type GetResponse, Group, OwnerLoadError, type PeerGetter, type PeerPicker } from 'geecache';
+import { ByteView, type GetRequest, type GetResponse, Group, OwnerLoadError, type PeerGetter, type PeerPicker } from 'geecache';
+import { decodeBatchResponse, encodeBatchResponse } from '../lib/wire.js';
 
 /** A peer that answers "got:" + key, as golang/groupcache's fakePeer does, and counts requests. */
 class FakePeer implements PeerGetter {
@@ -174,6 +175,36 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
     peer.hits = 0;
     await getAll(group, many);
     expect(peer.hits).to.equal(2_000 - hot.items);
+  });
+
+  it('a hot value that came in a batch answer is held on its own, not as a slice of the whole answer (issue 13)', async () => {
+    // The peer answers as HttpGetter hands batch results over: every value is a view into one
+    // decoded batch response (the real codec), as a 64-get batch of 1 KB values would be.
+    const keysInBatch = keys(64);
+    const answer = decodeBatchResponse(encodeBatchResponse(keysInBatch.map((k) => ({ ok: true, value: Buffer.alloc(1024, k.length) }))));
+    const peer: PeerGetter = {
+      get: async ({ key }) => {
+        const result = answer[keysInBatch.indexOf(key)];
+        if (!result.ok) throw new Error('unexpected');
+        return { value: result.value };
+      },
+    };
+    expect(answer[0].ok && answer[0].value.buffer.byteLength).to.be.greaterThan(64 * 1024);
+    const group = new Group('peers-hot-batch', { maxBytes: 1 << 24, hotCacheFraction: 0.5, getter: () => 'local' });
+    group.registerPeers({ pickPeer: () => peer });
+    let hot = 0;
+    for (let round = 0; round < 50 && hot === 0; round++) {
+      for (const key of keysInBatch) group.forget(key);
+      for (const key of keysInBatch) expect((await group.get(key)).length).to.equal(1024);
+      hot = group.cacheStats().hot.items;
+    }
+    expect(hot, 'some values went to the hot cache').to.be.greaterThan(0);
+    for (const key of keysInBatch) {
+      const cached = group.peek(key);
+      if (!cached) continue;
+      expect(cached.length).to.equal(1024);
+      expect(ByteView.unwrap(cached).buffer.byteLength, `hot value of ${key} holds only its own bytes`).to.equal(1024);
+    }
   });
 
   it('main and hot cache together stay within maxBytes when peers fill the hot cache', async () => {
