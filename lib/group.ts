@@ -294,7 +294,7 @@ export class Group {
     if (peer) {
       const ticket = this.#guard.begin(key);
       try {
-        const { value: bytes, expiresAt } = await peer.get({ group: this.name, key });
+        const { value: bytes, expiresAt } = await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs });
         const value = new ByteView(bytes, false, expiresAt);
         this.stats.peerLoads++;
         if (ticket.current && Math.random() < 0.1) this.#keepCopy(this.#hotCache, key, value);

@@ -1,7 +1,9 @@
 import http from 'node:http';
 import https from 'node:https';
-import fetch from 'node-fetch';
+import type { Readable } from 'node:stream';
+import fetch, { type Response } from 'node-fetch';
 import type { RequestSigner } from './auth.js';
+import { ByteBudget } from './bytebudget.js';
 import { Coalescer } from './coalescer.js';
 import { messageOf, NotFoundError, OwnerLoadError } from './errors.js';
 import { type FullLogger, SILENT } from './logger.js';
@@ -10,7 +12,8 @@ import type { PeerGetter } from './peers.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
-  decodeBatchResponse,
+  BATCH_STREAM_TYPE,
+  decodeResult,
   ERROR_HEADER,
   encodeBatchRequest,
   encodeSegment,
@@ -26,13 +29,15 @@ import {
   readGetResponse,
   SET_CONTENT_TYPE,
   type SetRequest,
+  WAIT_HEADER,
 } from './wire.js';
 
 const LONE_SURROGATE = /\p{Cs}/u;
-/** Errors that say the peer is gone or stuck, rather than that this one exchange went wrong. */
+/** Connection errors that say the peer is gone, rather than that this one exchange went wrong. */
 const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
-const isPeerDown = (err: unknown) => (err as Error)?.name === 'AbortError' || DOWN_CODES.has((err as { code?: string })?.code ?? '');
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
+/** Least time between two liveness probes of one peer (also how soon a recovered peer is seen). */
+const PROBE_INTERVAL_MS = 250;
 
 /** What an {@link HttpGetter} needs of the configuration (see GeecacheOptions for each). */
 export interface HttpGetterOptions {
@@ -46,6 +51,8 @@ export interface HttpGetterOptions {
   readonly batch: boolean;
   /** Where warnings naming the fix go (see PeerMonitor). Default: nowhere. */
   readonly logger?: FullLogger;
+  /** Bytes of responses in flight, shared by all the getters of one pool. Default: this getter's own, of 2 × maxResponseBytes. */
+  readonly budget?: ByteBudget;
 }
 
 /** A peer's answer, read in full. */
@@ -56,11 +63,44 @@ interface Answer {
   body: Buffer;
 }
 
+/** Why this side cut an exchange short. */
+type Cut = 'down' | 'stuck' | 'wait' | 'size' | 'budget' | 'closed';
+
+/**
+ * One request in flight, as the watchdog judges it. Two clocks: a peer that has not sent a byte
+ * (on any connection, or to a probe) for timeoutMs is down; a peer that is heard from is busy and
+ * is waited for until `giveUpAt` (the load's own limit, plus timeoutMs).
+ */
+interface Exchange {
+  readonly controller: AbortController;
+  readonly startedAt: number;
+  readonly giveUpAt: number;
+  /** performance.now() of the last byte of this exchange (its start before the first). */
+  lastByteAt: number;
+  /** A body or frame that has started must be complete by then: the peer has it ready. Infinity while a load is awaited. */
+  finishBy: number;
+  cut: Cut | undefined;
+}
+
+/** One get of a batch: settled as its frame arrives. */
+interface Slot {
+  resolve: (response: GetResponse | Promise<GetResponse>) => void;
+  reject: (err: unknown) => void;
+  settled: boolean;
+}
+
 /**
  * The client of one peer: fetches `GET {peer}{basePath}{group}/{key}` with node-fetch over a
  * keep-alive agent and decodes golang/groupcache's protobuf answer. Concurrent gets are sent as
- * one batch request when the peer understands them (geecache peers do; a Go peer refuses the
- * first batch, and from then on gets go to it one by one).
+ * one batch request when the peer understands them (geecache peers do, and stream each get's
+ * result as it is ready; a Go peer refuses the first batch, and from then on gets go one by one).
+ *
+ * "Busy" is not "down": a peer is given up on (and skipped) only when it refuses the connection,
+ * or when a request has heard nothing for a while and a liveness probe then gets no answer within
+ * timeoutMs. A peer that answers the probe is busy loading, and is waited for up to the load's
+ * own limit (the asker's loadTimeoutMs, which the owner is told) plus timeoutMs. While skipped,
+ * a peer is probed every {@link PROBE_INTERVAL_MS} and used again as soon as it answers
+ * (half-open), or tried again after backoffMs.
  */
 export class HttpGetter implements PeerGetter {
   /** The peer's base URL, e.g. `http://10.0.0.2:3000`. */
@@ -71,9 +111,20 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #options: HttpGetterOptions;
   readonly #agent: http.Agent;
+  /** One keep-alive socket for liveness probes, apart from the pool. */
+  readonly #probeAgent: http.Agent;
+  readonly #request: typeof http.request;
+  readonly #budget: ByteBudget;
   readonly #batches: Coalescer<GetRequest, GetResponse> | undefined;
+  readonly #inflight = new Set<Exchange>();
   #batchRefused = false;
   #downUntil = 0;
+  #closed = false;
+  /** performance.now() of the last byte heard from the peer, on any exchange or probe. */
+  #lastHeardAt = Number.NEGATIVE_INFINITY;
+  #probing = false;
+  #probeAt = Number.NEGATIVE_INFINITY;
+  #ticker: NodeJS.Timeout | undefined;
 
   constructor(peer: string, options: HttpGetterOptions) {
     const url = new URL(options.basePath, peer);
@@ -81,19 +132,25 @@ export class HttpGetter implements PeerGetter {
     this.#origin = url.origin;
     this.#basePath = url.pathname;
     this.#options = options;
+    this.#budget = options.budget ?? new ByteBudget(2 * options.maxResponseBytes);
     this.monitor = new PeerMonitor(peer, { ...options, logger: options.logger ?? SILENT });
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets };
-    this.#agent = url.protocol === 'https:' ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const secure = url.protocol === 'https:';
+    this.#agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    const probeOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
+    this.#probeAgent = secure ? new https.Agent(probeOptions) : new http.Agent(probeOptions);
+    this.#request = secure ? https.request : http.request;
     if (options.batch) this.#batches = new Coalescer((requests) => this.#send(requests), MAX_BATCH);
   }
 
-  /** True while the peer is skipped after a failure. */
+  /** True while the peer is skipped after it went silent or refused a connection. */
   get isDown(): boolean {
     return Date.now() < this.#downUntil;
   }
 
   async get(request: GetRequest): Promise<GetResponse> {
-    if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#downUntil - Date.now()} ms`);
+    if (this.#closed) throw new Error(`not asking peer ${this.peer}: geecache was closed; loading locally`);
+    if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; probing it every ${PROBE_INTERVAL_MS} ms`);
     // A lone surrogate has no UTF-8 form: sent, it would arrive as U+FFFD, a different key.
     if (LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} is not well-formed Unicode; loading it locally`);
     if (!this.#batches || this.#batchRefused) return this.#getOne(request);
@@ -106,10 +163,11 @@ export class HttpGetter implements PeerGetter {
    * which answers a DELETE as a GET); rejects when it could not be reached.
    */
   async remove({ group, key }: RemoveRequest): Promise<boolean> {
+    if (this.#closed) throw new Error(`not asking peer ${this.peer}: geecache was closed`);
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#downUntil - Date.now()} ms`);
     if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
-    const answer = await this.#fetch('DELETE', path);
+    const answer = await this.#fetchWhole('DELETE', path, undefined);
     if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
     if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
     return false;
@@ -117,29 +175,51 @@ export class HttpGetter implements PeerGetter {
 
   /** `PUT {basePath}{group}/{key}` with a SetRequest: resolves once the peer stored it, rejects with its reason otherwise. */
   async set(request: SetRequest): Promise<void> {
+    if (this.#closed) throw new Error(`not asking peer ${this.peer}: geecache was closed`);
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure`);
     if (isDotSegment(request.key) || LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(request.group)}/${encodeSegment(request.key)}`;
-    const answer = await this.#fetch('PUT', path, encodeSetRequest(request), SET_CONTENT_TYPE);
+    const answer = await this.#fetchWhole('PUT', path, undefined, encodeSetRequest(request), SET_CONTENT_TYPE);
     if (answer.status !== 200) throw new Error(`peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`);
   }
 
-  /** Closes the idle keep-alive sockets. */
+  /** Stops asking: gets from now on fail at once ("could not ask": they load locally); requests in flight are cut. */
   close(): void {
+    this.#closed = true;
+    for (const ex of this.#inflight) this.#cut(ex, 'closed');
+    clearInterval(this.#ticker);
+    this.#ticker = undefined;
     this.#agent.destroy();
+    this.#probeAgent.destroy();
   }
 
   /** One batch's worth of gets: a lone get goes as the plain GET every peer understands. */
   #send(requests: GetRequest[]): Promise<GetResponse>[] {
+    if (this.#closed) return requests.map((r) => this.get(r));
     if (requests.length === 1 || this.#batchRefused) return requests.map((r) => this.#getOne(r));
-    const results = this.#getMany(requests);
-    return requests.map((_, i) => results.then((all) => (all ? this.#unwrap(all[i]) : this.#getOne(requests[i]))));
+    const slots: Slot[] = [];
+    const promises = requests.map(
+      () =>
+        new Promise<GetResponse>((resolve, reject) => {
+          slots.push({ resolve, reject, settled: false });
+        }),
+    );
+    this.#getMany(requests, slots).then(
+      (refused) => {
+        // Not a geecache peer: each get again, one by one.
+        for (let i = 0; i < slots.length; i++) if (refused) settle(slots[i], () => this.#getOne(requests[i]));
+      },
+      (err) => {
+        for (const slot of slots) if (!slot.settled) settle(slot, () => Promise.reject(err));
+      },
+    );
+    return promises;
   }
 
-  async #getOne({ group, key }: GetRequest): Promise<GetResponse> {
+  async #getOne({ group, key, waitMs }: GetRequest): Promise<GetResponse> {
     // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for another key.
     if (isDotSegment(group) || isDotSegment(key)) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path; loading it locally`);
-    const answer = await this.#fetch('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`);
+    const answer = await this.#fetchWhole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, waitMs);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
       if (answer.errorKind === GETTER_FAILED) throw new OwnerLoadError(this.peer, text);
@@ -147,22 +227,46 @@ export class HttpGetter implements PeerGetter {
       throw new Error(`peer ${this.peer} answered ${answer.status}: ${text}`);
     }
     if (answer.type !== GET_RESPONSE_TYPE) throw new Error(`peer ${this.peer} answered content-type ${answer.type}, not ${GET_RESPONSE_TYPE}`);
+    // A view into the response buffer, not a copy: the buffer was allocated for this value alone.
     return readGetResponse(answer.body);
   }
 
-  /** The batch's results, or undefined when the peer does not speak batches (then: one get at a time). */
-  async #getMany(requests: GetRequest[]): Promise<PeerResult[] | undefined> {
-    const answer = await this.#fetch('POST', this.#basePath, encodeBatchRequest(requests));
-    if (answer.status === 200 && answer.type === BATCH_CONTENT_TYPE) {
-      const results = decodeBatchResponse(answer.body);
-      if (results.length !== requests.length) throw new Error(`peer ${this.peer} answered ${results.length} results for ${requests.length} gets`);
-      return results;
+  /**
+   * Sends the batch and settles each slot as its Result frame arrives. Resolves true when the
+   * peer does not speak batches (the caller then sends each get alone), false when done; rejects
+   * when the exchange failed (slots still open then fail, and load locally).
+   */
+  async #getMany(requests: GetRequest[], slots: Slot[]): Promise<boolean> {
+    let waitMs = 0;
+    for (const r of requests) waitMs = Math.max(waitMs, r.waitMs ?? 0);
+    const path = this.#basePath;
+    const ex = this.#begin(waitMs);
+    let answer: Answer;
+    try {
+      const res = await this.#fetch(ex, 'POST', path, waitMs, encodeBatchRequest(requests));
+      const type = res.headers.get('content-type');
+      if (res.status === 200 && (type === BATCH_STREAM_TYPE || type === BATCH_CONTENT_TYPE)) {
+        const answered = await this.#readFrames(ex, res.body as unknown as Readable, (index, result) => {
+          const slot = slots[index];
+          if (slot === undefined || slot.settled)
+            throw new Error(`peer ${this.peer} answered get ${index} of a batch of ${slots.length} twice or out of range`);
+          settle(slot, () => this.#unwrap(result));
+        });
+        this.monitor.answered('POST', path, 200, ex.startedAt, res.headers.get('date'), false, '');
+        if (answered !== slots.length) throw new Error(`peer ${this.peer} answered ${answered} results for ${slots.length} gets`);
+        return false;
+      }
+      answer = await this.#readAnswer(ex, 'POST', path, res);
+    } catch (err) {
+      throw this.#failed(ex, 'POST', path, err);
+    } finally {
+      this.#end(ex);
     }
     if (answer.status === 400 || answer.status === 404 || answer.status === 405) {
       // Not a geecache peer (golang/groupcache answers 400). A 401 or 413 is a geecache peer
       // refusing this batch, and does not end batching.
       this.#batchRefused = true;
-      return undefined;
+      return true;
     }
     throw new Error(`peer ${this.peer} answered a batch with ${answer.status} ${answer.type}`);
   }
@@ -175,36 +279,312 @@ export class HttpGetter implements PeerGetter {
     throw new Error(`peer ${this.peer} answered ${result.status}: ${result.error}`);
   }
 
-  async #fetch(method: string, path: string, body?: Uint8Array, contentType = BATCH_CONTENT_TYPE): Promise<Answer> {
-    const headers: Record<string, string> = {};
-    if (body) headers['content-type'] = contentType;
-    const signer = this.#options.signer;
-    if (signer) headers[AUTH_HEADER] = body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path);
-    const startedAt = performance.now();
+  /** A request whose answer is read in full (a get, a remove, a set). */
+  async #fetchWhole(method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string): Promise<Answer> {
+    const ex = this.#begin(waitMs ?? 0);
     try {
-      const res = await fetch(this.#origin + path, {
-        method,
-        headers,
-        body: body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined,
-        agent: this.#agent,
-        // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
-        redirect: 'manual',
-        signal: AbortSignal.timeout(this.#options.timeoutMs),
-        size: this.#options.maxResponseBytes,
-      });
-      const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER) };
-      const full = { ...answer, body: Buffer.from(await res.arrayBuffer()) };
-      const bodyStart = full.status === 200 ? '' : full.body.subarray(0, 200).toString('utf8');
-      // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
-      const ownerAnswered = full.errorKind === GETTER_FAILED || full.errorKind === NOT_FOUND;
-      this.monitor.answered(method, path, full.status, startedAt, res.headers.get('date'), ownerAnswered, bodyStart);
-      return full;
+      return await this.#readAnswer(ex, method, path, await this.#fetch(ex, method, path, waitMs, body, contentType));
     } catch (err) {
-      this.monitor.failed(method, path, startedAt, err);
-      // Timed out or unreachable: stop waiting on this peer for a while. A reset is not enough —
-      // a healthy peer resets an idle keep-alive socket now and then — it just fails this get.
-      if (isPeerDown(err)) this.#downUntil = Date.now() + this.#options.backoffMs;
-      throw new Error(`peer ${this.peer} failed: ${messageOf(err)}`, { cause: err });
+      throw this.#failed(ex, method, path, err);
+    } finally {
+      this.#end(ex);
     }
   }
+
+  /** Sends the request; resolves with the response once its headers are in. */
+  async #fetch(ex: Exchange, method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string): Promise<Response> {
+    const signer = this.#options.signer;
+    const auth = signer ? (body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path)) : undefined;
+    const headers: Record<string, string> = !body
+      ? {}
+      : contentType
+        ? { 'content-type': contentType }
+        : { 'content-type': BATCH_CONTENT_TYPE, accept: BATCH_STREAM_TYPE };
+    if (auth) headers[AUTH_HEADER] = auth;
+    if (waitMs) headers[WAIT_HEADER] = String(waitMs);
+    const res = await fetch(this.#origin + path, {
+      method,
+      headers,
+      body: body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined,
+      agent: this.#agent,
+      // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
+      redirect: 'manual',
+      // One signal per exchange; the watchdog (#tick) is its only timer.
+      signal: ex.controller.signal,
+      compress: false,
+    });
+    this.#heard(ex);
+    return res;
+  }
+
+  /** Reads a whole answer and tells the monitor about it. */
+  async #readAnswer(ex: Exchange, method: string, path: string, res: Response): Promise<Answer> {
+    const body = await this.#readBody(ex, res);
+    const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER), body };
+    const bodyStart = answer.status === 200 ? '' : body.subarray(0, 200).toString('utf8');
+    // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
+    const ownerAnswered = answer.errorKind === GETTER_FAILED || answer.errorKind === NOT_FOUND;
+    this.monitor.answered(method, path, answer.status, ex.startedAt, res.headers.get('date'), ownerAnswered, bodyStart);
+    return answer;
+  }
+
+  /**
+   * The body in one buffer: with a Content-Length, allocated once at that size (within
+   * maxResponseBytes and the shared budget, else refused before reading) and filled as chunks
+   * arrive; without one, gathered up to maxResponseBytes. The peer has the answer ready once it
+   * sends headers, so the body must arrive within timeoutMs.
+   */
+  async #readBody(ex: Exchange, res: Response): Promise<Buffer> {
+    ex.finishBy = performance.now() + this.#options.timeoutMs;
+    const stream = res.body as unknown as Readable;
+    const max = this.#options.maxResponseBytes;
+    const announced = res.headers.get('content-length');
+    const length = announced === null ? Number.NaN : Number(announced);
+    if (announced !== null && !(Number.isSafeInteger(length) && length >= 0)) throw new Error(`peer ${this.peer} sent content-length ${announced}`);
+    if (length > max) throw this.#cut(ex, 'size', `peer ${this.peer} announced ${length} bytes, over maxResponseBytes (${max})`);
+    const reserved = Number.isNaN(length) ? 0 : length;
+    if (!this.#budget.take(reserved)) throw this.#cut(ex, 'budget', this.#overBudget(reserved));
+    let held = reserved;
+    try {
+      const target = Number.isNaN(length) ? undefined : Buffer.allocUnsafeSlow(length);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      await readStream(stream, (chunk) => {
+        this.#heard(ex);
+        if (target) {
+          if (size + chunk.length > target.length) throw new Error(`peer ${this.peer} sent more than its content-length of ${target.length}`);
+          chunk.copy(target, size);
+        } else {
+          if (size + chunk.length > max) throw this.#cut(ex, 'size', `peer ${this.peer} sent over maxResponseBytes (${max})`);
+          if (!this.#budget.take(chunk.length)) throw this.#cut(ex, 'budget', this.#overBudget(chunk.length));
+          held += chunk.length;
+          chunks.push(chunk);
+        }
+        size += chunk.length;
+      });
+      if (target && size !== target.length) throw new Error(`peer ${this.peer} sent ${size} of ${target.length} bytes`);
+      return target ?? Buffer.concat(chunks, size);
+    } finally {
+      this.#budget.give(held);
+    }
+  }
+
+  /**
+   * Reads a batch answer frame by frame — `0x0a varint(length) Result`, the framing of
+   * BatchResponse's repeated field — and hands each Result to `onResult` as soon as its last byte
+   * is in. Each frame is read into its own buffer (reserved on the shared budget while it
+   * fills), so a value cached from a batch holds only its own bytes. Returns the frames read.
+   */
+  async #readFrames(ex: Exchange, stream: Readable, onResult: (index: number, result: PeerResult) => void): Promise<number> {
+    const max = this.#options.maxResponseBytes;
+    let count = 0;
+    let head = 0; // bytes of the frame's tag + length read so far
+    let length = 0;
+    let shift = 0;
+    let frame: Buffer | undefined;
+    let filled = 0;
+    const done = (bytes: Buffer) => {
+      const { index, result } = decodeResult(bytes);
+      onResult(index ?? count, result);
+      count++;
+    };
+    try {
+      await readStream(stream, (chunk) => {
+        this.#heard(ex);
+        let at = 0;
+        while (at < chunk.length) {
+          if (frame === undefined) {
+            const byte = chunk[at++];
+            if (head === 0) {
+              if (byte !== 0x0a) throw new Error(`peer ${this.peer} sent a malformed batch answer (tag ${byte})`);
+              ex.finishBy = performance.now() + this.#options.timeoutMs;
+            } else {
+              length += (byte & 0x7f) * 2 ** shift;
+              shift += 7;
+              if (shift > 35) throw new Error(`peer ${this.peer} sent a malformed batch answer (frame length)`);
+            }
+            head++;
+            if (head === 1 || byte & 0x80) continue;
+            if (length > max) throw this.#cut(ex, 'size', `peer ${this.peer} sent a ${length}-byte result, over maxResponseBytes (${max})`);
+            if (!this.#budget.take(length)) throw this.#cut(ex, 'budget', this.#overBudget(length));
+            frame = Buffer.allocUnsafeSlow(length);
+            filled = 0;
+          } else {
+            const n = Math.min(frame.length - filled, chunk.length - at);
+            chunk.copy(frame, filled, at, at + n);
+            filled += n;
+            at += n;
+          }
+          if (frame !== undefined && filled === frame.length) {
+            const complete = frame;
+            this.#budget.give(complete.length);
+            frame = undefined;
+            head = length = shift = 0;
+            ex.finishBy = Number.POSITIVE_INFINITY;
+            done(complete);
+          }
+        }
+      });
+    } finally {
+      if (frame) this.#budget.give(frame.length);
+    }
+    if (head !== 0 || frame !== undefined) throw new Error(`peer ${this.peer} cut a batch answer short`);
+    return count;
+  }
+
+  #overBudget(bytes: number): string {
+    return `not reading ${bytes} bytes from peer ${this.peer}: responses in flight already hold ${this.#budget.used} of ${this.#budget.limit} bytes (2 × maxResponseBytes)`;
+  }
+
+  #begin(waitMs: number): Exchange {
+    const now = performance.now();
+    const ex: Exchange = {
+      controller: new AbortController(),
+      startedAt: now,
+      giveUpAt: now + waitMs + this.#options.timeoutMs,
+      lastByteAt: now,
+      finishBy: Number.POSITIVE_INFINITY,
+      cut: undefined,
+    };
+    this.#inflight.add(ex);
+    this.#watch();
+    return ex;
+  }
+
+  #end(ex: Exchange): void {
+    this.#inflight.delete(ex);
+  }
+
+  /** A byte came from the peer: it is alive (and, if it was skipped, usable again). */
+  #heard(ex?: Exchange): void {
+    const now = performance.now();
+    this.#lastHeardAt = now;
+    if (ex) ex.lastByteAt = now;
+    if (this.#downUntil !== 0) this.#downUntil = 0;
+  }
+
+  /** Cuts `ex` short; returns an error saying why (the exchange's own rejection follows). */
+  #cut(ex: Exchange, why: Cut, message: string = why): Error {
+    if (!ex.cut) {
+      ex.cut = why;
+      ex.controller.abort();
+      if (why === 'down' || why === 'stuck') this.#markDown();
+    }
+    return new Error(message);
+  }
+
+  #markDown(): void {
+    this.#downUntil = Date.now() + this.#options.backoffMs;
+    this.#watch();
+  }
+
+  /** The error an exchange rejects with, after telling the monitor (and marking the peer down on a refused connection). */
+  #failed(ex: Exchange, method: string, path: string, err: unknown): Error {
+    const { timeoutMs } = this.#options;
+    let reason = err;
+    if (ex.cut === 'down')
+      reason = Object.assign(new Error(`no answer within timeoutMs (${timeoutMs} ms) to this request nor to a liveness probe`), { code: 'ETIMEDOUT' });
+    else if (ex.cut === 'stuck') reason = Object.assign(new Error(`an answer stalled for timeoutMs (${timeoutMs} ms)`), { code: 'ETIMEDOUT' });
+    else if (ex.cut === 'wait')
+      reason = new Error(`no answer within the load's wait of ${Math.round(ex.giveUpAt - ex.startedAt)} ms, though the peer is alive`);
+    else if (ex.cut === 'closed') return new Error(`not asking peer ${this.peer}: geecache was closed`, { cause: err });
+    else if (!ex.cut && DOWN_CODES.has((err as { code?: string })?.code ?? '')) this.#markDown();
+    // A reset is not enough to skip the peer — a healthy peer resets an idle keep-alive socket now and then — it fails this get.
+    this.monitor.failed(method, path, ex.startedAt, reason);
+    return new Error(`peer ${this.peer} failed: ${messageOf(reason)}`, { cause: reason });
+  }
+
+  /** Runs the watchdog while anything is in flight or the peer is skipped. */
+  #watch(): void {
+    if (this.#ticker || this.#closed) return;
+    const every = Math.max(5, Math.min(PROBE_INTERVAL_MS, this.#options.timeoutMs / 4));
+    this.#ticker = setInterval(() => this.#tick(), every);
+    this.#ticker.unref();
+  }
+
+  /** Judges every exchange in flight; probes the peer when one has heard nothing for a while (or the peer is skipped). */
+  #tick(): void {
+    const now = performance.now();
+    const quiet = this.#options.timeoutMs / 4;
+    const silent = now - this.#lastHeardAt;
+    let probe = this.isDown;
+    for (const ex of this.#inflight) {
+      if (now >= ex.giveUpAt) this.#cut(ex, 'wait');
+      else if (now >= ex.finishBy) this.#cut(ex, 'stuck');
+      else if (now - ex.lastByteAt >= quiet && silent >= quiet) probe = true;
+    }
+    if (probe) this.#probe(now);
+    if (this.#inflight.size === 0 && !this.isDown && !this.#probing) {
+      clearInterval(this.#ticker);
+      this.#ticker = undefined;
+    }
+  }
+
+  /**
+   * Asks the peer something cheap (`GET {basePath}`, which geecache and Go answer at once without
+   * loading anything) on a connection of its own — the pooled ones may all be waiting on slow
+   * loads. Any answer proves the peer alive: exchanges waiting on it go on waiting. No answer
+   * within timeoutMs, or a refused connection, means it is down: every exchange that has heard
+   * nothing since the probe was sent is cut, and the peer is skipped (and probed) until it answers.
+   */
+  #probe(now: number): void {
+    if (this.#probing || this.#closed || now - this.#probeAt < PROBE_INTERVAL_MS) return;
+    this.#probing = true;
+    this.#probeAt = now;
+    const signer = this.#options.signer;
+    const headers = signer ? { [AUTH_HEADER]: signer.signFor('GET', this.#basePath) } : {};
+    const req = this.#request(this.#origin + this.#basePath, { method: 'GET', headers, agent: this.#probeAgent });
+    const finish = (alive: boolean, down: boolean) => {
+      if (!this.#probing) return;
+      this.#probing = false;
+      clearTimeout(timer);
+      if (this.#closed) return void req.destroy();
+      if (alive) return this.#heard();
+      req.destroy();
+      if (down) for (const ex of this.#inflight) if (ex.lastByteAt <= now) this.#cut(ex, 'down');
+    };
+    const timer = setTimeout(() => finish(false, true), this.#options.timeoutMs);
+    timer.unref();
+    req.on('response', (res) => {
+      res.resume();
+      finish(true, false);
+    });
+    // A reset (a stale keep-alive socket) proves nothing either way: the next probe asks again.
+    req.on('error', (err) => finish(false, DOWN_CODES.has((err as { code?: string }).code ?? '')));
+    req.end();
+  }
+}
+
+/** Settles a batch slot once, with what `outcome` returns or throws. */
+function settle(slot: Slot, outcome: () => GetResponse | Promise<GetResponse>): void {
+  if (slot.settled) return;
+  slot.settled = true;
+  try {
+    slot.resolve(outcome());
+  } catch (err) {
+    slot.reject(err);
+  }
+}
+
+/** Hands each chunk of `stream` to `onChunk` (which may throw to stop); resolves at its end. */
+function readStream(stream: Readable, onChunk: (chunk: Buffer) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const fail = (err: unknown) => {
+      stream.off('data', data);
+      stream.destroy();
+      reject(err);
+    };
+    const data = (chunk: Buffer) => {
+      try {
+        onChunk(chunk);
+      } catch (err) {
+        fail(err);
+      }
+    };
+    stream.on('data', data);
+    stream.once('end', resolve);
+    stream.once('error', fail);
+    // Destroyed without an error (after 'end' this does nothing): the answer was cut short.
+    stream.once('close', () => reject(new Error('the answer was cut short')));
+  });
 }

@@ -1,4 +1,5 @@
 import type { RequestSigner } from './auth.js';
+import { ByteBudget } from './bytebudget.js';
 import { ConfigError } from './errors.js';
 import { HttpGetter, type HttpGetterOptions } from './httpgetter.js';
 import { checkPeers } from './options.js';
@@ -28,12 +29,15 @@ export class HttpPool implements PeerPicker {
   /** Set by set(), which the constructor calls. */
   #ring!: Ring;
   #getters = new Map<string, HttpGetter>();
+  #closed = false;
 
   constructor(options: HttpPoolOptions, signer: RequestSigner | undefined) {
     this.self = options.self;
     this.#options = options;
     const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger } = options;
-    this.#getterOptions = { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, signer, logger };
+    // One budget for all peers' responses in flight: N peers cannot make this process hold N × maxResponseBytes.
+    const budget = new ByteBudget(2 * maxResponseBytes);
+    this.#getterOptions = { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, signer, logger, budget };
     this.set(...options.peers);
   }
 
@@ -50,7 +54,7 @@ export class HttpPool implements PeerPicker {
     ring.add(...checked);
     const getters = new Map<string, HttpGetter>();
     for (const peer of checked) {
-      if (peer !== this.self) getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, this.#getterOptions));
+      if (peer !== this.self && !this.#closed) getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, this.#getterOptions));
     }
     for (const [peer, getter] of this.#getters) if (!getters.has(peer)) getter.close();
     this.#ring = ring;
@@ -73,12 +77,15 @@ export class HttpPool implements PeerPicker {
   }
 
   pickPeer(key: string): HttpGetter | undefined {
+    // After close() no request leaves: every key is this process's own (cache, else getter).
+    if (this.#closed) return undefined;
     const owner = this.#ring.get(key);
     return owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
   }
 
-  /** Closes every peer connection. */
+  /** Closes every peer connection; from now on no get asks a peer (each loads locally). */
   close(): void {
+    this.#closed = true;
     for (const getter of this.#getters.values()) getter.close();
   }
 }

@@ -132,7 +132,7 @@ export class PeerMonitor {
       this.#count('reset', undefined, `peer ${this.peer}: ${messageOf(err)}`, false);
       return;
     }
-    const skipped = `its keys are loaded locally meanwhile, and it is skipped for backoffMs (${this.#options.backoffMs} ms) after each failure`;
+    const skipped = `its keys are loaded locally meanwhile, and it is skipped until it answers a probe (every 250 ms; at most backoffMs, ${this.#options.backoffMs} ms)`;
     if (timedOut)
       this.#fail(
         'timeout',

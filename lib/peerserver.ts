@@ -2,11 +2,12 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import type { RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
-import { BadKeyError, errorFacts, messageOf, NotFoundError } from './errors.js';
+import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from './errors.js';
 import type { GroupRegistry } from './registry.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
+  BATCH_STREAM_TYPE,
   decodeBatchRequest,
   decodeSegment,
   decodeSetRequest,
@@ -23,8 +24,10 @@ import {
   MAX_SET_REQUEST_BYTES,
   NOT_FOUND,
   type PeerResult,
+  resultFramePrefix,
   SET_CONTENT_TYPE,
   STATS_PATH,
+  WAIT_HEADER,
 } from './wire.js';
 
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
@@ -116,7 +119,7 @@ export class PeerServer {
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
     if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
-    const result = await this.#answer({ group, key });
+    const result = await this.#answer({ group, key }, waitOf(req));
     if (!result.ok) return reply(res, result.status, result.error, result.kind ? { [ERROR_HEADER]: result.kind } : {});
     const suffix = getResponseSuffix(result.expiresAt);
     send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
@@ -195,22 +198,97 @@ export class PeerServer {
       return reply(res, 400, `bad batch request: ${messageOf(err)}`);
     }
     if (requests.length > MAX_BATCH) return reply(res, 400, `bad batch request: ${requests.length} gets, over the limit of ${MAX_BATCH}`);
-    const results = await Promise.all(requests.map((request) => this.#answer(request)));
+    const waitMs = waitOf(req);
+    if (header(req, 'accept')?.includes(BATCH_STREAM_TYPE)) return this.#stream(res, requests, waitMs);
+    // An older geecache client: the whole answer at once, in order.
+    const results = await Promise.all(requests.map((request) => this.#answer(request, waitMs)));
     send(res, BATCH_CONTENT_TYPE, encodeBatchResponse(results));
   }
 
-  /** One get for a peer, as the result a single request would answer. */
-  #answer({ group: name, key }: GetRequest): Promise<PeerResult> {
-    const group = this.#registry.getGroup(name);
-    if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${name}` });
-    return group
-      .getForPeer(key)
+  /**
+   * A batch answered as a stream: the headers at once (the asker sees this peer is working), then
+   * each get's Result frame as soon as it is ready, so one slow key never holds the fast ones.
+   * Frames ready in the same turn go out in one write. Gets still loading when the asker's wait
+   * runs out are answered with a LoadTimeoutError (their loads go on and fill the cache).
+   */
+  #stream(res: ServerResponse, requests: GetRequest[], waitMs: number | undefined): void {
+    res.writeHead(200, { 'content-type': BATCH_STREAM_TYPE });
+    let open = requests.length;
+    let corked = true;
+    const uncork = () => {
+      if (!corked) return;
+      corked = false;
+      // end() uncorks fully; after it the socket may already serve the next request.
+      if (!res.writableEnded) res.uncork();
+    };
+    res.cork();
+    setImmediate(() => {
+      if (!res.headersSent && !res.destroyed && !res.writableEnded) res.flushHeaders();
+      uncork();
+    });
+    const answered = new Uint8Array(requests.length);
+    const write = (index: number, result: PeerResult) => {
+      if (answered[index] || open === 0) return;
+      answered[index] = 1;
+      open--;
+      if (res.destroyed) return; // the asker is gone; the loads still fill the cache
+      if (!corked) {
+        res.cork();
+        corked = true;
+        process.nextTick(uncork);
+      }
+      res.write(resultFramePrefix(index, result, this.#writer));
+      if (result.ok && result.value.length > 0) res.write(result.value);
+      if (open === 0) {
+        clearTimeout(timer);
+        res.end();
+      }
+    };
+    const timer =
+      waitMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            for (let i = 0; i < requests.length; i++) if (!answered[i]) write(i, failure(waitedOut(requests[i], waitMs)));
+          }, waitMs);
+    timer?.unref();
+    for (let i = 0; i < requests.length; i++) this.#answer(requests[i]).then((result) => write(i, result));
+  }
+
+  /** One get for a peer, as the result a single request would answer: by `waitMs` at the latest, when given. */
+  #answer(request: GetRequest, waitMs?: number): Promise<PeerResult> {
+    const group = this.#registry.getGroup(request.group);
+    if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${request.group}` });
+    const result = group
+      .getForPeer(request.key)
       .then(
         (value): PeerResult =>
           value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt },
         failure,
       );
+    if (waitMs === undefined) return result;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<PeerResult>((resolve) => {
+      timer = setTimeout(() => resolve(failure(waitedOut(request, waitMs))), waitMs);
+    });
+    return Promise.race([result, deadline]).finally(() => clearTimeout(timer));
   }
+}
+
+/**
+ * How long the asker waits for a load ({@link WAIT_HEADER}, its loadTimeoutMs), or undefined
+ * without a valid one (golang/groupcache clients send none: their requests wait for the load).
+ */
+function waitOf(req: IncomingMessage): number | undefined {
+  const raw = header(req, WAIT_HEADER);
+  const ms = raw === undefined ? Number.NaN : Number(raw);
+  return Number.isSafeInteger(ms) && ms > 0 && ms < 2 ** 31 ? ms : undefined;
+}
+
+/** The error a get still loading when the asker's wait ran out answers with (the load itself goes on). */
+function waitedOut({ group, key }: GetRequest, waitMs: number): LoadTimeoutError {
+  return new LoadTimeoutError(
+    `the load of key ${JSON.stringify(key)} in group "${group}" on the owner is still running after the asker's wait (its loadTimeoutMs, ${waitMs} ms); it goes on there and will be cached`,
+  );
 }
 
 /**

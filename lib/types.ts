@@ -105,11 +105,19 @@ export interface GeecacheOptions {
   basePath?: string;
   /** Ring preset. Default `'default'`; `'groupcache'` to join Go peers. */
   ring?: RingOption;
-  /** Timeout of each request to a peer. Default 2,000 ms. */
+  /**
+   * A peer that sends nothing for this long — to a request, nor then to a liveness probe — is
+   * down: its keys load locally. A peer that answers is busy, and waited for up to the group's
+   * `loadTimeoutMs` (which the owner is told). An answer that has started must finish within it.
+   * Default 2,000 ms.
+   */
   timeoutMs?: number;
-  /** Largest response accepted from a peer. Default 64 MiB. */
+  /** Largest response accepted from a peer; all responses being read at once hold at most twice this. Default 64 MiB. */
   maxResponseBytes?: number;
-  /** How long a peer that timed out or refused a connection is skipped. Default 5,000 ms. */
+  /**
+   * Longest a peer that went silent or refused a connection is skipped. It is probed every 250 ms
+   * meanwhile and used again as soon as it answers. Default 5,000 ms.
+   */
   backoffMs?: number;
   /** Keep-alive sockets per peer. Default 32. */
   maxSockets?: number;

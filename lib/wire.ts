@@ -23,6 +23,18 @@ export const MAX_SET_REQUEST_BYTES = 64 << 20;
 export const GET_RESPONSE_TYPE = 'application/x-protobuf';
 /** Content type of a batch request and its answer: `POST {basePath}` with a BatchRequest body. */
 export const BATCH_CONTENT_TYPE = 'application/x-geecache-batch';
+/**
+ * Content type of a streamed batch answer: Result frames, each with its index, written as each
+ * get is ready (see {@link resultFramePrefix}). A client that sends `accept` with this type gets
+ * one; a client that does not (an older geecache) gets the whole BatchResponse in order.
+ */
+export const BATCH_STREAM_TYPE = 'application/x-geecache-batch-stream';
+/**
+ * Request header: how long (ms) the asker waits for the owner's load — its group's
+ * `loadTimeoutMs`. The owner answers a LoadTimeoutError when its load is not done by then, so the
+ * asker never has to give up on a working owner (and run the getter a second time). Go ignores it.
+ */
+export const WAIT_HEADER = 'x-geecache-wait-ms';
 /** Most gets in one batch request. */
 export const MAX_BATCH = 256;
 /** Largest batch request body a server reads: MAX_BATCH keys of the longest allowed length, with room. */
@@ -36,6 +48,11 @@ export const STATS_PATH = '_stats';
 export interface GetRequest {
   group: string;
   key: string;
+  /**
+   * How long the asker will wait for the owner's load, in ms (its group's `loadTimeoutMs`); not a
+   * protobuf field: it travels as the {@link WAIT_HEADER} header. Absent: `timeoutMs`.
+   */
+  waitMs?: number;
 }
 
 /**
@@ -225,6 +242,63 @@ export function decodeBatchResponse(bytes: Uint8Array): PeerResult[] {
       return expiresAt === undefined ? { ok: true, value: value ?? new Uint8Array(0) } : { ok: true, value: value ?? new Uint8Array(0), expiresAt };
     return kind === undefined ? { ok: false, status, error } : { ok: false, status, error, kind };
   });
+}
+
+/**
+ * The bytes of one streamed Result frame that come before its value: BatchResponse's field 1
+ * (tag, length) around `Result { status = 1; index = 6; expire = 4 | error = 3, kind = 5; value = 2 }`,
+ * the value last so a server sends `prefix + value` without copying the value. Frames
+ * concatenated are a valid BatchResponse (in the order the gets became ready; `index` says which
+ * get each answers).
+ */
+export function resultFramePrefix(index: number, result: PeerResult, writer = new BinaryWriter()): Uint8Array {
+  const inner = writer
+    .tag(1, WireType.Varint)
+    .int32(result.ok ? 200 : result.status)
+    .tag(6, WireType.Varint)
+    .uint32(index);
+  if (result.ok) {
+    if (result.expiresAt !== undefined) inner.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
+    inner.tag(2, WireType.LengthDelimited).uint32(result.value.length);
+  } else {
+    inner.tag(3, WireType.LengthDelimited).string(result.error);
+    if (result.kind !== undefined) inner.tag(5, WireType.LengthDelimited).string(result.kind);
+  }
+  const head = inner.finish();
+  const length = head.length + (result.ok ? result.value.length : 0);
+  return writer.tag(1, WireType.LengthDelimited).uint32(length).raw(head).finish();
+}
+
+/**
+ * Reads one Result (the bytes inside a frame, without BatchResponse's tag and length). The value
+ * is a view into `bytes`, not a copy. `index` is undefined in a Result without one (an
+ * unstreamed BatchResponse, where position says which get it answers).
+ */
+export function decodeResult(bytes: Uint8Array): { index: number | undefined; result: PeerResult } {
+  const reader = new BinaryReader(bytes);
+  let status = 0;
+  let index: number | undefined;
+  let value: Uint8Array | undefined;
+  let error = '';
+  let expiresAt: number | undefined;
+  let kind: string | undefined;
+  while (reader.pos < reader.len) {
+    const [field, type] = reader.tag();
+    if (field === 1 && type === WireType.Varint) status = reader.int32();
+    else if (field === 6 && type === WireType.Varint) index = reader.uint32();
+    else if (field === 2 && type === WireType.LengthDelimited) value = reader.bytes();
+    else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
+    else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
+    else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
+    else reader.skip(type, field);
+  }
+  if (reader.pos !== reader.len) throw new Error('truncated Result');
+  if (status === 200) {
+    const ok: PeerResult = { ok: true, value: value ?? new Uint8Array(0) };
+    if (expiresAt !== undefined) ok.expiresAt = expiresAt;
+    return { index, result: ok };
+  }
+  return { index, result: kind === undefined ? { ok: false, status, error } : { ok: false, status, error, kind } };
 }
 
 /** Reads `repeated <message> = 1`, handing each embedded message's bounds to `readOne`. */

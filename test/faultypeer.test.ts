@@ -83,7 +83,9 @@ describe('faulty peer', function () {
       res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': HUGE_BYTES + 1 + varint(HUGE_BYTES).length });
       streamHuge(res, HUGE_BYTES, hugeCl);
     },
-    hang: () => {},
+    // A process that stopped (SIGSTOP): the kernel accepts, nobody answers — this request nor any
+    // other (the asker's liveness probe included) until the asker gives up on it.
+    hang: (_req, res) => freeze(res),
     wrongtype: (_req, res) => {
       const body = encodeGetResponse(Buffer.from('peer value'));
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'content-length': body.length }).end(body);
@@ -126,12 +128,19 @@ describe('faulty peer', function () {
       res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length }).end(body);
     },
     b500: (res) => void res.writeHead(500, { 'content-type': 'text/plain' }).end('internal server error\n'),
-    bhang: () => {},
+    bhang: (res) => freeze(res),
+  };
+  /** Requests of a stopped peer still open: while any is, the fake answers nothing. */
+  let frozen = 0;
+  const freeze = (res: http.ServerResponse) => {
+    frozen++;
+    res.on('close', () => frozen--);
   };
 
   before(async () => {
     server = http.createServer((req, res) => {
       res.on('error', () => {});
+      if (frozen > 0) return freeze(res);
       if (req.method === 'POST') {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
@@ -325,9 +334,12 @@ describe('faulty peer', function () {
       const keys = [`${mode}:1`, `${mode}:2`, `${mode}:3`];
       const { value, ms } = await timed(() => Promise.all(keys.map((k) => group.get(k))));
       expect(received[`POST ${mode}`], 'one batch request').to.equal(1);
-      expect(value.map(String)).to.deep.equal(keys.map((k) => `local:${k}`));
-      expect(localRuns).to.deep.equal(keys);
-      expect(group.stats.peerErrors).to.equal(3);
+      // Results are taken as they arrive: the one result a short answer carries stands, the gets
+      // it left unanswered load locally.
+      const answered = mode === 'bshort' ? 1 : 0;
+      expect(value.map(String)).to.deep.equal(keys.map((k, i) => (i < answered ? 'peer value' : `local:${k}`)));
+      expect(localRuns).to.deep.equal(keys.slice(answered));
+      expect(group.stats.peerErrors).to.equal(3 - answered);
       if (marksDown)
         expect(ms)
           .to.be.at.least(TIMEOUT_MS - 50)
@@ -336,7 +348,7 @@ describe('faulty peer', function () {
       // Down after a timeout: the next batch is not sent. Otherwise it is.
       const more = [`${mode}:4`, `${mode}:5`];
       const next = await timed(() => Promise.all(more.map((k) => group.get(k))));
-      expect(next.value.map(String)).to.deep.equal(more.map((k) => `local:${k}`));
+      expect(next.value.map(String)).to.deep.equal(more.map((k, i) => (i < answered ? 'peer value' : `local:${k}`)));
       expect(received[`POST ${mode}`]).to.equal(marksDown ? 1 : 2);
       if (marksDown) expect(next.ms).to.be.below(50);
     });

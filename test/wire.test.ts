@@ -7,6 +7,7 @@ import {
   decodeBatchRequest,
   decodeBatchResponse,
   decodeGetResponse,
+  decodeResult,
   decodeSetRequest,
   encodeBatchRequest,
   encodeBatchResponse,
@@ -16,8 +17,9 @@ import {
   getResponseSuffix,
   type PeerResult,
   readGetResponse,
+  resultFramePrefix,
 } from '../lib/wire.js';
-import { BatchRequestSchema, BatchResponseSchema, GetResponseSchema, SetRequestSchema } from './gen/geecache_pb.js';
+import { BatchRequestSchema, BatchResponseSchema, GetResponseSchema, ResultSchema, SetRequestSchema } from './gen/geecache_pb.js';
 
 // Keys are any string the URL or a batch can carry: well-formed Unicode.
 const text = fc.string({ unit: 'grapheme', maxLength: 40 });
@@ -105,6 +107,27 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
           ),
         });
         expect(decodeBatchResponse(toBinary(BatchResponseSchema, generated))).to.deep.equal(results);
+      }),
+    );
+  });
+
+  it('streamed Result frames (prefix + value) concatenated parse as a BatchResponse with each index, and each frame decodes by hand', () => {
+    fc.assert(
+      fc.property(fc.array(result, { maxLength: 20 }), (results) => {
+        const order = results.map((_, i) => i).reverse(); // ready in any order
+        const frames = order.map((i) => {
+          const r = results[i];
+          return Buffer.concat([resultFramePrefix(i, r), r.ok ? r.value : new Uint8Array(0)]);
+        });
+        const parsed = fromBinary(BatchResponseSchema, Buffer.concat(frames));
+        expect(parsed.results.map((r) => r.index)).to.deep.equal(order);
+        expect(parsed.results.map(asResult)).to.deep.equal(order.map((i) => results[i]));
+        frames.forEach((frame, j) => {
+          // Strip BatchResponse's tag and length: what the client hands to decodeResult.
+          const reader = fromBinary(BatchResponseSchema, frame).results[0];
+          const inner = toBinary(ResultSchema, reader);
+          expect(decodeResult(inner)).to.deep.equal({ index: order[j], result: results[order[j]] });
+        });
       }),
     );
   });

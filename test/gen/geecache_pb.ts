@@ -6,12 +6,18 @@
 //   → 4xx/5xx text/plain; a 500 caused by the owner's getter carries `x-geecache-error: getter`
 // A batch is geecache's own (golang/groupcache peers answer it 400 and get plain gets instead):
 //   POST {basePath}  content-type application/x-geecache-batch, a BatchRequest
-//   → 200 application/x-geecache-batch, a BatchResponse with one Result per item, in order
+//   → 200 application/x-geecache-batch, a BatchResponse with one Result per item, in order; or,
+//     when the request has `accept: application/x-geecache-batch-stream`, 200 with that type, sent
+//     chunked: the headers at once, then each Result as its get is ready, framed exactly as a
+//     BatchResponse field (tag 0x0a, varint length, Result) and carrying `index` (its item's
+//     position), so a slow key never holds the fast ones. The frames concatenated are a BatchResponse.
 // Writes (geecache's, on mailgun/groupcache's routes; a golang/groupcache peer answers them 405):
 //   DELETE {basePath}{group}/{key}  drop the key (owner's entry and hot copies)  → 200
 //   DELETE {basePath}{group}        drop the whole group on that peer             → 200
 //   PUT {basePath}{group}/{key}     content-type application/x-geecache-set, a SetRequest → 200
 // A not-found answer (the getter threw NotFoundError) is a 404 with `x-geecache-error: not-found`.
+// Requests between geecache peers carry `x-geecache-wait-ms`: how long the asker waits for the
+// owner's load (its group's loadTimeoutMs); the owner answers a load-timeout error by then.
 // Every request between geecache peers carries `x-geecache-auth` (see lib/auth.ts).
 //
 // lib/wire.ts encodes and decodes these by hand (faster on the hot path than generated code);
@@ -29,7 +35,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QiVAoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCSIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QiYwoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCRINCgVpbmRleBgGIAEoDSIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -173,6 +179,13 @@ export type Result = Message<"geecache.Result"> & {
    * @generated from field: optional string kind = 5;
    */
   kind: string;
+
+  /**
+   * The position in the BatchRequest of the item this answers (streamed answers only).
+   *
+   * @generated from field: optional uint32 index = 6;
+   */
+  index: number;
 };
 
 /**

@@ -31,6 +31,9 @@ export interface PeerConfig {
   timeoutMs?: number;
   backoffMs?: number;
   getterDelayMs?: number;
+  /** Delay of the getter for keys starting with "slow:". */
+  slowGetterMs?: number;
+  loadTimeoutMs?: number;
   maxBytes?: number;
   fastPath?: boolean;
   /** Serve https with this PEM key and certificate (file paths); `self` and `peers` then use https://. */
