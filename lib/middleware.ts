@@ -91,6 +91,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     server.attach(http);
   };
 
+  let lastServer: unknown;
   const middleware = (req: IncomingMessage & { originalUrl?: string; cache?: RequestCache }, res: ServerResponse, next: (err?: unknown) => void): void => {
     if (!seenRequest) {
       seenRequest = true;
@@ -99,9 +100,13 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     if (server.handle(req, res, req.originalUrl ?? req.url)) return;
     if (config.fastPath) {
       const http = (req.socket as { server?: unknown }).server;
-      if (http && typeof (http as Server).listeners === 'function') attach(http as Server);
+      if (http !== lastServer && http && typeof (http as Server).listeners === 'function') {
+        lastServer = http;
+        attach(http as Server);
+      }
     }
-    req.cache = cache;
+    // Found on the app's request prototype after the first request: nothing is written per request.
+    if (req.cache !== cache) provideCache(req, cache);
     next();
   };
   let closed = false;
@@ -123,4 +128,41 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     dashboard: () => dashboard(stats),
     health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed, strict: options.strict === true }),
   });
+}
+
+/**
+ * Makes `req.cache` answer `cache` for this request and, when `req` has an Express app's request
+ * prototype (Express 4 and 5 set every request's prototype to `app.request`, an object of that
+ * app's own), for every later request of that app, without a write per request. Per app, so
+ * several geecache instances in one process each serve their own app. If another geecache
+ * instance already put its cache on that prototype (two in one app), or there is no Express
+ * prototype, `req.cache` is set on the request itself, as before.
+ */
+function provideCache(req: { cache?: RequestCache }, cache: RequestCache): void {
+  const proto = Object.getPrototypeOf(req) as { app?: unknown } | null;
+  if (!proto || !Object.hasOwn(proto, 'app') || Object.hasOwn(proto, 'cache')) {
+    req.cache = cache;
+    return;
+  }
+  Object.defineProperty(proto, 'cache', { value: cache, writable: true, configurable: true });
+  // Inside a sub-app mounted on this app (app.use('/x', express())), Express switches the
+  // request's prototype to the sub-app's: there, `req.cache` is found by walking up the mounts.
+  const base = Object.getPrototypeOf(proto) as object | null;
+  if (base && !Object.hasOwn(base, 'cache')) Object.defineProperty(base, 'cache', { get: cacheOfMountingApp, set: setOwnCache, configurable: true });
+}
+
+type MountedApp = { parent?: MountedApp; request?: object };
+
+/** `req.cache` in a sub-app: the cache of the nearest app it is mounted under that has one. */
+function cacheOfMountingApp(this: { app?: MountedApp }): RequestCache | undefined {
+  for (let app = this.app?.parent; app; app = app.parent) {
+    const own = app.request && Object.getOwnPropertyDescriptor(app.request, 'cache');
+    if (own) return own.value as RequestCache;
+  }
+  return undefined;
+}
+
+/** `req.cache = x` still works where the getter above answers: x becomes the request's own. */
+function setOwnCache(this: object, value: unknown): void {
+  Object.defineProperty(this, 'cache', { value, writable: true, configurable: true, enumerable: true });
 }

@@ -104,6 +104,64 @@ for (const [version, express] of [
       expect(loads).to.deep.equal([]);
     });
 
+    it('req.cache comes from the app (no per-request write): several instances in one process each serve their own app', async () => {
+      const loadsB: string[] = [];
+      const cacheB = geecache(options(loadsB, { groups: { scores: { maxBytes: 1 << 20, getter: (key) => `B has ${key}` } } }));
+      const appB = express();
+      appB.use(cacheB);
+      const seen: boolean[] = [];
+      appB.get('/score/:name', async (req: Request, res: Response) => {
+        seen.push(Object.hasOwn(req, 'cache'));
+        res.send((await req.cache.get(String(req.params.name))).toString());
+      });
+      try {
+        for (let i = 0; i < 3; i++) {
+          await request(app).get('/score/Tom').expect(200, 'score of Tom');
+          await request(appB).get('/score/Tom').expect(200, 'B has Tom');
+        }
+        expect(seen, 'req.cache is found on the prototype, not written on each request').to.deep.equal([false, false, false]);
+        expect(loads).to.deep.equal(['scores:Tom']);
+        // A plain app without geecache has no req.cache.
+        const plain = express();
+        plain.get('/', (req: Request, res: Response) => res.send(String(req.cache)));
+        await request(plain).get('/').expect(200, 'undefined');
+      } finally {
+        cacheB.close();
+      }
+    });
+
+    it('req.cache reaches routes of a sub-app mounted under the app, and a handler may still assign req.cache', async () => {
+      const sub = express();
+      sub.get('/score/:name', async (req: Request, res: Response) => {
+        res.send((await req.cache.get(String(req.params.name))).toString());
+      });
+      app.use('/sub', sub);
+      app.get('/mine', (req: Request, res: Response) => {
+        req.cache = { get: async () => ({ toString: () => 'my own' }) } as never;
+        res.send('ok');
+      });
+      await request(app).get('/sub/score/Ann').expect(200, 'score of Ann');
+      await request(app).get('/mine').expect(200, 'ok');
+      await request(app).get('/score/Ann').expect(200, 'score of Ann'); // the assignment stayed on that request
+      expect(loads).to.deep.equal(['scores:Ann']);
+    });
+
+    it('two geecache instances in one app: the later one answers req.cache, as before', async () => {
+      const loadsB: string[] = [];
+      const cacheB = geecache(options(loadsB, { groups: { scores: { maxBytes: 1 << 20, getter: (key) => `B has ${key}` } } }));
+      const two = express();
+      two.use(cache);
+      two.use(cacheB);
+      two.get('/score/:name', async (req: Request, res: Response) => {
+        res.send((await req.cache.get(String(req.params.name))).toString());
+      });
+      try {
+        for (let i = 0; i < 3; i++) await request(two).get('/score/Tom').expect(200, 'B has Tom');
+      } finally {
+        cacheB.close();
+      }
+    });
+
     it('serves peer requests ahead of Express once it has seen the server (fast path)', async () => {
       const server: Server = await new Promise((resolve) => {
         const s = app.listen(0, '127.0.0.1', () => resolve(s));
