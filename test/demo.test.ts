@@ -40,7 +40,14 @@ describe('examples/existing-app', function () {
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
     const apps = ports.map((port, i) =>
       spawn(process.execPath, [EXISTING_APP], {
-        env: { ...process.env, PORT: String(port), SELF: urls[i], PEERS: urls.join(','), GEECACHE_SECRET: 'example-secret-0123456789' },
+        env: {
+          ...process.env,
+          PORT: String(port),
+          SELF: urls[i],
+          PEERS: urls.join(','),
+          GEECACHE_SECRET: 'example-secret-0123456789',
+          ADMIN_TOKEN: 'admin-token-for-the-test',
+        },
       }),
     );
     try {
@@ -57,6 +64,21 @@ describe('examples/existing-app', function () {
         const answers = await Promise.all(urls.map(async (u) => (await fetch(`${u}/score/${name}`)).text()));
         expect(answers).to.deep.equal([String(name.length * 100), String(name.length * 100)]);
       }
+      // Its readiness route: both replicas serve and agree on the ring.
+      const ready = await fetch(`${urls[0]}/ready`);
+      expect(ready.status).to.equal(200);
+      expect(await ready.json()).to.deep.equal({
+        status: 'ok',
+        serving: true,
+        self: urls[0],
+        peers: { [urls[1]]: { reachable: true, state: 'up', agrees: true } },
+        ringAgreement: true,
+      });
+      // Its dashboard answers only with the token.
+      expect((await fetch(`${urls[0]}/geecache/api/cluster`)).status).to.equal(401);
+      const model = await fetch(`${urls[0]}/geecache/api/cluster`, { headers: { authorization: 'Bearer admin-token-for-the-test' } });
+      expect(model.status).to.equal(200);
+      expect((await model.json()).peers.map((p: { url: string }) => p.url)).to.deep.equal(urls);
     } finally {
       for (const app of apps) app.kill();
     }

@@ -1,9 +1,12 @@
 // An existing Express app, before and after geecache: the adoption is the app.use() line (and
-// the options it takes). Run several copies behind a load balancer, each with its own SELF:
-//   SELF=http://127.0.0.1:3001 PORT=3001 PEERS=http://127.0.0.1:3001,http://127.0.0.1:3002 \
-//   GEECACHE_SECRET=$(openssl rand -hex 32) node examples/existing-app/app.mjs
+// the options it takes). Run several copies behind a load balancer, each with its own SELF and
+// all with the SAME secret (made once: a secret per copy makes every peer refuse the others):
+//   export GEECACHE_SECRET=$(openssl rand -hex 32)
+//   SELF=http://127.0.0.1:3001 PORT=3001 PEERS=http://127.0.0.1:3001,http://127.0.0.1:3002 node examples/existing-app/app.mjs
+// ADMIN_TOKEN=... turns on the dashboard at /geecache/ for requests with "Authorization: Bearer <token>".
 // Or let DNS say who the peers are (a Kubernetes headless Service; see examples/kubernetes/):
 //   POD_IP=10.0.0.7 PEERS_DNS=existing-app-peers.default.svc.cluster.local GEECACHE_SECRET=... node app.mjs
+import { createHash, timingSafeEqual } from 'node:crypto';
 import express from 'express';
 import { geecache } from 'geecache';
 
@@ -35,6 +38,19 @@ app.use(cache);
 app.get('/score/:name', async (req, res) => res.send((await req.cache.get(req.params.name)).toString()));
 // For the readiness probe and for operators: who this replica thinks the peers are.
 app.get('/healthz', (_req, res) => res.json({ self: cache.pool.self, peers: cache.pool.peers() }));
+// Readiness, as this replica sees the cluster: serving, peers reachable, ring agreement.
+app.get('/ready', async (_req, res) => {
+  const { status, body } = await cache.health();
+  res.status(status).json(body);
+});
+
+// The dashboard shows every peer's address and figures: only behind the app's own auth.
+if (process.env.ADMIN_TOKEN) {
+  const digest = (text) => createHash('sha256').update(text).digest();
+  const expected = digest(`Bearer ${process.env.ADMIN_TOKEN}`);
+  const requireAdmin = (req, res, next) => (timingSafeEqual(digest(req.get('authorization') ?? ''), expected) ? next() : res.sendStatus(401));
+  app.use('/geecache', requireAdmin, cache.dashboard());
+}
 
 // HOST: the address to listen on (default: every interface).
 app.listen(port, process.env.HOST, () => console.log(`listening on ${port} as ${self}`));
