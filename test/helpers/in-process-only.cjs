@@ -6,7 +6,7 @@ const { syncBuiltinESMExports } = require('node:module');
 for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execFileSync', 'fork']) {
   childProcess[name] = () => {
     throw new Error(
-      `npm run test:unit runs in-process tests only, and this test called child_process.${name}: add its file to the --ignore list of test:unit in package.json`,
+      `npm run test:unit runs in-process tests only, and this test called child_process.${name}: add its file to STARTS_PROCESSES in test/mocharc.unit.cjs`,
     );
   };
 }

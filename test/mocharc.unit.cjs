@@ -1,0 +1,36 @@
+// `npm run test:unit`: the in-process tests only. The files below start child processes (peers,
+// Go, dnsmasq, Prometheus, Chromium, npm) and are left out; test/helpers/in-process-only.cjs fails
+// any other test that starts one, with a message that points here.
+const base = require('../.mocharc.json');
+
+const STARTS_PROCESSES = [
+  'bench-smoke',
+  'body-auth',
+  'chaos',
+  'dashboard',
+  'demo',
+  'discovery',
+  'discovery-cluster',
+  'dotkeys',
+  'errors-wire',
+  'health',
+  'http',
+  'https',
+  'interop',
+  'kubernetes',
+  'memory',
+  'packaging',
+  'prometheus',
+  'proto-gen',
+  'readme-handler',
+  'replay',
+  'transport',
+  'warnings',
+];
+
+module.exports = {
+  ...base,
+  spec: ['test/**/*.test.ts'],
+  ignore: STARTS_PROCESSES.map((name) => `test/${name}.test.ts`),
+  require: ['test/helpers/in-process-only.cjs'],
+};
