@@ -42,6 +42,11 @@ export interface PeerConfig {
   mount?: string;
   /** Put a per-IP rate limiter of this many requests in front of the middleware. */
   rateLimit?: number;
+  /** Group options of "scores" (see GroupOptions). */
+  ttlMs?: number;
+  staleMs?: number;
+  hotTtlMs?: number;
+  notFoundTtlMs?: number;
 }
 
 /** A started child peer. */
