@@ -13,6 +13,7 @@ const STARTS_PROCESSES = [
   'discovery-cluster',
   'dotkeys',
   'errors-wire',
+  'freshness-cluster',
   'health',
   'http',
   'https',
