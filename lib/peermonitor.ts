@@ -57,8 +57,6 @@ export class PeerMonitor {
   readonly latency = new Histogram();
   /** Moving average of the latency, in ms (undefined before the first answer). */
   latencyMs: number | undefined;
-  /** When the peer last answered as a geecache peer should (ms since the epoch). */
-  lastOkAt: number | undefined;
   /** The last failure, for dashboards and health checks. */
   lastError: { cause: PeerErrorCause; message: string; at: number } | undefined;
   readonly #options: PeerMonitorOptions;
@@ -80,10 +78,7 @@ export class PeerMonitor {
     if (peerRequestChannel.hasSubscribers) peerRequestChannel.publish({ peer: this.peer, method, path, status, durationMs: ms } satisfies PeerRequestMessage);
     // A getter error (or a getter's not-found, a marked 404) is the app's, not the peer's; 400/405
     // to a batch is a golang/groupcache peer saying it does not batch (the getter then sends plain requests).
-    if (status === 200 || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) {
-      this.lastOkAt = Date.now();
-      return;
-    }
+    if (status === 200 || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) return;
     const [cause, message] = this.#diagnose(status, date, bodyStart);
     this.#fail(cause, status, message);
   }
