@@ -42,7 +42,8 @@ export async function health(source: StatsSource & { serving: boolean; strict?: 
   for (const r of results) {
     if (r.url === source.pool.self) continue;
     if (!r.ok) {
-      degraded = true;
+      // 'no stats': with secret: false nobody serves stats; the peer answered, which is all we can know.
+      if (r.state !== 'no stats') degraded = true;
       peers[r.url] = { reachable: r.state !== 'down', state: r.state, error: r.error };
       continue;
     }

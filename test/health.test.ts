@@ -80,6 +80,24 @@ describe('cache.health() and the stats route', function () {
     expect(view.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: true });
   });
 
+  it('with secret: false a reachable peer is "no stats" and the cluster ok; a stopped one makes it degraded', async () => {
+    const [pa, pb, pc] = await Promise.all([freePort(), freePort(), freePort()]);
+    const [a, b, dead] = [pa, pb, pc].map((p) => `http://127.0.0.1:${p}`);
+    children = [await startPeer({ port: pb, self: b, peers: [a, b], secret: false })];
+    const make = (peers: string[]) => geecache({ self: a, peers, secret: false, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
+    const open = make([a, b]);
+    const report = await open.health();
+    open.close();
+    expect(report.status).to.equal(200);
+    expect(report.body.status).to.equal('ok');
+    expect(report.body.peers[b]).to.include({ reachable: true, state: 'no stats' });
+    const withDead = make([a, b, dead]);
+    const degraded = await withDead.health();
+    withDead.close();
+    expect(degraded.body.status).to.equal('degraded');
+    expect(degraded.body.peers[dead]).to.include({ reachable: false, state: 'down' });
+  });
+
   it('a peer with another secret is reachable but "unauthorized"; the report says so', async () => {
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const [a, b] = [pa, pb].map((p) => `http://127.0.0.1:${p}`);
