@@ -17,28 +17,19 @@ const REPO = fileURLToPath(new URL('..', import.meta.url));
 const TSC = path.join(REPO, 'node_modules', 'typescript', 'bin', 'tsc');
 const dep = async (name: string) => JSON.parse(await readFile(path.join(REPO, 'node_modules', name, 'package.json'), 'utf8')).version as string;
 
-// One app, written three ways. Each prints "ready <port>" (the readiness line of test/helpers/cluster.ts)
+// One app, written three ways. Each prints "ready <port>" (the readiness line of test/helpers/ready.mjs)
 // and answers GET /score/:name with the cached value and how often its getter ran.
-const ESM_APP = `import express from 'express';
-import { geecache } from 'geecache';
+const jsApp = (imports: string, flavor: string) => `${imports}
 const port = Number(process.env.PORT);
 const self = 'http://127.0.0.1:' + port;
 let loads = 0;
 const app = express();
-app.use(geecache({ self, peers: [self], groups: { scores: { maxBytes: 1 << 20, getter: (key) => (loads++, 'esm:' + key) } } }));
+app.use(geecache({ self, peers: [self], groups: { scores: { maxBytes: 1 << 20, getter: (key) => (loads++, '${flavor}:' + key) } } }));
 app.get('/score/:name', async (req, res) => res.send((await req.cache.get(req.params.name)).toString() + ' loads=' + loads));
 app.listen(port, '127.0.0.1', () => console.log('ready ' + port));
 `;
-const CJS_APP = `const express = require('express');
-const { geecache } = require('geecache');
-const port = Number(process.env.PORT);
-const self = 'http://127.0.0.1:' + port;
-let loads = 0;
-const app = express();
-app.use(geecache({ self, peers: [self], groups: { scores: { maxBytes: 1 << 20, getter: (key) => (loads++, 'cjs:' + key) } } }));
-app.get('/score/:name', async (req, res) => res.send((await req.cache.get(req.params.name)).toString() + ' loads=' + loads));
-app.listen(port, '127.0.0.1', () => console.log('ready ' + port));
-`;
+const ESM_APP = jsApp("import express from 'express';\nimport { geecache } from 'geecache';", 'esm');
+const CJS_APP = jsApp("const express = require('express');\nconst { geecache } = require('geecache');", 'cjs');
 // Typed: req.cache comes from geecache's declaration merging on Express's Request.
 const TS_APP = `import express from 'express';
 import { geecache, type ByteView, type GeecacheOptions } from 'geecache';
