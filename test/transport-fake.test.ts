@@ -1,10 +1,10 @@
 // The client transport (lib/httpgetter.ts) against raw loopback servers posing as peers: the
 // shared byte budget of responses in flight, and no request after close().
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { type GeecacheMiddleware, geecache, type Ring } from 'geecache';
 import { encodeGetResponse } from '../lib/wire.js';
+import { closeServer, listen } from './helpers/peer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A peer URL nobody listens on: the asking side never serves, it only asks. */
@@ -16,15 +16,8 @@ async function fakePeer(handle: (req: http.IncomingMessage, res: http.ServerResp
     res.on('error', () => {});
     handle(req, res);
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  return {
-    url,
-    stop: async () => {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-    },
-  };
+  const url = `http://127.0.0.1:${await listen(server)}`;
+  return { url, stop: () => closeServer(server) };
 }
 
 /** An asker whose ring sends every key to `peer`. */
