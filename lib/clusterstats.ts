@@ -115,7 +115,7 @@ export async function fetchStats(peer: string, basePath: string, secret: string 
   const url = new URL(basePath + STATS_PATH, peer);
   const ms = () => performance.now() - started;
   const headers: Record<string, string> = {};
-  if (secret) headers[AUTH_HEADER] = new RequestSigner(secret).sign('GET', url.pathname);
+  if (secret) headers[AUTH_HEADER] = new RequestSigner(secret).sign('GET', `${url.origin}${url.pathname}`);
   let res: Response;
   try {
     res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });

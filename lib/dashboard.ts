@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type GroupFigures, gatherStats, type StatsSource } from './clusterstats.js';
 import { PAGE_SCRIPT, PAGE_STYLE, pageHtml } from './dashboardpage.js';
+import { messageOf } from './errors.js';
 
 /** How often the page refreshes itself. */
 const REFRESH_MS = 2000;
@@ -165,7 +166,7 @@ export function dashboard(source: StatsSource): (req: IncomingMessage, res: Serv
     if (path === '/api/cluster') {
       clusterModel(source, shares).then(
         (model) => json(res, 200, model),
-        (err) => json(res, 500, { error: String((err as Error)?.message ?? err) }),
+        (err) => json(res, 500, { error: messageOf(err) }),
       );
       return;
     }

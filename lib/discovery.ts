@@ -329,7 +329,7 @@ export class Discovery {
       try {
         this.#hooks.onChange(peers);
       } catch (err) {
-        this.#hooks.logger.warn(`geecache: peer discovery (${this.source.label}): could not apply the answer: ${(err as Error).message}`);
+        this.#hooks.logger.warn(`geecache: peer discovery (${this.source.label}): could not apply the answer: ${messageOf(err)}`);
       }
     }
     this.#resolveFirst();

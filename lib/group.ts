@@ -1,6 +1,7 @@
+import { LRUCache } from 'lru-cache';
 import { ByteView } from './byteview.js';
 import { type LoadMessage, loadChannel } from './diagnostics.js';
-import { BadKeyError, LoadTimeoutError, NotFoundError, OwnerLoadError } from './errors.js';
+import { BadKeyError, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from './errors.js';
 import { Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
@@ -16,6 +17,15 @@ export interface SetOptions {
   /** How long the value stays fresh, in milliseconds; default the group's `ttlMs` (0: forever). */
   ttlMs?: number;
 }
+
+/**
+ * How long the owner answers other peers a key's getter error again instead of running the getter
+ * anew: a burst of peer requests (or replays of one) for a failing key costs one getter run per
+ * this long, not one per request. Gets made on this process itself still retry at once.
+ */
+export const PEER_FAILURE_BACKOFF_MS = 1_000;
+/** Most keys whose recent getter error is remembered (least recently failed dropped first). */
+const MAX_REMEMBERED_FAILURES = 1_000;
 
 /**
  * A named, cached, read-through namespace: `get` answers from this process's cache, else from
@@ -48,6 +58,8 @@ export class Group {
   readonly #refreshBackoff = new RefreshBackoff();
   readonly #invalidator = new Invalidator(() => this.#targets());
   #peers: PeerPicker | undefined;
+  /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
+  readonly #failures = new LRUCache<string, { error: unknown }>({ max: MAX_REMEMBERED_FAILURES, ttl: PEER_FAILURE_BACKOFF_MS });
 
   /** Checks `options` (a ConfigError names a bad one) and fills in the defaults. */
   constructor(name: string, options: GroupOptions) {
@@ -113,6 +125,8 @@ export class Group {
     this.stats.serverRequests++;
     const cached = this.#lookupCache(key);
     if (cached) return Promise.resolve(cached);
+    const failed = this.#failures.get(key);
+    if (failed) return Promise.reject(failed.error);
     this.stats.loads++;
     return this.#localFlight.do(key, () => this.#loadLocally(key, true));
   }
@@ -135,6 +149,7 @@ export class Group {
     // Both: after a membership change a key can sit in either, or in both.
     const fromMain = this.#mainCache.remove(key);
     const fromHot = this.#hotCache.remove(key);
+    this.#failures.delete(key);
     return fromMain || fromHot;
   }
 
@@ -197,7 +212,7 @@ export class Group {
       // Whatever it held before must go: it gets the remove until it answers.
       this.#invalidator.queue(owner, request);
       await this.#invalidator.broadcast(request, { skip: owner });
-      throw new Error(`set: the owner of key ${JSON.stringify(key)}, ${owner}, did not store it (${(err as Error).message}); the key was removed instead`, {
+      throw new Error(`set: the owner of key ${JSON.stringify(key)}, ${owner}, did not store it (${messageOf(err)}); the key was removed instead`, {
         cause: err,
       });
     }
@@ -337,10 +352,12 @@ export class Group {
       this.stats.localLoadErrs++;
       const notFoundTtl = this.#fresh.config.notFoundTtlMs;
       if (err instanceof NotFoundError && notFoundTtl > 0 && owned && ticket.current) this.#missing.add(key, new ByteView(err.message), notFoundTtl);
+      this.#failures.set(key, { error: err });
       throw err;
     }
     this.#guard.end(ticket);
     this.#ran(key, startedAt);
+    this.#failures.delete(key);
     this.stats.localLoads++;
     if (ticket.current) {
       if (owned) {

@@ -2,7 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import fetch, { type Response } from 'node-fetch';
-import type { RequestSigner } from './auth.js';
+import { digestOf, type RequestSigner } from './auth.js';
 import { ByteBudget } from './bytebudget.js';
 import { Coalescer } from './coalescer.js';
 import { messageOf, NotFoundError, OwnerLoadError } from './errors.js';
@@ -13,6 +13,7 @@ import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
   BATCH_STREAM_TYPE,
+  DIGEST_HEADER,
   decodeResult,
   ERROR_HEADER,
   encodeBatchRequest,
@@ -294,13 +295,16 @@ export class HttpGetter implements PeerGetter {
   /** Sends the request; resolves with the response once its headers are in. */
   async #fetch(ex: Exchange, method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string): Promise<Response> {
     const signer = this.#options.signer;
-    const auth = signer ? (body ? signer.sign(method, path, Date.now(), body) : signer.signFor(method, path)) : undefined;
+    // Signed for this peer's origin and the whole request line, with the body's length and digest.
+    const url = this.#origin + path;
+    const auth = signer ? (body ? signer.sign(method, url, Date.now(), body) : signer.signFor(method, url)) : undefined;
     const headers: Record<string, string> = !body
       ? {}
       : contentType
         ? { 'content-type': contentType }
         : { 'content-type': BATCH_CONTENT_TYPE, accept: BATCH_STREAM_TYPE };
     if (auth) headers[AUTH_HEADER] = auth;
+    if (auth && body) headers[DIGEST_HEADER] = digestOf(body);
     if (waitMs) headers[WAIT_HEADER] = String(waitMs);
     const res = await fetch(this.#origin + path, {
       method,
@@ -532,7 +536,7 @@ export class HttpGetter implements PeerGetter {
     this.#probing = true;
     this.#probeAt = now;
     const signer = this.#options.signer;
-    const headers = signer ? { [AUTH_HEADER]: signer.signFor('GET', this.#basePath) } : {};
+    const headers = signer ? { [AUTH_HEADER]: signer.signFor('GET', this.#origin + this.#basePath) } : {};
     const req = this.#request(this.#origin + this.#basePath, { method: 'GET', headers, agent: this.#probeAgent });
     const finish = (alive: boolean, down: boolean) => {
       if (!this.#probing) return;

@@ -74,6 +74,8 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     basePath: config.basePath,
     signer,
     enabled: config.secret !== undefined,
+    self: config.self,
+    timeoutMs: config.timeoutMs,
     stats: () => localStats(pool, registry, ring, config.basePath),
   });
 

@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import type { RequestSigner } from './auth.js';
+import { digestOf, type RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from './errors.js';
 import type { GroupRegistry } from './registry.js';
@@ -8,6 +8,7 @@ import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
   BATCH_STREAM_TYPE,
+  DIGEST_HEADER,
   decodeBatchRequest,
   decodeSegment,
   decodeSetRequest,
@@ -20,6 +21,7 @@ import {
   getResponseSuffix,
   MAX_BATCH,
   MAX_BATCH_REQUEST_BYTES,
+  MAX_BODY_BYTES_IN_FLIGHT,
   MAX_ERROR_TEXT,
   MAX_SET_REQUEST_BYTES,
   NOT_FOUND,
@@ -44,6 +46,10 @@ export interface PeerServerOptions {
   readonly signer: RequestSigner | undefined;
   /** False for a lone peer with no secret: its route then answers 403 to everything. */
   readonly enabled: boolean;
+  /** This peer's base URL as the others reach it: signatures name their target peer's origin. */
+  readonly self: string;
+  /** A batch body not received within this long is cut off (408, connection closed). */
+  readonly timeoutMs: number;
   /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
   readonly stats?: () => unknown;
 }
@@ -58,11 +64,15 @@ export class PeerServer {
   readonly #attached = new WeakSet<Server>();
   /** Scratch writer for response prefixes; finish() leaves it empty for the next one. */
   readonly #writer = new BinaryWriter();
+  readonly #origin: string;
+  /** Body bytes being read right now, over all connections, by route (see #readBody). */
+  readonly #bodyBytes = { batch: 0, set: 0 };
   #closed = false;
 
   constructor(registry: GroupRegistry, options: PeerServerOptions) {
     this.#registry = registry;
     this.#options = options;
+    this.#origin = new URL(options.self).origin;
   }
 
   /**
@@ -103,9 +113,15 @@ export class PeerServer {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
     if (!enabled) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
-    if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, path);
-    if (req.method === 'PUT') return this.#serveSet(req, res, path);
-    if (signer && !signer.verify(req.method ?? '', path, header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    // The signature covers this peer's origin, the whole request line and the body's length and
+    // digest, so it is checked from the headers alone, before a byte of any body is read: an
+    // unsigned client gets its 401 and a closed connection, and leaves nothing buffered here.
+    const length = header(req, 'content-length') ?? (header(req, 'transfer-encoding') === undefined ? '' : 'chunked');
+    const digest = header(req, DIGEST_HEADER) ?? '';
+    if (signer && !signer.verify({ method: req.method ?? '', url: this.#origin + url, length, digest }, header(req, AUTH_HEADER)))
+      return length === '' ? reply(res, 401, UNAUTHORIZED, unauthorizedHeaders()) : refuse(req, res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, length, digest);
+    if (req.method === 'PUT') return this.#serveSet(req, res, length, digest);
     if (req.method !== 'GET' && req.method !== 'DELETE')
       return reply(res, 405, `method ${req.method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
     if (req.method === 'GET' && path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
@@ -147,18 +163,15 @@ export class PeerServer {
   }
 
   /** `PUT {basePath}{group}/{key}` with a SetRequest: store the value here, as the key's owner. */
-  async #serveSet(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const signer = this.#options.signer;
-    if (signer && !signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders({ connection: 'close' }));
-    if (header(req, 'content-type') !== SET_CONTENT_TYPE) return reply(res, 415, `a set needs content-type ${SET_CONTENT_TYPE} and a SetRequest body`);
-    const body = await readBody(req, MAX_SET_REQUEST_BYTES);
-    if (body === undefined) return reply(res, 413, `set request over ${MAX_SET_REQUEST_BYTES} bytes`, { connection: 'close' });
-    if (signer && !signer.verify('PUT', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+  async #serveSet(req: IncomingMessage, res: ServerResponse, length: string, digest: string): Promise<void> {
+    if (header(req, 'content-type') !== SET_CONTENT_TYPE) return refuse(req, res, 415, `a set needs content-type ${SET_CONTENT_TYPE} and a SetRequest body`);
+    const body = await this.#readBody(req, res, length, digest, 'set', MAX_SET_REQUEST_BYTES);
+    if (body === undefined) return;
     let request: ReturnType<typeof decodeSetRequest>;
     try {
       request = decodeSetRequest(body);
     } catch (err) {
-      return reply(res, 400, `bad set request: ${(err as Error).message}`);
+      return reply(res, 400, `bad set request: ${messageOf(err)}`);
     }
     const group = this.#registry.getGroup(request.group);
     if (!group) return reply(res, 404, `no such group: ${request.group}`);
@@ -166,9 +179,44 @@ export class PeerServer {
       if (!group.setLocally(request.key, new ByteView(request.value, true, request.expiresAt)))
         return reply(res, 413, `value for key ${JSON.stringify(request.key)} is larger than group "${request.group}" caches per process (maxBytes)`);
     } catch (err) {
-      return reply(res, 400, (err as Error).message);
+      return reply(res, 400, messageOf(err));
     }
     reply(res, 200, 'stored');
+  }
+
+  /**
+   * The body of a signed request (the signature, already checked, covers its length and digest),
+   * or undefined once the request is answered: it needs a Content-Length (chunked: 411) within
+   * `limit` (413); bodies being read are capped server-wide (503: batches MAX_BODY_BYTES_IN_FLIGHT,
+   * sets one of MAX_SET_REQUEST_BYTES), so replays of a captured request on many connections
+   * cannot make this peer buffer more; a body not all there within timeoutMs is cut off (408);
+   * then it must match its digest (401).
+   */
+  async #readBody(
+    req: IncomingMessage,
+    res: ServerResponse,
+    length: string,
+    digest: string,
+    kind: 'batch' | 'set',
+    limit: number,
+  ): Promise<Buffer | undefined> {
+    if (length === '' || length === 'chunked') return void refuse(req, res, 411, `a ${kind} request needs a Content-Length (chunked bodies are refused)`);
+    const size = Number(length);
+    if (!(size <= limit)) return void refuse(req, res, 413, `${kind} request over ${limit} bytes`);
+    const cap = kind === 'batch' ? MAX_BODY_BYTES_IN_FLIGHT : MAX_SET_REQUEST_BYTES;
+    if (this.#bodyBytes[kind] + size > cap)
+      return void refuse(req, res, 503, `busy: ${cap} bytes of ${kind} bodies already being read; retry`, { 'retry-after': '1' });
+    this.#bodyBytes[kind] += size;
+    let body: Buffer | undefined;
+    try {
+      body = await readBody(req, size, this.#options.timeoutMs);
+    } finally {
+      this.#bodyBytes[kind] -= size;
+    }
+    if (body === undefined) return void refuse(req, res, 408, `${kind} body not received in full within timeoutMs (${this.#options.timeoutMs} ms)`);
+    if (this.#options.signer && digestOf(body) !== digest)
+      return void reply(res, 401, 'unauthorized: the body does not match its signed digest', unauthorizedHeaders());
+    return body;
   }
 
   /** `GET {basePath}_stats`, signed like every peer request: no secret, no stats. */
@@ -185,12 +233,9 @@ export class PeerServer {
   }
 
   /** `POST {basePath}`: many gets in one request (geecache peers only; see HttpGetter). */
-  async #serveBatch(req: IncomingMessage, res: ServerResponse, path: string): Promise<void> {
-    const signer = this.#options.signer;
-    if (signer && !signer.plausible(header(req, AUTH_HEADER))) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders({ connection: 'close' }));
-    const body = await readBody(req, MAX_BATCH_REQUEST_BYTES);
-    if (body === undefined) return reply(res, 413, `batch request over ${MAX_BATCH_REQUEST_BYTES} bytes`, { connection: 'close' });
-    if (signer && !signer.verify('POST', path, header(req, AUTH_HEADER), Date.now(), body)) return reply(res, 401, UNAUTHORIZED, unauthorizedHeaders());
+  async #serveBatch(req: IncomingMessage, res: ServerResponse, length: string, digest: string): Promise<void> {
+    const body = await this.#readBody(req, res, length, digest, 'batch', MAX_BATCH_REQUEST_BYTES);
+    if (body === undefined) return;
     let requests: GetRequest[];
     try {
       requests = decodeBatchRequest(body);
@@ -336,16 +381,42 @@ function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8A
   res.end(tail ?? rest);
 }
 
-/** The request body, or undefined once it passes `limit` bytes. */
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+/**
+ * The request body of `size` bytes (its Content-Length, already checked), read into one buffer;
+ * undefined when it is not all there within `timeoutMs` (a dripped body) or the client left.
+ */
+function readBody(req: IncomingMessage, size: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    const done = (value: Buffer | undefined) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onFail);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      if (at + chunk.length > size) return done(undefined); // Node enforces Content-Length; never trust it
+      chunk.copy(body, at);
+      at += chunk.length;
+    };
+    const onEnd = () => done(at === size ? body : undefined);
+    const onFail = () => done(undefined);
+    const timer = setTimeout(onFail, timeoutMs);
+    req.on('data', onData).on('end', onEnd).on('error', onFail).on('close', onFail);
+  });
+}
+
+/**
+ * Answers a request whose body is left unread, and closes its connection: stops reading the
+ * socket at once (Node would otherwise read the rest of the body to discard it) and destroys it
+ * once the answer is out. The client may see a reset instead of the answer if it is still sending.
+ */
+function refuse(req: IncomingMessage, res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  const socket = req.socket;
+  socket.pause();
+  reply(res, status, text, { ...headers, connection: 'close' });
+  if (res.writableFinished || !res.headersSent) socket.destroy();
+  else res.once('finish', () => socket.destroy());
 }
 
 /** Ends `res` with a plain-text status, as Go's http.Error does. */

@@ -9,6 +9,8 @@ import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 
 /** The header that carries a peer request's signature (see auth.ts). */
 export const AUTH_HEADER = 'x-geecache-auth';
+/** The SHA-256 (hex) of a request body, covered by the signature: checked after the body is read. */
+export const DIGEST_HEADER = 'x-geecache-content-sha256';
 /** Set by a geecache server on a 500 caused by its getter, so the asker does not run the getter again. */
 export const ERROR_HEADER = 'x-geecache-error';
 /** The value of {@link ERROR_HEADER} that marks a getter failure. */
@@ -39,6 +41,13 @@ export const WAIT_HEADER = 'x-geecache-wait-ms';
 export const MAX_BATCH = 256;
 /** Largest batch request body a server reads: MAX_BATCH keys of the longest allowed length, with room. */
 export const MAX_BATCH_REQUEST_BYTES = 4 << 20;
+/**
+ * Most batch body bytes one server reads at a time, over all connections: even a captured, still
+ * fresh signed batch replayed on many connections cannot make the server buffer more. 12 MiB
+ * (three of the largest batches) so that with the socket buffers in transit a peer holds at most
+ * 16 MiB for batch bodies (measured: BENCHMARKS.md, body-memory).
+ */
+export const MAX_BODY_BYTES_IN_FLIGHT = 12 << 20;
 /** Longest error text sent to a peer. */
 export const MAX_ERROR_TEXT = 1024;
 /** `GET {basePath}_stats`, signed like every peer request: a peer's figures as JSON (geecache peers only). */

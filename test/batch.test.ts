@@ -1,7 +1,7 @@
 // Coalescing: gets bound for one peer in the same event-loop turn travel as one batch request.
 
 import { expect } from 'chai';
-import { RequestSigner } from '../lib/auth.js';
+import { digestOf, RequestSigner } from '../lib/auth.js';
 import { decodeBatchResponse, encodeBatchRequest } from '../lib/wire.js';
 import { closePeers, type InProcessPeer, startPeers as startInProcess } from './helpers/peer.js';
 
@@ -95,23 +95,32 @@ describe('batched peer requests', () => {
     peers = await startPeers(2);
     const [, b] = peers;
     const body = encodeBatchRequest([{ group: 'scores', key: 'x' }]);
-    const post = (payload: Uint8Array | Buffer, auth?: string) =>
-      fetch(`${b.url}/_geecache/`, {
+    const signer = new RequestSigner(SECRET);
+    /** POSTs `payload`, signed (with the digest header) as a peer signs `signed`, or with `auth` as given. */
+    const post = (payload: Uint8Array | Buffer, signed?: Uint8Array | string) => {
+      const auth: Record<string, string> = typeof signed === 'string' ? { 'x-geecache-auth': signed } : {};
+      if (signed !== undefined && typeof signed !== 'string')
+        Object.assign(auth, {
+          'x-geecache-auth': signer.sign('POST', `${b.url}/_geecache/`, Date.now(), signed),
+          'x-geecache-content-sha256': digestOf(signed),
+        });
+      return fetch(`${b.url}/_geecache/`, {
         method: 'POST',
-        headers: { 'content-type': 'application/x-geecache-batch', ...(auth ? { 'x-geecache-auth': auth } : {}) },
+        headers: { 'content-type': 'application/x-geecache-batch', ...auth },
         body: new Uint8Array(payload),
       });
-    const signer = new RequestSigner(SECRET);
+    };
     expect((await post(body)).status).to.equal(401);
     const tampered = encodeBatchRequest([{ group: 'scores', key: 'y' }]);
-    expect((await post(tampered, signer.sign('POST', '/_geecache/', Date.now(), body))).status).to.equal(401);
+    expect((await post(tampered, body)).status).to.equal(401);
     const garbage = Buffer.from([0x0a, 0xff, 0xff, 0xff]);
-    expect((await post(garbage, signer.sign('POST', '/_geecache/', Date.now(), garbage))).status).to.equal(400);
+    expect((await post(garbage, garbage)).status).to.equal(400);
     const tooMany = encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `k${i}` })));
-    expect((await post(tooMany, signer.sign('POST', '/_geecache/', Date.now(), tooMany))).status).to.equal(400);
+    expect((await post(tooMany, tooMany)).status).to.equal(400);
     const huge = Buffer.alloc(5 << 20);
     expect((await post(huge, 'x')).status, 'refused before reading the body').to.equal(401);
-    expect((await post(huge, signer.sign('POST', '/_geecache/', Date.now(), body))).status).to.equal(413);
+    expect((await post(huge, body)).status, 'signed for another length: refused before reading the body').to.equal(401);
+    expect((await post(huge, huge)).status, 'signed, but over the limit').to.equal(413);
     expect(b.loads).to.deep.equal([]);
     // A good one still works afterwards, with per-item statuses.
     const mixed = encodeBatchRequest([
@@ -119,7 +128,7 @@ describe('batched peer requests', () => {
       { group: 'nope', key: 'x' },
       { group: 'scores', key: '' },
     ]);
-    const res = await post(mixed, signer.sign('POST', '/_geecache/', Date.now(), mixed));
+    const res = await post(mixed, mixed);
     expect(res.status).to.equal(200);
     const results = decodeBatchResponse(new Uint8Array(await res.arrayBuffer()));
     expect(results.map((r) => (r.ok ? 200 : r.status))).to.deep.equal([200, 404, 400]);

@@ -37,7 +37,7 @@ describe('hostile values thrown by a getter (real peers)', function () {
       for (const res of answers) expect(res.status).to.equal(500);
       // Asked directly, signed as a peer asks: 500 with the marker.
       const path = `/_geecache/scores/${encodeURIComponent(`${single}-direct`)}`;
-      const direct = await fetch(`${owner.url}${path}`, { headers: { 'x-geecache-auth': new RequestSigner(SECRET).sign('GET', path) } });
+      const direct = await fetch(`${owner.url}${path}`, { headers: { 'x-geecache-auth': new RequestSigner(SECRET).sign('GET', owner.url + path) } });
       expect(direct.status, await direct.text()).to.equal(500);
       expect(direct.headers.get('x-geecache-error')).to.equal('getter');
       expect(alive(owner), owner.output()).to.equal(true);

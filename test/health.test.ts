@@ -20,9 +20,9 @@ describe('cache.health() and the stats route', function () {
     children = [await startPeer({ port: pa, self: url, peers: [url], secret: SECRET })];
     await fetch(`${url}/get?key=a`);
     expect((await fetch(`${url}/_geecache/_stats`)).status).to.equal(401);
-    const wrong = new RequestSigner('another-secret-9876543210').sign('GET', '/_geecache/_stats');
+    const wrong = new RequestSigner('another-secret-9876543210').sign('GET', `${url}/_geecache/_stats`);
     expect((await fetch(`${url}/_geecache/_stats`, { headers: { 'x-geecache-auth': wrong } })).status).to.equal(401);
-    const res = await fetch(`${url}/_geecache/_stats`, { headers: { 'x-geecache-auth': new RequestSigner(SECRET).sign('GET', '/_geecache/_stats') } });
+    const res = await fetch(`${url}/_geecache/_stats`, { headers: { 'x-geecache-auth': new RequestSigner(SECRET).sign('GET', `${url}/_geecache/_stats`) } });
     expect(res.status).to.equal(200);
     const doc = await res.json();
     expect(doc).to.include({ self: url, ring: 'default', basePath: '/_geecache/' });

@@ -7,13 +7,18 @@ import net from 'node:net';
 import { expect } from 'chai';
 import type { Request, Response } from 'express';
 import type { GeecacheOptions } from 'geecache';
-import { RequestSigner } from '../lib/auth.js';
+import { digestOf, RequestSigner } from '../lib/auth.js';
 import { decodeGetResponse, encodeBatchRequest } from '../lib/wire.js';
 import { freePort } from './helpers/cluster.js';
 import { type InProcessPeer, startPeer as startInProcess } from './helpers/peer.js';
 
 const SECRET = 'a-long-test-secret-123';
-const signer = new RequestSigner(SECRET);
+const keys = new RequestSigner(SECRET);
+/** Signs as a peer signs a request to `origin` (signatures name their target peer and the whole request line). */
+const signerFor = (origin: string) => ({
+  sign: (method: string, target: string, now = Date.now(), body?: Uint8Array) => keys.sign(method, origin + target, now, body),
+});
+const originOf = (port: number) => `http://127.0.0.1:${port}`;
 const MAX_KEY = 64;
 const BATCH_TYPE = 'application/x-geecache-batch';
 
@@ -76,9 +81,6 @@ function dechunk(data: Buffer): Buffer {
   return Buffer.concat(out);
 }
 
-/** The path part of a request target, which is what geecache signs. */
-const pathOf = (target: string) => (target.includes('?') ? target.slice(0, target.indexOf('?')) : target);
-
 interface RequestSpec {
   method?: string;
   target: string;
@@ -93,13 +95,18 @@ interface RequestSpec {
   body?: string | Buffer;
 }
 
-/** An HTTP/1.1 request as bytes, with `Host` and `Connection: close`. */
-function build({ method = 'GET', target, auth = 'sign', headers = [], version = 'HTTP/1.1', body }: RequestSpec): Buffer {
+/**
+ * An HTTP/1.1 request to the peer at `origin` as bytes, with `Host` and `Connection: close`. A
+ * POST body travels with its digest header unless `headers` has one.
+ */
+function build({ method = 'GET', target, auth = 'sign', headers = [], version = 'HTTP/1.1', body }: RequestSpec, origin: string): Buffer {
   const lines = [`${method} ${target} ${version}`, 'Host: 127.0.0.1', 'Connection: close'];
-  if (auth === 'sign') lines.push(`x-geecache-auth: ${signer.sign(method, pathOf(target))}`);
+  if (auth === 'sign') lines.push(`x-geecache-auth: ${signerFor(origin).sign(method, target)}`);
   else if (typeof auth === 'function') lines.push(`x-geecache-auth: ${auth()}`);
   else if (auth !== 'none') lines.push(`x-geecache-auth: ${auth}`);
   lines.push(...headers);
+  if (body !== undefined && method === 'POST' && !headers.some((h) => h.toLowerCase().startsWith('x-geecache-content-sha256:')))
+    lines.push(`x-geecache-content-sha256: ${digestOf(Buffer.from(body))}`);
   if (body !== undefined) lines.push(`Content-Length: ${Buffer.byteLength(body)}`);
   return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), Buffer.from(body ?? '')]);
 }
@@ -126,7 +133,6 @@ interface Case {
 
 const CACHED = 'cached-key';
 const ts = (offsetMs: number) => Date.now() + offsetMs;
-const macOf = (path: string, now: number) => signer.sign('GET', path, now).split('.')[1];
 const plain = (res: RawResponse) => {
   expect(res.headers['content-type']).to.equal('text/plain; charset=utf-8');
   expect(res.headers['x-content-type-options']).to.equal('nosniff');
@@ -138,7 +144,10 @@ const ONE_SEGMENT = /^bad request: the key must be one path segment \(escape '\/
 const UNAUTHORIZED = /^unauthorized: missing or invalid peer signature/;
 const NOT_ALLOWED = (method: string) => new RegExp(`^method ${method} not allowed: peers use GET, DELETE and PUT\\n$`);
 
-function corpus(): Case[] {
+/** The cases, signed for the peer at `origin` (built when sent: signatures are fresh for 30 s only). */
+function corpus(origin: string): Case[] {
+  const signer = signerFor(origin);
+  const macOf = (path: string, now: number) => signer.sign('GET', path, now).split('.')[1];
   const k = '/_geecache/scores/k';
   const cases: Case[] = [
     // Bad %-escapes and bytes that are not UTF-8: 400, whatever part of the path they are in.
@@ -268,7 +277,7 @@ function corpus(): Case[] {
     { name: 'an empty auth header', request: { target: k, auth: '' }, status: 401, body: UNAUTHORIZED },
     {
       name: 'a signature made with another secret',
-      request: { target: k, auth: new RequestSigner('another-secret-4567890').sign('GET', k) },
+      request: { target: k, auth: new RequestSigner('another-secret-4567890').sign('GET', origin + k) },
       status: 401,
       body: UNAUTHORIZED,
     },
@@ -280,13 +289,20 @@ function corpus(): Case[] {
     },
     { name: 'a group changed after signing', request: { target: '/_geecache/posts/k', auth: signer.sign('GET', k) }, status: 401, body: UNAUTHORIZED },
     {
-      name: 'a signature over the path and query (only the path is signed)',
-      request: { target: `${k}?x=1`, auth: signer.sign('GET', `${k}?x=1`) },
+      name: 'a query appended after signing (the whole request line is signed)',
+      request: { target: `${k}?x=1`, auth: signer.sign('GET', k) },
       status: 401,
       body: UNAUTHORIZED,
     },
-    { name: 'a signature 5 min 1 s old', request: { target: k, auth: () => signer.sign('GET', k, ts(-301_000)) }, status: 401, body: UNAUTHORIZED },
-    { name: 'a signature from 6 min in the future', request: { target: k, auth: () => signer.sign('GET', k, ts(360_000)) }, status: 401, body: UNAUTHORIZED },
+    {
+      name: 'a signature for another peer (its origin is signed)',
+      request: { target: k, auth: keys.sign('GET', `http://127.0.0.1:1${k}`) },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    { name: 'a signature 31 s old', request: { target: k, auth: () => signer.sign('GET', k, ts(-31_000)) }, status: 401, body: UNAUTHORIZED },
+    { name: 'a signature from 45 s in the future', request: { target: k, auth: () => signer.sign('GET', k, ts(45_000)) }, status: 401, body: UNAUTHORIZED },
+    { name: 'a signature 5 min old', request: { target: k, auth: () => signer.sign('GET', k, ts(-300_000)) }, status: 401, body: UNAUTHORIZED },
     { name: 'a signature timestamped 0', request: { target: k, auth: signer.sign('GET', k, 0) }, status: 401, body: UNAUTHORIZED },
     ...(
       [
@@ -481,7 +497,7 @@ function corpus(): Case[] {
       body: UNAUTHORIZED,
     },
     {
-      name: 'a 5 MB batch with a well-formed signature (of another body)',
+      name: 'a 5 MB batch with a well-formed signature (of another body): refused before its body is read',
       request: {
         method: 'POST',
         target: '/_geecache/',
@@ -489,15 +505,42 @@ function corpus(): Case[] {
         headers: [`Content-Type: ${BATCH_TYPE}`],
         body: Buffer.alloc(5 << 20, 1),
       },
-      status: 413,
-      body: /^batch request over \d+ bytes\n$/,
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    (() => {
+      const signed = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'd1' }]));
+      const sent = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'd2' }]));
+      return {
+        name: 'a signed batch whose body is not the one its digest names (same length)',
+        request: {
+          method: 'POST',
+          target: '/_geecache/',
+          auth: signer.sign('POST', '/_geecache/', Date.now(), signed),
+          headers: [`Content-Type: ${BATCH_TYPE}`, `x-geecache-content-sha256: ${digestOf(signed)}`],
+          body: sent,
+        },
+        status: 401,
+        body: /^unauthorized: the body does not match its signed digest\n$/,
+      };
+    })(),
+    {
+      name: 'a chunked batch (no Content-Length to sign)',
+      request: `POST /_geecache/ HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: ${BATCH_TYPE}\r\nTransfer-Encoding: chunked\r\nx-geecache-auth: ${signer.sign('POST', '/_geecache/')}\r\n\r\n4\r\nabcd\r\n0\r\n\r\n`,
+      status: 401,
+      body: UNAUTHORIZED,
     },
 
     // Valid gets in unusual spellings: served, and the getter sees exactly the decoded key.
-    { name: 'a query string (ignored; only the path is signed)', request: { target: `/_geecache/scores/${CACHED}?x=1&y` }, status: 200, served: 'cached' },
+    { name: 'a signed query string (ignored)', request: { target: `/_geecache/scores/${CACHED}?x=1&y` }, status: 200, served: 'cached' },
     { name: 'an empty query string', request: { target: `/_geecache/scores/${CACHED}?` }, status: 200, served: 'cached' },
     { name: 'an escaped letter in the group name (sc%6Fres)', request: { target: `/_geecache/sc%6Fres/${CACHED}` }, status: 200, served: 'cached' },
-    { name: 'a GET with a body (ignored)', request: { target: `/_geecache/scores/${CACHED}`, body: 'hello' }, status: 200, served: 'cached' },
+    {
+      name: 'a GET with a body its signature does not cover',
+      request: { target: `/_geecache/scores/${CACHED}`, body: 'hello' },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
     {
       name: 'HTTP/1.0 without Host',
       request: `GET /_geecache/scores/${CACHED} HTTP/1.0\r\nx-geecache-auth: ${signer.sign('GET', `/_geecache/scores/${CACHED}`)}\r\n\r\n`,
@@ -505,8 +548,8 @@ function corpus(): Case[] {
       served: 'cached',
     },
     {
-      name: 'a signature 4 min old (inside the window)',
-      request: { target: `/_geecache/scores/${CACHED}`, auth: () => signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-240_000)) },
+      name: 'a signature 20 s old (inside the window)',
+      request: { target: `/_geecache/scores/${CACHED}`, auth: () => signer.sign('GET', `/_geecache/scores/${CACHED}`, ts(-20_000)) },
       status: 200,
       served: 'cached',
     },
@@ -572,7 +615,7 @@ async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: ht
 
 /** A signed GET of `group`/`key` as a peer sends it; the decoded value on 200. */
 async function peerGet(port: number, group: string, key: string): Promise<{ status: number; value?: string; res: RawResponse }> {
-  const res = await sendRaw(port, build({ target: peerPath(group, key) }));
+  const res = await sendRaw(port, build({ target: peerPath(group, key) }, originOf(port)));
   if (res.status !== 200) return { status: res.status, res };
   expect(res.headers['content-type']).to.equal('application/x-protobuf');
   return { status: 200, value: Buffer.from(decodeGetResponse(res.body)).toString(), res };
@@ -584,14 +627,16 @@ function ownKey(peer: Peer, prefix: string): string {
 }
 
 async function appGet(port: number, key: string): Promise<RawResponse> {
-  return sendRaw(port, build({ target: `/app/${encodeURIComponent(key)}`, auth: 'none' }));
+  return sendRaw(port, build({ target: `/app/${encodeURIComponent(key)}`, auth: 'none' }, originOf(port)));
 }
 
 for (const fastPath of [true, false]) {
   describe(`hostile peer requests (${fastPath ? 'fast path: answered before Express' : 'fastPath: false: through Express'})`, function () {
     this.timeout(60_000);
     let peer: Peer;
-    const cases = corpus();
+    /** The case names and shapes; each test builds its case afresh, signed for the peer. */
+    const cases = corpus(originOf(0));
+    const fresh = () => corpus(originOf(peer.port));
 
     before(async () => {
       peer = await startPeer({ fastPath });
@@ -604,11 +649,11 @@ for (const fastPath of [true, false]) {
     after(() => peer.close());
 
     it('refuses at least 50 distinct hostile requests sent all at once, with the answers they get one by one, running no getter', async () => {
-      const hostile = cases.filter((c) => c.served === undefined);
+      const hostile = fresh().filter((c) => c.served === undefined);
       expect(new Set(hostile.map((c) => c.name)).size, 'distinct requests').to.equal(hostile.length);
       const callsBefore = peer.calls.length;
       const answers = await Promise.all(
-        hostile.map((c) => sendRaw(peer.port, Buffer.isBuffer(c.request) || typeof c.request === 'string' ? c.request : build(c.request))),
+        hostile.map((c) => sendRaw(peer.port, Buffer.isBuffer(c.request) || typeof c.request === 'string' ? c.request : build(c.request, originOf(peer.port)))),
       );
       const refused = answers.filter((res) => res.status === 0 || res.status >= 400);
       expect(refused.length, 'requests the peer refused (4xx or closed)').to.be.at.least(50);
@@ -616,12 +661,13 @@ for (const fastPath of [true, false]) {
       expect(peer.calls.slice(callsBefore), 'getter calls').to.deep.equal([]);
     });
 
-    for (const c of cases) {
-      it(`${c.status || 'closes'}: ${c.name}`, async () => {
+    cases.forEach(({ name, status }, i) => {
+      it(`${status || 'closes'}: ${name}`, async () => {
+        const c = fresh()[i];
         const scores = peer.cache.group('scores');
         const callsBefore = peer.calls.length;
         const hitsBefore = scores.stats.cacheHits;
-        const res = await sendRaw(peer.port, Buffer.isBuffer(c.request) || typeof c.request === 'string' ? c.request : build(c.request));
+        const res = await sendRaw(peer.port, Buffer.isBuffer(c.request) || typeof c.request === 'string' ? c.request : build(c.request, originOf(peer.port)));
         expect(res.status, `response:\n${res.text.slice(0, 500)}`).to.equal(c.status);
         if (c.body) expect(res.body.toString('utf8')).to.match(c.body);
         c.check?.(res);
@@ -637,7 +683,7 @@ for (const fastPath of [true, false]) {
           expect(Buffer.from(decodeGetResponse(res.body)).toString()).to.equal(`value:${c.served}`);
         }
       });
-    }
+    });
 
     it('still serves peers and the app afterwards, with the cached value still cached', async () => {
       const scores = peer.cache.group('scores');
@@ -658,10 +704,10 @@ for (const fastPath of [true, false]) {
     it('answers pipelined requests in order, a bad one after a good one included', async () => {
       const good = `/_geecache/scores/${CACHED}`;
       const raw = Buffer.concat([
-        Buffer.from(`GET ${good} HTTP/1.1\r\nHost: x\r\nx-geecache-auth: ${signer.sign('GET', good)}\r\n\r\n`),
+        Buffer.from(`GET ${good} HTTP/1.1\r\nHost: x\r\nx-geecache-auth: ${signerFor(originOf(peer.port)).sign('GET', good)}\r\n\r\n`),
         Buffer.from('GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nx-geecache-auth: x\r\n\r\n'),
         Buffer.from(
-          `GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signer.sign('GET', '/_geecache/scores/%zz')}\r\n\r\n`,
+          `GET /_geecache/scores/%zz HTTP/1.1\r\nHost: x\r\nConnection: close\r\nx-geecache-auth: ${signerFor(originOf(peer.port)).sign('GET', '/_geecache/scores/%zz')}\r\n\r\n`,
         ),
       ]);
       const res = await sendRaw(peer.port, raw);
@@ -699,7 +745,9 @@ describe('slow and idle senders', function () {
   it('408s and closes slow headers, slow bodies and idle sockets, without holding up other requests', async () => {
     const headerBytes = [...'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
     const body = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'slow' }]));
-    const batchHead = `POST /_geecache/ HTTP/1.1\r\nHost: x\r\nContent-Type: ${BATCH_TYPE}\r\nContent-Length: ${body.length + 100}\r\nx-geecache-auth: ${signer.sign('POST', '/_geecache/', Date.now(), body)}\r\n\r\n`;
+    // Signed for a body 100 bytes longer than it sends: the server waits for the rest.
+    const whole = Buffer.concat([body, Buffer.alloc(100)]);
+    const batchHead = `POST /_geecache/ HTTP/1.1\r\nHost: x\r\nContent-Type: ${BATCH_TYPE}\r\nContent-Length: ${whole.length}\r\nx-geecache-content-sha256: ${digestOf(whole)}\r\nx-geecache-auth: ${signerFor(originOf(peer.port)).sign('POST', '/_geecache/', Date.now(), whole)}\r\n\r\n`;
     let closed = 0;
     const slow = [
       ...Array.from({ length: 10 }, () => trickle(headerBytes, 30)), // slowloris: headers never end
@@ -722,16 +770,16 @@ describe('the peer route without a secret', () => {
 
   it('serves unsigned requests with secret: false', async () => {
     peer = await startPeer({ secret: false });
-    const res = await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'none' }));
+    const res = await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'none' }, ''));
     expect(res.status).to.equal(200);
     expect(Buffer.from(decodeGetResponse(res.body)).toString()).to.equal('value:open');
     // Any auth header is ignored rather than checked.
-    expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'junk' }))).status).to.equal(200);
+    expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'junk' }, ''))).status).to.equal(200);
     // Everything else is still refused.
-    expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/%zz', auth: 'none' }))).status).to.equal(400);
-    expect((await sendRaw(peer.port, build({ method: 'PATCH', target: '/_geecache/scores/open', auth: 'none' }))).status).to.equal(405);
+    expect((await sendRaw(peer.port, build({ target: '/_geecache/scores/%zz', auth: 'none' }, ''))).status).to.equal(400);
+    expect((await sendRaw(peer.port, build({ method: 'PATCH', target: '/_geecache/scores/open', auth: 'none' }, ''))).status).to.equal(405);
     // With secret: false anyone who reaches the route may write: a PUT is read as a set (README, Security).
-    expect((await sendRaw(peer.port, build({ method: 'PUT', target: '/_geecache/scores/open', auth: 'none' }))).status).to.equal(415);
+    expect((await sendRaw(peer.port, build({ method: 'PUT', target: '/_geecache/scores/open', auth: 'none' }, ''))).status).to.equal(415);
     expect(peer.calls).to.deep.equal(['scores:open']);
   });
 
@@ -744,7 +792,7 @@ describe('the peer route without a secret', () => {
       { target: '/_geecache/nope/k' },
       { method: 'POST', target: '/_geecache/scores/k' },
     ]) {
-      const res = await sendRaw(peer.port, build(spec));
+      const res = await sendRaw(peer.port, build(spec, originOf(peer.port)));
       expect(res.status, spec.target).to.equal(403);
       expect(res.body.toString()).to.equal('peer route disabled: this peer has no other peers and no secret\n');
     }

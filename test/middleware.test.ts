@@ -38,7 +38,8 @@ function options(loads: string[], extra: Partial<GeecacheOptions> = {}): Geecach
   };
 }
 
-const signed = (path: string) => new RequestSigner(SECRET).sign('GET', path);
+/** A peer's signature: for this app's self (the target peer) and the request line. */
+const signed = (path: string) => new RequestSigner(SECRET).sign('GET', `http://127.0.0.1:1${path}`);
 
 for (const [version, express] of [
   ['Express 5', express5],

@@ -42,14 +42,14 @@ export async function run({ loadgen, log }) {
       [routed, true],
     ];
     for (const [h, signed] of servers) {
-      const body = await get200(url(h.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', PATH) } : {});
+      const body = await get200(url(h.port) + PATH, signed ? { 'x-geecache-auth': signer.sign('GET', url(h.port) + PATH) } : {});
       if (!body.equals(expected)) throw new Error(`${h.name} answered different bytes from the bare server`);
     }
     const attached = { fast: await fast.call({ cmd: 'fastPath' }), open: await open.call({ cmd: 'fastPath' }), routed: await routed.call({ cmd: 'fastPath' }) };
     if (!attached.fast || !attached.open || attached.routed) throw new Error(`fast path state is wrong: ${JSON.stringify(attached)}`);
 
     // The bare server gets the signed header too, so every server reads the same request bytes.
-    const signed = (h) => () => ({ url: url(h.port) + PATH, headers: { 'x-geecache-auth': signer.sign('GET', PATH) } });
+    const signed = (h) => () => ({ url: url(h.port) + PATH, headers: { 'x-geecache-auth': signer.sign('GET', url(h.port) + PATH) } });
     const configs = [
       { id: 'bare', servers: [bare], load: signed(bare) },
       { id: 'fastSigned', servers: [fast], load: signed(fast) },
