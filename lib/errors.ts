@@ -89,6 +89,15 @@ export function errorFacts(err: unknown): ErrorFacts {
   return { name: name ?? 'Error', message: message ?? `a thrown ${describeType(err)} with no message`, status };
 }
 
+/** `err instanceof type`, false where that throws (a Proxy whose getPrototypeOf trap throws). */
+export function isInstance(err: unknown, type: abstract new (...args: never[]) => unknown): boolean {
+  try {
+    return err instanceof type;
+  } catch {
+    return false;
+  }
+}
+
 /** The message of any thrown value (see {@link errorFacts}); never throws. */
 export const messageOf = (err: unknown): string => errorFacts(err).message;
 

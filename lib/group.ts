@@ -1,7 +1,7 @@
 import { LRUCache } from 'lru-cache';
 import { ByteView } from './byteview.js';
 import { type LoadMessage, loadChannel } from './diagnostics.js';
-import { BadKeyError, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from './errors.js';
+import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from './errors.js';
 import { Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
@@ -351,8 +351,10 @@ export class Group {
       this.#ran(key, startedAt, err);
       this.stats.localLoadErrs++;
       const notFoundTtl = this.#fresh.config.notFoundTtlMs;
-      if (err instanceof NotFoundError && notFoundTtl > 0 && owned && ticket.current) this.#missing.add(key, new ByteView(err.message), notFoundTtl);
-      this.#failures.set(key, { error: err });
+      const notFound = isInstance(err, NotFoundError);
+      if (notFound && notFoundTtl > 0 && owned && ticket.current) this.#missing.add(key, new ByteView((err as NotFoundError).message), notFoundTtl);
+      // A not-found is remembered only as notFoundTtlMs says; any other failure briefly, for peers.
+      if (!notFound) this.#failures.set(key, { error: err });
       throw err;
     }
     this.#guard.end(ticket);

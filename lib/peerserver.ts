@@ -4,6 +4,7 @@ import { digestOf, type RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from './errors.js';
 import type { GroupRegistry } from './registry.js';
+import { SelfOrigin } from './selforigin.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
@@ -64,7 +65,8 @@ export class PeerServer {
   readonly #attached = new WeakSet<Server>();
   /** Scratch writer for response prefixes; finish() leaves it empty for the next one. */
   readonly #writer = new BinaryWriter();
-  readonly #origin: string;
+  /** Which origins name this peer: signatures must be made for it. */
+  readonly #self: SelfOrigin;
   /** Body bytes being read right now, over all connections, by route (see #readBody). */
   readonly #bodyBytes = { batch: 0, set: 0 };
   #closed = false;
@@ -72,7 +74,7 @@ export class PeerServer {
   constructor(registry: GroupRegistry, options: PeerServerOptions) {
     this.#registry = registry;
     this.#options = options;
-    this.#origin = new URL(options.self).origin;
+    this.#self = new SelfOrigin(options.self);
   }
 
   /**
@@ -118,7 +120,7 @@ export class PeerServer {
     // unsigned client gets its 401 and a closed connection, and leaves nothing buffered here.
     const length = header(req, 'content-length') ?? (header(req, 'transfer-encoding') === undefined ? '' : 'chunked');
     const digest = header(req, DIGEST_HEADER) ?? '';
-    if (signer && !signer.verify({ method: req.method ?? '', url: this.#origin + url, length, digest }, header(req, AUTH_HEADER)))
+    if (signer && !signer.verify({ method: req.method ?? '', url: this.#self.of(header(req, 'host')) + url, length, digest }, header(req, AUTH_HEADER)))
       return length === '' ? reply(res, 401, UNAUTHORIZED, unauthorizedHeaders()) : refuse(req, res, 401, UNAUTHORIZED, unauthorizedHeaders());
     if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, length, digest);
     if (req.method === 'PUT') return this.#serveSet(req, res, length, digest);
