@@ -16,6 +16,9 @@ import {
   DIGEST_HEADER,
   decodeResult,
   ERROR_HEADER,
+  ERROR_NAME,
+  ERROR_NAME_HEADER,
+  ERROR_STATUS_HEADER,
   encodeBatchRequest,
   encodeSegment,
   encodeSetRequest,
@@ -23,6 +26,7 @@ import {
   GETTER_FAILED,
   type GetRequest,
   type GetResponse,
+  httpErrorStatus,
   MAX_BATCH,
   NOT_FOUND,
   type PeerResult,
@@ -37,6 +41,11 @@ const LONE_SURROGATE = /\p{Cs}/u;
 /** Connection errors that say the peer is gone, rather than that this one exchange went wrong. */
 const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT']);
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
+/** What the owner said of its getter's error, kept only if well-formed (a peer's answer is checked, not trusted). */
+const original = (name: string | null | undefined, status: number | undefined) => ({
+  name: name && ERROR_NAME.test(name) ? name : undefined,
+  status: httpErrorStatus(status),
+});
 /** Least time between two liveness probes of one peer (also how soon a recovered peer is seen). */
 const PROBE_INTERVAL_MS = 250;
 
@@ -61,6 +70,9 @@ interface Answer {
   status: number;
   type: string | null;
   errorKind: string | null;
+  /** A getter failure's error name and HTTP status (headers; see PeerFailure). */
+  errorName: string | null;
+  errorStatus: string | null;
   body: Buffer;
 }
 
@@ -223,7 +235,7 @@ export class HttpGetter implements PeerGetter {
     const answer = await this.#fetchWhole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, waitMs);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
-      if (answer.errorKind === GETTER_FAILED) throw new OwnerLoadError(this.peer, text);
+      if (answer.errorKind === GETTER_FAILED) throw new OwnerLoadError(this.peer, text, original(answer.errorName, Number(answer.errorStatus)));
       if (answer.status === 404 && answer.errorKind === NOT_FOUND) throw new NotFoundError(text);
       throw new Error(`peer ${this.peer} answered ${answer.status}: ${text}`);
     }
@@ -274,7 +286,7 @@ export class HttpGetter implements PeerGetter {
 
   #unwrap(result: PeerResult): GetResponse {
     if (result.ok) return result.expiresAt === undefined ? { value: result.value } : { value: result.value, expiresAt: result.expiresAt };
-    if (result.status === 500) throw new OwnerLoadError(this.peer, result.error || 'getter failed');
+    if (result.status === 500) throw new OwnerLoadError(this.peer, result.error || 'getter failed', original(result.name, result.errorStatus));
     if (result.status === 404 && result.kind === NOT_FOUND) throw new NotFoundError(result.error);
     if (result.status === 404) this.monitor.groupMissing(result.error);
     throw new Error(`peer ${this.peer} answered ${result.status}: ${result.error}`);
@@ -324,7 +336,14 @@ export class HttpGetter implements PeerGetter {
   /** Reads a whole answer and tells the monitor about it. */
   async #readAnswer(ex: Exchange, method: string, path: string, res: Response): Promise<Answer> {
     const body = await this.#readBody(ex, res);
-    const answer = { status: res.status, type: res.headers.get('content-type'), errorKind: res.headers.get(ERROR_HEADER), body };
+    const answer = {
+      status: res.status,
+      type: res.headers.get('content-type'),
+      errorKind: res.headers.get(ERROR_HEADER),
+      errorName: res.headers.get(ERROR_NAME_HEADER),
+      errorStatus: res.headers.get(ERROR_STATUS_HEADER),
+      body,
+    };
     const bodyStart = answer.status === 200 ? '' : body.subarray(0, 200).toString('utf8');
     // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
     const ownerAnswered = answer.errorKind === GETTER_FAILED || answer.errorKind === NOT_FOUND;

@@ -14,6 +14,8 @@ import {
   decodeSegment,
   decodeSetRequest,
   ERROR_HEADER,
+  ERROR_NAME_HEADER,
+  ERROR_STATUS_HEADER,
   encodeBatchResponse,
   GET_RESPONSE_TYPE,
   GETTER_FAILED,
@@ -26,6 +28,7 @@ import {
   MAX_ERROR_TEXT,
   MAX_SET_REQUEST_BYTES,
   NOT_FOUND,
+  type PeerFailure,
   type PeerResult,
   resultFramePrefix,
   SET_CONTENT_TYPE,
@@ -138,7 +141,7 @@ export class PeerServer {
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
     if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
     const result = await this.#answer({ group, key }, waitOf(req));
-    if (!result.ok) return reply(res, result.status, result.error, result.kind ? { [ERROR_HEADER]: result.kind } : {});
+    if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     const suffix = getResponseSuffix(result.expiresAt);
     send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
   }
@@ -355,7 +358,18 @@ function failure(err: unknown): PeerResult {
   const error = facts.message.slice(0, MAX_ERROR_TEXT);
   if (badKey) return { ok: false, status: 400, error };
   if (notFound) return { ok: false, status: 404, error, kind: NOT_FOUND };
-  return { ok: false, status: 500, error, kind: GETTER_FAILED };
+  const out: PeerResult = { ok: false, status: 500, error, kind: GETTER_FAILED, name: facts.name };
+  if (facts.status !== undefined) out.errorStatus = facts.status;
+  return out;
+}
+
+/** The headers of a plain GET's failure: its kind, and a getter error's name and HTTP status. */
+function failureHeaders(result: PeerFailure): Record<string, string> {
+  const headers: Record<string, string> = {};
+  if (result.kind) headers[ERROR_HEADER] = result.kind;
+  if (result.name) headers[ERROR_NAME_HEADER] = result.name;
+  if (result.errorStatus) headers[ERROR_STATUS_HEADER] = String(result.errorStatus);
+  return headers;
 }
 
 /**

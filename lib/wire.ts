@@ -94,7 +94,42 @@ export interface RemoveRequest {
  * single GET would have answered: 500 when the owner's getter failed, 400 for a bad key, 404 for
  * an unknown group — or, with kind NOT_FOUND, for a getter's NotFoundError.
  */
-export type PeerResult = { ok: true; value: Uint8Array; expiresAt?: number } | { ok: false; status: number; error: string; kind?: string };
+export type PeerResult = { ok: true; value: Uint8Array; expiresAt?: number } | PeerFailure;
+
+/**
+ * A failed get. A getter's failure also carries its error's `name` and HTTP `errorStatus` (a valid
+ * 4xx/5xx `status`/`statusCode` of the error), so the error an asker raises looks the same as on
+ * the owner (OwnerLoadError).
+ */
+export type PeerFailure = { ok: false; status: number; error: string; kind?: string; name?: string; errorStatus?: number };
+
+/** Response headers of a plain GET's 500 that carry the getter error's name and HTTP status (see PeerFailure). */
+export const ERROR_NAME_HEADER = 'x-geecache-error-name';
+export const ERROR_STATUS_HEADER = 'x-geecache-error-status';
+
+/** An error name as it may travel (a token: letters, digits, `_$.-`, at most 64). */
+export const ERROR_NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
+
+/** `status` if it is an HTTP error status (400-599), else undefined: what an error's status may be. */
+export const httpErrorStatus = (status: unknown): number | undefined =>
+  typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
+
+/** A failure with only the fields that are set (decoders build results that compare equal to encoded ones). */
+function failed(status: number, error: string, kind: string | undefined, name: string | undefined, errorStatus: number | undefined): PeerFailure {
+  const out: PeerFailure = { ok: false, status, error };
+  if (kind !== undefined) out.kind = kind;
+  if (name !== undefined) out.name = name;
+  if (errorStatus !== undefined) out.errorStatus = errorStatus;
+  return out;
+}
+
+/** Writes a failure's fields of Result: error = 3, kind = 5, error_name = 7, error_status = 8. */
+function writeFailure(writer: BinaryWriter, result: PeerFailure): void {
+  writer.tag(3, WireType.LengthDelimited).string(result.error);
+  if (result.kind !== undefined) writer.tag(5, WireType.LengthDelimited).string(result.kind);
+  if (result.name !== undefined) writer.tag(7, WireType.LengthDelimited).string(result.name);
+  if (result.errorStatus !== undefined) writer.tag(8, WireType.Varint).int32(result.errorStatus);
+}
 
 /** Milliseconds since the epoch as the wire's Unix nanoseconds. */
 const toNanos = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n;
@@ -221,10 +256,7 @@ export function encodeBatchResponse(results: PeerResult[]): Uint8Array {
     if (result.ok) {
       writer.tag(2, WireType.LengthDelimited).bytes(result.value);
       if (result.expiresAt !== undefined) writer.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
-    } else {
-      writer.tag(3, WireType.LengthDelimited).string(result.error);
-      if (result.kind !== undefined) writer.tag(5, WireType.LengthDelimited).string(result.kind);
-    }
+    } else writeFailure(writer, result);
     writer.join();
   }
   return writer.finish();
@@ -238,6 +270,8 @@ export function decodeBatchResponse(bytes: Uint8Array): PeerResult[] {
     let error = '';
     let expiresAt: number | undefined;
     let kind: string | undefined;
+    let name: string | undefined;
+    let errorStatus: number | undefined;
     while (reader.pos < end) {
       const [field, type] = reader.tag();
       if (field === 1 && type === WireType.Varint) status = reader.int32();
@@ -245,11 +279,13 @@ export function decodeBatchResponse(bytes: Uint8Array): PeerResult[] {
       else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
       else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
       else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
+      else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
+      else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
       else reader.skip(type, field);
     }
     if (status === 200)
       return expiresAt === undefined ? { ok: true, value: value ?? new Uint8Array(0) } : { ok: true, value: value ?? new Uint8Array(0), expiresAt };
-    return kind === undefined ? { ok: false, status, error } : { ok: false, status, error, kind };
+    return failed(status, error, kind, name, errorStatus);
   });
 }
 
@@ -269,10 +305,7 @@ export function resultFramePrefix(index: number, result: PeerResult, writer = ne
   if (result.ok) {
     if (result.expiresAt !== undefined) inner.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
     inner.tag(2, WireType.LengthDelimited).uint32(result.value.length);
-  } else {
-    inner.tag(3, WireType.LengthDelimited).string(result.error);
-    if (result.kind !== undefined) inner.tag(5, WireType.LengthDelimited).string(result.kind);
-  }
+  } else writeFailure(inner, result);
   const head = inner.finish();
   const length = head.length + (result.ok ? result.value.length : 0);
   return writer.tag(1, WireType.LengthDelimited).uint32(length).raw(head).finish();
@@ -291,6 +324,8 @@ export function decodeResult(bytes: Uint8Array): { index: number | undefined; re
   let error = '';
   let expiresAt: number | undefined;
   let kind: string | undefined;
+  let name: string | undefined;
+  let errorStatus: number | undefined;
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.Varint) status = reader.int32();
@@ -299,6 +334,8 @@ export function decodeResult(bytes: Uint8Array): { index: number | undefined; re
     else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
     else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
     else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
+    else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
+    else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated Result');
@@ -307,7 +344,7 @@ export function decodeResult(bytes: Uint8Array): { index: number | undefined; re
     if (expiresAt !== undefined) ok.expiresAt = expiresAt;
     return { index, result: ok };
   }
-  return { index, result: kind === undefined ? { ok: false, status, error } : { ok: false, status, error, kind } };
+  return { index, result: failed(status, error, kind, name, errorStatus) };
 }
 
 /** Reads `repeated <message> = 1`, handing each embedded message's bounds to `readOne`. */

@@ -33,11 +33,34 @@ const result: fc.Arbitrary<PeerResult> = fc.oneof(
   fc.record({ ok: fc.constant(true as const), value: bytes, expiresAt: expiry }),
   fc.record({ ok: fc.constant(false as const), status: fc.constantFrom(400, 404, 500, 503), error: text }),
   fc.record({ ok: fc.constant(false as const), status: fc.constantFrom(404, 500), error: text, kind: fc.constantFrom('getter', 'not-found') }),
+  fc.record(
+    {
+      ok: fc.constant(false as const),
+      status: fc.constant(500),
+      error: text,
+      kind: fc.constant('getter'),
+      name: fc.constantFrom('Error', 'NotFoundError', 'LoadTimeoutError'),
+      errorStatus: fc.integer({ min: 400, max: 599 }),
+    },
+    { requiredKeys: ['ok', 'status', 'error', 'kind'] },
+  ),
 );
-const asResult = (r: { status: number; value: Uint8Array; error: string; expire?: bigint; kind?: string }): PeerResult => {
-  // The generated code reads an absent optional field as its default (0n, '').
+const asResult = (r: {
+  status: number;
+  value: Uint8Array;
+  error: string;
+  expire?: bigint;
+  kind?: string;
+  errorName?: string;
+  errorStatus?: number;
+}): PeerResult => {
+  // The generated code reads an absent optional field as its default (0n, '', 0).
   if (r.status === 200) return !r.expire ? { ok: true, value: r.value } : { ok: true, value: r.value, expiresAt: Number(r.expire / NS) };
-  return !r.kind ? { ok: false, status: r.status, error: r.error } : { ok: false, status: r.status, error: r.error, kind: r.kind };
+  const out: PeerResult = { ok: false, status: r.status, error: r.error };
+  if (r.kind) out.kind = r.kind;
+  if (r.errorName) out.name = r.errorName;
+  if (r.errorStatus) out.errorStatus = r.errorStatus;
+  return out;
 };
 
 describe('wire codecs against code generated from proto/geecache.proto', () => {
@@ -103,7 +126,7 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
           results: results.map((r) =>
             r.ok
               ? { status: 200, value: r.value, expire: r.expiresAt === undefined ? undefined : BigInt(r.expiresAt) * NS }
-              : { status: r.status, error: r.error, kind: r.kind },
+              : { status: r.status, error: r.error, kind: r.kind, errorName: r.name, errorStatus: r.errorStatus },
           ),
         });
         expect(decodeBatchResponse(toBinary(BatchResponseSchema, generated))).to.deep.equal(results);

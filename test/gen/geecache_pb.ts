@@ -35,7 +35,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QiYwoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCRINCgVpbmRleBgGIAEoDSIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QijQEKBlJlc3VsdBIOCgZzdGF0dXMYASABKAUSDQoFdmFsdWUYAiABKAwSDQoFZXJyb3IYAyABKAkSDgoGZXhwaXJlGAQgASgDEgwKBGtpbmQYBSABKAkSDQoFaW5kZXgYBiABKA0SEgoKZXJyb3JfbmFtZRgHIAEoCRIUCgxlcnJvcl9zdGF0dXMYCCABKAUiMgoNQmF0Y2hSZXNwb25zZRIhCgdyZXN1bHRzGAEgAygLMhAuZ2VlY2FjaGUuUmVzdWx0");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -186,6 +186,20 @@ export type Result = Message<"geecache.Result"> & {
    * @generated from field: optional uint32 index = 6;
    */
   index: number;
+
+  /**
+   * A getter's failure (kind "getter"): the error's name and its HTTP status (a 4xx/5xx `status`
+   * or `statusCode`), so the asker raises an error that looks the same as on the owner. A plain
+   * GET carries them in the headers x-geecache-error-name and x-geecache-error-status.
+   *
+   * @generated from field: optional string error_name = 7;
+   */
+  errorName: string;
+
+  /**
+   * @generated from field: optional int32 error_status = 8;
+   */
+  errorStatus: number;
 };
 
 /**
