@@ -64,18 +64,18 @@ describe('getter errors look the same on every peer (real peers)', function () {
   after(() => cluster.stop());
 
   type Described = { error?: { name: string; status?: number; message: string } };
-  const describe = async (peer: ChildPeer, key: string) => json<Described>(`${peer.url}/_test/get?key=${encodeURIComponent(key)}`);
+  const getDescribed = async (peer: ChildPeer, key: string) => json<Described>(`${peer.url}/_test/get?key=${encodeURIComponent(key)}`);
 
   it('an error with name and status 404: the same name, status and message through the owner and through every other peer', async () => {
     const [a, b, c] = cluster.peers;
     const key = await keyOwnedBy(a, b, 'throw:status:');
     const expected = { name: 'ScoreMissingError', status: 404, message: `no such score: ${key}` };
     // Through the others first (a plain GET each; the owner answers its remembered error for 1 s), then the owner.
-    for (const peer of [a, c, b]) expect((await describe(peer, key)).error, peer.url).to.deep.equal(expected);
+    for (const peer of [a, c, b]) expect((await getDescribed(peer, key)).error, peer.url).to.deep.equal(expected);
     // Several at once from one asker: a batch, its Result carries the same.
     const keys = await Promise.all([0, 1, 2, 3].map((n) => keyOwnedBy(a, c, `throw:status:batch${n}-`)));
-    const answers = await Promise.all(keys.map((k) => describe(a, k)));
-    answers.forEach((answer, i) => expect(answer.error).to.deep.equal({ name: 'ScoreMissingError', status: 404, message: `no such score: ${keys[i]}` }));
+    const answers = await Promise.all(keys.map((k) => getDescribed(a, k)));
+    for (const [i, answer] of answers.entries()) expect(answer.error).to.deep.equal({ name: 'ScoreMissingError', status: 404, message: `no such score: ${keys[i]}` });
     const loads = await json<Record<string, number>>(`${a.url}/_test/loads`);
     for (const k of [key, ...keys]) expect(loads[k], `the asker ran the getter of ${k}`).to.equal(undefined);
   });
@@ -83,7 +83,7 @@ describe('getter errors look the same on every peer (real peers)', function () {
   it('an error without a status: the same name and message, status undefined everywhere', async () => {
     const [a, b] = cluster.peers;
     const key = await keyOwnedBy(a, b, 'fail:plain-');
-    for (const peer of [a, b]) expect((await describe(peer, key)).error, peer.url).to.deep.equal({ name: 'Error', message: `boom for ${key}` });
+    for (const peer of [a, b]) expect((await getDescribed(peer, key)).error, peer.url).to.deep.equal({ name: 'Error', message: `boom for ${key}` });
   });
 });
 
