@@ -75,7 +75,8 @@ describe('getter errors look the same on every peer (real peers)', function () {
     // Several at once from one asker: a batch, its Result carries the same.
     const keys = await Promise.all([0, 1, 2, 3].map((n) => keyOwnedBy(a, c, `throw:status:batch${n}-`)));
     const answers = await Promise.all(keys.map((k) => getDescribed(a, k)));
-    for (const [i, answer] of answers.entries()) expect(answer.error).to.deep.equal({ name: 'ScoreMissingError', status: 404, message: `no such score: ${keys[i]}` });
+    for (const [i, answer] of answers.entries())
+      expect(answer.error).to.deep.equal({ name: 'ScoreMissingError', status: 404, message: `no such score: ${keys[i]}` });
     const loads = await json<Record<string, number>>(`${a.url}/_test/loads`);
     for (const k of [key, ...keys]) expect(loads[k], `the asker ran the getter of ${k}`).to.equal(undefined);
   });
