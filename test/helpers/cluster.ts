@@ -6,14 +6,24 @@ import { waitForReady } from './ready.mjs';
 const PEER = fileURLToPath(new URL('../fixtures/peer.mjs', import.meta.url));
 const CLOCK = new URL('../fixtures/clock-offset.mjs', import.meta.url).href;
 
-/** A port that was free a moment ago on 127.0.0.1. */
+/**
+ * A port that was free a moment ago on 127.0.0.1, for a child to listen on next. Chosen at random
+ * below Linux's ephemeral range (32768-60999): a port the kernel hands out (listen(0)) is one it
+ * may also give to the next outgoing connection of any process before the child binds it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
+  for (let tries = 0; tries < 100; tries++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
+  throw new Error('freePort: no free port found in 100 tries between 20000 and 32000');
+}
+
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = net.createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
 }
 
@@ -79,10 +89,20 @@ export async function startCluster(
   extra: Partial<PeerConfig> = {},
   env: Record<string, string> = {},
 ): Promise<{ peers: ChildPeer[]; urls: string[]; stop(): Promise<void> }> {
-  const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const urls = ports.map((p) => `${extra.tls ? 'https' : 'http'}://127.0.0.1:${p}`);
-  const peers = await Promise.all(ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra }, env)));
-  return { peers, urls, stop: () => stopAll(peers) };
+  // A port found free can still be taken before the child binds it (other processes run too):
+  // then the whole cluster starts again on new ports, since every peer lists every URL.
+  for (let attempt = 1; ; attempt++) {
+    const ports = await Promise.all(Array.from({ length: n }, freePort));
+    const urls = ports.map((p) => `${extra.tls ? 'https' : 'http'}://127.0.0.1:${p}`);
+    const started = await Promise.allSettled(
+      ports.map((port, i) => startPeer({ port, self: urls[i], peers: urls, secret: 'test-secret-0123456789', ...extra }, env)),
+    );
+    const peers = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+    const failure = started.find((r) => r.status === 'rejected');
+    if (!failure) return { peers, urls, stop: () => stopAll(peers) };
+    await stopAll(peers);
+    if (attempt >= 3 || !String(failure.reason?.message).includes('EADDRINUSE')) throw failure.reason;
+  }
 }
 
 /** A node argument that preloads a shifted clock: Date.now() (and new Date()) run `offsetMs` ahead. */
