@@ -14,15 +14,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Peer = InProcessPeer & { name: string; loads: Map<string, number> };
 
-/** Rejects if `promise` has not settled within `ms`: a deadlock shows up as a failure, not a hang. */
-function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout;
-  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms} ms (deadlock?)`)), ms)));
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
-}
-
 describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
-  this.timeout(30_000);
+  // A request passed back and forth would hang (timeoutMs is long, and a peer that answers probes
+  // is waited for): the test's timeout catches that; the counts below show the hops, not the time.
+  this.timeout(60_000);
   const peers: Peer[] = [];
   const stats = (p: Peer): GroupStats => ({ ...p.cache.group('scores').stats });
   const outgoing = (s: GroupStats) => s.peerLoads + s.peerErrors;
@@ -97,7 +92,7 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
       const others = peers.filter((p) => p !== asker);
       const keys = Array.from({ length: KEYS }, (_, i) => `only-${entry}-${i}`);
       const before = new Map(peers.map((p) => [p, stats(p)]));
-      const values = await within(Promise.all(keys.map((k) => asker.cache.group('scores').get(k))), 10_000, `${KEYS} concurrent gets via ${entry}`);
+      const values = await Promise.all(keys.map((k) => asker.cache.group('scores').get(k)));
       expect(values.map(String)).to.deep.equal(keys.map((k) => `value:${k}`));
       const delta = (p: Peer, field: keyof GroupStats) => stats(p)[field] - before.get(p)![field];
       const remote = keys.filter((k) => ownerOf(asker, k) !== asker);
@@ -128,7 +123,7 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
     const before = new Map(peers.map((p) => [p, stats(p)]));
     const start = performance.now();
     const gets = keys.flatMap((k) => peers.map(async (p) => [k, String(await p.cache.group('scores').get(k))]));
-    const values = await within(Promise.all(gets), 10_000, '900 concurrent gets');
+    const values = await Promise.all(gets);
     const ms = performance.now() - start;
     for (const [k, v] of values) expect(v).to.equal(`value:${k}`);
     const deltas = peers.map((p) => {
