@@ -35,7 +35,7 @@ interface RawResponse {
  * Writes `data` on a fresh connection and reads until the server closes it (every request here
  * says `Connection: close`, and Node closes after its own 4xx). Never ends the socket first.
  */
-function sendRaw(port: number, data: string | Buffer | (string | Buffer)[], waitMs = 5_000): Promise<RawResponse> {
+function sendRaw(port: number, data: string | Buffer | (string | Buffer)[], waitMs = 20_000): Promise<RawResponse> {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1');
     const chunks: Buffer[] = [];
@@ -574,6 +574,9 @@ type Peer = InProcessPeer & {
   calls: string[];
 };
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const connections = (server: http.Server) => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+
 /** An Express 5 app with geecache (and another peer that never answers) and one app route, on 127.0.0.1. */
 async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: http.ServerOptions = {}): Promise<Peer> {
   const other = `http://127.0.0.1:${await freePort()}`;
@@ -719,10 +722,13 @@ for (const fastPath of [true, false]) {
 }
 
 describe('slow and idle senders', function () {
-  this.timeout(20_000);
+  this.timeout(30_000);
   let peer: Peer;
+  // The server's own limits, wide enough that a valid request sent once every slow connection is
+  // open is answered before the first of them runs out, even on a loaded machine.
+  const HEADERS_TIMEOUT_MS = 3_000;
   before(async () => {
-    peer = await startPeer({}, { headersTimeout: 400, requestTimeout: 800, connectionsCheckingInterval: 50 });
+    peer = await startPeer({}, { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 50 });
   });
   after(() => peer.close());
 
@@ -743,7 +749,8 @@ describe('slow and idle senders', function () {
   }
 
   it('408s and closes slow headers, slow bodies and idle sockets, without holding up other requests', async () => {
-    const headerBytes = [...'GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX-Slow: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa'];
+    // Headers that never end (no blank line), a byte every 30 ms: past requestTimeout.
+    const headerBytes = [...`GET /_geecache/scores/k HTTP/1.1\r\nHost: x\r\nX-Slow: ${'a'.repeat(300)}`];
     const body = Buffer.from(encodeBatchRequest([{ group: 'scores', key: 'slow' }]));
     // Signed for a body 100 bytes longer than it sends: the server waits for the rest.
     const whole = Buffer.concat([body, Buffer.alloc(100)]);
@@ -754,7 +761,10 @@ describe('slow and idle senders', function () {
       trickle([batchHead, ...body.toString('latin1')], 30), // headers done, body trickles past requestTimeout
       trickle([], 30), // connects and says nothing
     ].map((p) => p.finally(() => closed++));
-    // While they hang on, a valid request is answered: before the server times out any of them.
+    // Once the server holds all 12 (a bounded poll: connecting takes what it takes on a loaded machine)...
+    for (let i = 0; i < 500 && (await connections(peer.server)) < slow.length; i++) await sleep(10);
+    expect(await connections(peer.server), 'slow connections open').to.equal(slow.length);
+    // ...a valid request is answered while they hang on: before the server times out any of them.
     expect(await peerGet(peer.port, 'scores', 'while-slow')).to.include({ status: 200, value: 'value:while-slow' });
     expect(closed, 'slow connections the server had closed when the valid request was answered').to.equal(0);
 
