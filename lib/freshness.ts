@@ -17,6 +17,27 @@ export const REFRESH_BACKOFF_MS = 1_000;
 /** Longest wait between retries of a failing stale refresh. */
 export const MAX_REFRESH_BACKOFF_MS = 30_000;
 
+/**
+ * Date.now(), read at most once a millisecond: a hit on a group with staleMs compares each
+ * entry's expiry with the clock, and reading the clock costs more than the rest of a hit on
+ * some hosts (240-700 ns measured on the bench machine). The reading is kept until a 1 ms timer
+ * clears it (lru-cache does the same for its TTLs), so within one long synchronous stretch it
+ * can lag by that stretch's length: a stale entry may be served as fresh that much longer.
+ */
+export class CoarseClock {
+  #now = 0;
+  readonly #reset = () => {
+    this.#now = 0;
+  };
+
+  now(): number {
+    if (this.#now !== 0) return this.#now;
+    this.#now = Date.now();
+    setTimeout(this.#reset, 1).unref();
+    return this.#now;
+  }
+}
+
 /** Expiry arithmetic for one group. */
 export class Freshness {
   readonly config: FreshnessConfig;

@@ -2,7 +2,7 @@ import { LRUCache } from 'lru-cache';
 import { ByteView } from './byteview.js';
 import { type LoadMessage, loadChannel } from './diagnostics.js';
 import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from './errors.js';
-import { Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
+import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { LRU } from './lru.js';
@@ -56,6 +56,7 @@ export class Group {
   readonly #fresh: Freshness;
   readonly #guard = new LoadGuard();
   readonly #refreshBackoff = new RefreshBackoff();
+  readonly #clock = new CoarseClock();
   readonly #invalidator = new Invalidator(() => this.#targets());
   #peers: PeerPicker | undefined;
   /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
@@ -275,7 +276,7 @@ export class Group {
     if (main !== undefined) {
       this.stats.cacheHits++;
       // Only an owner keeps entries past their expiry (staleMs): serve it, refresh it once.
-      if (main.expiresAt !== undefined && this.#fresh.config.staleMs > 0 && main.expiresAt <= Date.now()) this.#revalidate(key);
+      if (main.expiresAt !== undefined && this.#fresh.config.staleMs > 0 && main.expiresAt <= this.#clock.now()) this.#revalidate(key);
       return main;
     }
     const hot = this.#hotCache.get(key);
