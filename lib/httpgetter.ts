@@ -229,9 +229,11 @@ export class HttpGetter implements PeerGetter {
     return promises;
   }
 
-  async #getOne({ group, key, waitMs }: GetRequest): Promise<GetResponse> {
-    // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for another key.
-    if (isDotSegment(group) || isDotSegment(key)) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path; loading it locally`);
+  async #getOne(request: GetRequest): Promise<GetResponse> {
+    const { group, key, waitMs } = request;
+    // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for
+    // another key. A batch (of one) carries them; only a peer that refuses batches (Go) cannot.
+    if (isDotSegment(group) || isDotSegment(key)) return this.#batchOfOne(request);
     const answer = await this.#fetchWhole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, waitMs);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
@@ -242,6 +244,19 @@ export class HttpGetter implements PeerGetter {
     if (answer.type !== GET_RESPONSE_TYPE) throw new Error(`peer ${this.peer} answered content-type ${answer.type}, not ${GET_RESPONSE_TYPE}`);
     // A view into the response buffer, not a copy: the buffer was allocated for this value alone.
     return readGetResponse(answer.body);
+  }
+
+  /** One get as a batch: for a key no URL path can carry. Rejects ("could not ask") when the peer does not take batches. */
+  #batchOfOne(request: GetRequest): Promise<GetResponse> {
+    const cannot = () => new Error(`key ${JSON.stringify(request.key)} cannot travel in a URL path and peer ${this.peer} takes no batches; loading it locally`);
+    if (this.#batchRefused) return Promise.reject(cannot());
+    return new Promise((resolve, reject) => {
+      const slot: Slot = { resolve, reject, settled: false };
+      this.#getMany([request], [slot]).then(
+        (refused) => refused && settle(slot, () => Promise.reject(cannot())),
+        (err) => settle(slot, () => Promise.reject(err)),
+      );
+    });
   }
 
   /**
