@@ -35,7 +35,10 @@ const app = express();
 app.use(cache);
 
 // Before: res.send(await lookupScore(req.params.name)). After: one read per key across the fleet.
-app.get('/score/:name', async (req, res) => res.send((await req.cache.get(req.params.name)).toString()));
+// Errors go to next(): safe on Express 4 (which does not catch a rejected promise) and 5.
+app.get('/score/:name', (req, res, next) => {
+  req.cache.get(req.params.name).then((score) => res.send(score.toString()), next);
+});
 // For the readiness probe and for operators: who this replica thinks the peers are.
 app.get('/healthz', (_req, res) => res.json({ self: cache.pool.self, peers: cache.pool.peers() }));
 // Readiness, as this replica sees the cluster: serving, peers reachable, ring agreement.
