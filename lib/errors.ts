@@ -129,3 +129,17 @@ export class NotFoundError extends Error {
   /** The HTTP status an app would answer for it. */
   readonly status = 404;
 }
+
+/**
+ * The peer answered that it is leaving the cluster (draining before shutdown): ask the key's
+ * next owner, or load locally, at once. Not a failure of the peer: it is not backed off.
+ */
+export class PeerLeavingError extends Error {
+  override readonly name = 'PeerLeavingError';
+  constructor(
+    /** The peer that is leaving. */
+    readonly peer: string,
+  ) {
+    super(`peer ${peer} is leaving the cluster`);
+  }
+}

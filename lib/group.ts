@@ -288,7 +288,8 @@ export class Group {
   #revalidate(key: string): void {
     if (this.#localFlight.has(key) || !this.#refreshBackoff.allowed(key)) return;
     this.#localFlight
-      .do(key, () => this.#loadLocally(key, true))
+      // A refresh wants a fresh value: never the previous owner's copy.
+      .do(key, () => this.#loadLocally(key, true, false))
       .then(
         () => this.#refreshBackoff.forget(key),
         () => this.#refreshBackoff.failed(key),
@@ -332,9 +333,13 @@ export class Group {
    * this peer owns the key, else as a copy capped by hotTtlMs (the owner could not be asked).
    * Stores nothing if a remove, set or clear of the key happened meanwhile.
    */
-  async #loadLocally(key: string, owned: boolean): Promise<ByteView> {
+  async #loadLocally(key: string, owned: boolean, handoff = owned): Promise<ByteView> {
     const missing = this.#missing.get(key);
     if (missing !== undefined) throw new NotFoundError(missing.toString());
+    if (handoff) {
+      const handed = await this.#handoff(key);
+      if (handed) return handed;
+    }
     const ticket = this.#guard.begin(key);
     let ttlMs: number | undefined;
     const setTtl = (ms: number) => {
@@ -368,6 +373,24 @@ export class Group {
         if (ttl === undefined || ttl > 0) this.#mainCache.add(key, value, ttl);
       } else this.#keepCopy(this.#mainCache, key, value);
     }
+    return value;
+  }
+
+  /**
+   * Warm handoff: this peer owns `key` but lacks it; if membership changed lately, the key's
+   * previous owner may still have it cached. Taken from there (one hop, cache only) and stored
+   * as owned, it spares the getter — and the database — a reload. Undefined: load as usual.
+   */
+  async #handoff(key: string): Promise<ByteView | undefined> {
+    if (!this.#peers?.handoff) return undefined;
+    const ticket = this.#guard.begin(key);
+    const handed = await this.#peers.handoff({ group: this.name, key });
+    this.#guard.end(ticket);
+    if (!handed) return undefined;
+    const value = new ByteView(handed.value, false, handed.expiresAt);
+    const ttl = this.#fresh.mainTtl(value.expiresAt);
+    if (ttl !== undefined && ttl <= 0) return undefined;
+    if (ticket.current) this.#mainCache.add(key, value, ttl);
     return value;
   }
 

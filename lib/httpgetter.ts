@@ -5,7 +5,7 @@ import fetch, { type Response } from 'node-fetch';
 import { digestOf, type RequestSigner } from './auth.js';
 import { ByteBudget } from './bytebudget.js';
 import { Coalescer } from './coalescer.js';
-import { messageOf, NotFoundError, OwnerLoadError } from './errors.js';
+import { messageOf, NotFoundError, OwnerLoadError, PeerLeavingError } from './errors.js';
 import { type FullLogger, SILENT } from './logger.js';
 import { PeerMonitor } from './peermonitor.js';
 import type { PeerGetter } from './peers.js';
@@ -27,10 +27,14 @@ import {
   type GetRequest,
   type GetResponse,
   httpErrorStatus,
+  LEAVING_HEADER,
   MAX_BATCH,
   NOT_FOUND,
+  PEEK_HEADER,
+  PEEK_MISS,
   type PeerResult,
   type RemoveRequest,
+  RING_HEADER,
   readGetResponse,
   SET_CONTENT_TYPE,
   type SetRequest,
@@ -63,6 +67,8 @@ export interface HttpGetterOptions {
   readonly logger?: FullLogger;
   /** Bytes of responses in flight, shared by all the getters of one pool. Default: this getter's own, of 2 × maxResponseBytes. */
   readonly budget?: ByteBudget;
+  /** The asker's membership digest, sent on every request (see RingAgreement). */
+  readonly ringHash?: () => string;
 }
 
 /** A peer's answer, read in full. */
@@ -73,6 +79,8 @@ interface Answer {
   /** A getter failure's error name and HTTP status (headers; see PeerFailure). */
   errorName: string | null;
   errorStatus: string | null;
+  /** The peer answered 503 with LEAVING_HEADER: it is draining. */
+  leaving: boolean;
   body: Buffer;
 }
 
@@ -196,6 +204,22 @@ export class HttpGetter implements PeerGetter {
     if (answer.status !== 200) throw new Error(`peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`);
   }
 
+  /**
+   * The value of `key` if the peer has it cached, else undefined: a GET with PEEK_HEADER, which
+   * the peer answers from its cache only (also while it drains). Never batched. Any failure,
+   * and a peer marked down, counts as a miss: the caller then loads as it would have anyway.
+   */
+  async peek({ group, key }: GetRequest): Promise<GetResponse | undefined> {
+    if (this.#closed || this.isDown || LONE_SURROGATE.test(key) || isDotSegment(group) || isDotSegment(key)) return undefined;
+    try {
+      const answer = await this.#fetchWhole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, undefined, undefined, undefined, true);
+      if (answer.status !== 200 || answer.type !== GET_RESPONSE_TYPE) return undefined;
+      return readGetResponse(answer.body);
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Stops asking: gets from now on fail at once ("could not ask": they load locally); requests in flight are cut. */
   close(): void {
     this.#closed = true;
@@ -235,6 +259,7 @@ export class HttpGetter implements PeerGetter {
     // another key. A batch (of one) carries them; only a peer that refuses batches (Go) cannot.
     if (isDotSegment(group) || isDotSegment(key)) return this.#batchOfOne(request);
     const answer = await this.#fetchWhole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, waitMs);
+    if (answer.leaving) throw new PeerLeavingError(this.peer);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
       if (answer.errorKind === GETTER_FAILED) throw new OwnerLoadError(this.peer, text, original(answer.errorName, Number(answer.errorStatus)));
@@ -290,6 +315,7 @@ export class HttpGetter implements PeerGetter {
     } finally {
       this.#end(ex);
     }
+    if (answer.leaving) throw new PeerLeavingError(this.peer);
     if (answer.status === 400 || answer.status === 404 || answer.status === 405) {
       // Not a geecache peer (golang/groupcache answers 400). A 401 or 413 is a geecache peer
       // refusing this batch, and does not end batching.
@@ -308,10 +334,10 @@ export class HttpGetter implements PeerGetter {
   }
 
   /** A request whose answer is read in full (a get, a remove, a set). */
-  async #fetchWhole(method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string): Promise<Answer> {
+  async #fetchWhole(method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string, peek = false): Promise<Answer> {
     const ex = this.#begin(waitMs ?? 0);
     try {
-      return await this.#readAnswer(ex, method, path, await this.#fetch(ex, method, path, waitMs, body, contentType));
+      return await this.#readAnswer(ex, method, path, await this.#fetch(ex, method, path, waitMs, body, contentType, peek), peek);
     } catch (err) {
       throw this.#failed(ex, method, path, err);
     } finally {
@@ -320,7 +346,15 @@ export class HttpGetter implements PeerGetter {
   }
 
   /** Sends the request; resolves with the response once its headers are in. */
-  async #fetch(ex: Exchange, method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string): Promise<Response> {
+  async #fetch(
+    ex: Exchange,
+    method: string,
+    path: string,
+    waitMs: number | undefined,
+    body?: Uint8Array,
+    contentType?: string,
+    peek = false,
+  ): Promise<Response> {
     const signer = this.#options.signer;
     // Signed for this peer's origin and the whole request line, with the body's length and digest.
     const url = this.#origin + path;
@@ -333,6 +367,8 @@ export class HttpGetter implements PeerGetter {
     if (auth) headers[AUTH_HEADER] = auth;
     if (auth && body) headers[DIGEST_HEADER] = digestOf(body);
     if (waitMs) headers[WAIT_HEADER] = String(waitMs);
+    if (peek) headers[PEEK_HEADER] = '1';
+    if (this.#options.ringHash) headers[RING_HEADER] = this.#options.ringHash();
     const res = await fetch(this.#origin + path, {
       method,
       headers,
@@ -349,20 +385,25 @@ export class HttpGetter implements PeerGetter {
   }
 
   /** Reads a whole answer and tells the monitor about it. */
-  async #readAnswer(ex: Exchange, method: string, path: string, res: Response): Promise<Answer> {
+  async #readAnswer(ex: Exchange, method: string, path: string, res: Response, peek = false): Promise<Answer> {
     const body = await this.#readBody(ex, res);
+    const errorKind = res.headers.get(ERROR_HEADER);
+    const leaving = res.status === 503 && res.headers.get(LEAVING_HEADER) !== null;
     const answer = {
       status: res.status,
       type: res.headers.get('content-type'),
-      errorKind: res.headers.get(ERROR_HEADER),
+      errorKind,
       errorName: res.headers.get(ERROR_NAME_HEADER),
       errorStatus: res.headers.get(ERROR_STATUS_HEADER),
+      leaving,
       body,
     };
     const bodyStart = answer.status === 200 ? '' : body.subarray(0, 200).toString('utf8');
     // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
     const ownerAnswered = answer.errorKind === GETTER_FAILED || answer.errorKind === NOT_FOUND;
-    this.monitor.answered(method, path, answer.status, ex.startedAt, res.headers.get('date'), ownerAnswered, bodyStart);
+    // A peer leaving and a peek that found nothing are the protocol working, not the peer failing.
+    const expected = leaving || (peek && res.status === 404 && errorKind === PEEK_MISS);
+    this.monitor.answered(method, path, answer.status, ex.startedAt, res.headers.get('date'), ownerAnswered, bodyStart, expected);
     return answer;
   }
 

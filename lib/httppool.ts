@@ -1,3 +1,4 @@
+import { membershipHash } from './agreement.js';
 import type { RequestSigner } from './auth.js';
 import { ByteBudget } from './bytebudget.js';
 import { ConfigError } from './errors.js';
@@ -14,6 +15,8 @@ export interface HttpPoolOptions extends Omit<HttpGetterOptions, 'signer'> {
   readonly ring: RingOption;
   /** undefined: a lone peer with no secret, which may not gain other peers. */
   readonly secret: string | false | undefined;
+  /** How long after a membership change a key's new owner asks its previous owner first (0: never). */
+  readonly handoffMs: number;
 }
 
 /**
@@ -28,6 +31,14 @@ export class HttpPool implements PeerPicker {
   readonly #getterOptions: HttpGetterOptions;
   /** Set by set(), which the constructor calls. */
   #ring!: Ring;
+  /** The ring before the last membership change, and when it changed (warm handoff). */
+  #previous: { ring: Ring; until: number } | undefined;
+  #hash = '';
+  /** The list as given to set(); the ring is this minus the peers that are leaving. */
+  #listed: string[] = [];
+  /** Peers that answered "leaving", until when they stay out of the ring. */
+  readonly #leaving = new Map<string, number>();
+  #leavingTimer: NodeJS.Timeout | undefined;
   #getters = new Map<string, HttpGetter>();
   #closed = false;
 
@@ -37,7 +48,7 @@ export class HttpPool implements PeerPicker {
     const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger } = options;
     // One budget for all peers' responses in flight: N peers cannot make this process hold N × maxResponseBytes.
     const budget = new ByteBudget(2 * maxResponseBytes);
-    this.#getterOptions = { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, signer, logger, budget };
+    this.#getterOptions = { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, signer, logger, budget, ringHash: () => this.#hash };
     this.set(...options.peers);
   }
 
@@ -50,15 +61,68 @@ export class HttpPool implements PeerPicker {
     if (this.#options.secret === undefined && checked.length > 1) {
       throw new ConfigError('secret', 'is required once the pool has other peers: pass secret to geecache(), or secret: false on a private network');
     }
+    this.#listed = checked;
+    this.#rebuild();
+  }
+
+  /**
+   * Takes a peer that answered "leaving" out of this pool's ring for `ms` (its keys go to their
+   * next owners at once), then puts it back if it is still listed: a restarted peer rejoins.
+   */
+  markLeaving(peer: string, ms: number): void {
+    if (peer === this.self || !this.#listed.includes(peer)) return;
+    this.#leaving.set(peer, Date.now() + ms);
+    this.#rebuild();
+    clearTimeout(this.#leavingTimer);
+    this.#leavingTimer = setTimeout(() => this.#rebuild(), ms + 1);
+    this.#leavingTimer.unref();
+  }
+
+  /** The ring from the listed peers minus those leaving; remembers the previous ring for handoff. */
+  #rebuild(): void {
+    const now = Date.now();
+    for (const [peer, until] of this.#leaving) if (until <= now) this.#leaving.delete(peer);
+    const members = this.#listed.filter((p) => p === this.self || !this.#leaving.has(p));
+    if (this.#ring && members.join('\n') === this.#ring.peers().join('\n')) return;
+    const hash = membershipHash(members);
     const ring = makeRing(this.#options.ring);
-    ring.add(...checked);
+    ring.add(...members);
+    // A peer that was alone (started with peers: [self], or waiting for discovery's first
+    // answer) has just joined the others: the keys it owns now were theirs, so their ring stands
+    // in for the previous one. At construction there is no previous ring.
+    const alone = this.#ring?.peers().every((p) => p === this.self);
+    const previous = alone
+      ? ringOf(
+          this.#options.ring,
+          members.filter((p) => p !== this.self),
+        )
+      : this.#ring;
+    this.#previous = previous && this.#options.handoffMs > 0 ? { ring: previous, until: now + this.#options.handoffMs } : undefined;
+    // Getters for every member and every previous member (handoff asks the latter).
+    const wanted = new Set([...members, ...(this.#previous?.ring.peers() ?? [])]);
+    wanted.delete(this.self);
     const getters = new Map<string, HttpGetter>();
-    for (const peer of checked) {
-      if (peer !== this.self && !this.#closed) getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, this.#getterOptions));
-    }
+    for (const peer of wanted) if (!this.#closed) getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, this.#getterOptions));
     for (const [peer, getter] of this.#getters) if (!getters.has(peer)) getter.close();
     this.#ring = ring;
+    this.#hash = hash;
     this.#getters = getters;
+  }
+
+  /** Digest of the current membership, sent to peers on every request (see RingAgreement). */
+  hash(): string {
+    return this.#hash;
+  }
+
+  /**
+   * The getter of `key`'s owner before the last membership change, when that was less than
+   * `handoffMs` ago and the owner was another peer: warm handoff asks it before the getter runs.
+   */
+  previousOwner(key: string): HttpGetter | undefined {
+    const previous = this.#previous;
+    if (!previous || Date.now() > previous.until) return undefined;
+    const owner = previous.ring.get(key);
+    return owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
   }
 
   /** The current peers, self included. */
@@ -68,7 +132,8 @@ export class HttpPool implements PeerPicker {
 
   /** The client of each other peer, by URL: their monitors hold requests, errors and latency. */
   getters(): ReadonlyMap<string, HttpGetter> {
-    return this.#getters;
+    const members = new Set(this.#ring.peers());
+    return new Map([...this.#getters].filter(([peer]) => members.has(peer)));
   }
 
   /** The owner of `key` on this pool's ring. */
@@ -86,6 +151,14 @@ export class HttpPool implements PeerPicker {
   /** Closes every peer connection; from now on no get asks a peer (each loads locally). */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#leavingTimer);
     for (const getter of this.#getters.values()) getter.close();
   }
+}
+
+function ringOf(option: RingOption, peers: string[]): Ring | undefined {
+  if (peers.length === 0) return undefined;
+  const ring = makeRing(option);
+  ring.add(...peers);
+  return ring;
 }

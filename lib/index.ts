@@ -14,13 +14,14 @@ export {
   type PeerRequestMessage,
 } from './diagnostics.js';
 export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './discovery.js';
-export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError } from './errors.js';
+export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './errors.js';
 export { Group, type SetOptions } from './group.js';
 export type { HealthReport, PeerHealth } from './health.js';
 export { HttpPool } from './httppool.js';
 export type { InvalidationReport } from './invalidation.js';
 export type { Logger } from './logger.js';
 export type { LRUStats } from './lru.js';
+export type { MembershipStats } from './membership.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
 export type { PeerErrorCause } from './peermonitor.js';
 export type { PeerGetter, PeerPicker } from './peers.js';

@@ -1,18 +1,27 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { RingAgreement } from './agreement.js';
 import { RequestSigner } from './auth.js';
 import type { ByteView } from './byteview.js';
 import { localStats, ringName, type StatsSource } from './clusterstats.js';
 import { dashboard } from './dashboard.js';
 import type { Discovery } from './discovery.js';
+import { Drain, drainOnSigterm } from './drain.js';
 import type { Group } from './group.js';
 import { type HealthReport, health } from './health.js';
 import { HttpPool } from './httppool.js';
-import { Membership } from './membership.js';
+import { Membership, type MembershipStats } from './membership.js';
 import { resolveOptions } from './options.js';
 import { PeerServer } from './peerserver.js';
 import { GroupRegistry } from './registry.js';
 import { SelfCheck } from './selfcheck.js';
 import type { GeecacheOptions } from './types.js';
+
+/**
+ * On SIGTERM, after the drain, the process keeps answering "leaving" this long before it exits,
+ * so peers that ask meanwhile reroute on that answer rather than on a refused connection (which
+ * they would back off from, and warn about).
+ */
+const SIGTERM_LINGER_MS = 1_000;
 
 /** What `req.cache` is: the default group's `get`, and every group by name. */
 export interface RequestCache {
@@ -42,8 +51,18 @@ export interface GeecacheMiddleware extends RequestCache {
   readonly registry: GroupRegistry;
   /** Serves peer requests on `server` ahead of Express (done for you at the first request when `fastPath` is on). */
   attach(server: Server): void;
-  /** Stops serving peers and closes peer connections. */
-  close(): void;
+  /**
+   * Membership at work: answers of leaving peers, warm handoffs, and requests from peers whose
+   * membership differs from ours (`ringChecked`, `ringDisagreed`).
+   */
+  membershipStats(): MembershipStats & { ringChecked: number; ringDisagreed: number };
+  /**
+   * Leaves the cluster gracefully, then stops: peers asking from now on are answered "leaving"
+   * (they go to the key's next owner, or load locally, at once), peer requests in flight finish
+   * (up to `timeoutMs`, after which their askers have given up anyway), then the peer route
+   * closes, discovery stops and peer connections close. Resolves when done.
+   */
+  close(): Promise<void>;
   /**
    * The dashboard: a handler to mount behind the app's own auth, e.g.
    * `app.use('/geecache', requireAdmin, cache.dashboard())`. It shows every peer's figures,
@@ -67,9 +86,11 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const signer = config.secret ? new RequestSigner(config.secret) : undefined;
   const registry = new GroupRegistry();
   const pool = new HttpPool(config, signer);
-  const membership = new Membership(pool, config.discovery, config.logger);
+  const membership = new Membership(pool, config.discovery, config.logger, Math.max(config.backoffMs, 1_000));
   for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership);
   const ring = ringName(config.ring);
+  const drain = new Drain();
+  const agreement = new RingAgreement(config.logger);
   const server = new PeerServer(registry, {
     basePath: config.basePath,
     signer,
@@ -77,7 +98,10 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     self: config.self,
     timeoutMs: config.timeoutMs,
     stats: () => localStats(pool, registry, ring, config.basePath),
+    drain,
+    agreement: { check: (theirs) => agreement.check(theirs, pool.hash(), () => `${pool.peers().length} peers: ${pool.peers().join(', ')}`) },
   });
+  const unhook = config.drainOnSigterm ? drainOnSigterm(() => leave(SIGTERM_LINGER_MS), config.logger) : undefined;
 
   const group = (name: string): Group => {
     const found = registry.getGroup(name);
@@ -120,16 +144,23 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     discovery: membership.discovery,
     registry,
     attach,
-    close: () => {
-      closed = true;
-      server.close();
-      registry.close();
-      membership.close();
-      pool.close();
-    },
+    membershipStats: () => ({ ...membership.stats, ringChecked: agreement.stats.checked, ringDisagreed: agreement.stats.disagreed }),
+    close: () => leave(0),
     dashboard: () => dashboard(stats),
-    health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed, strict: options.strict === true }),
+    health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed && !drain.leaving, strict: options.strict === true }),
   });
+
+  /** Drains, keeps answering "leaving" for `lingerMs` more, then closes. */
+  async function leave(lingerMs: number): Promise<void> {
+    unhook?.();
+    closed = true;
+    await drain.start(config.timeoutMs);
+    if (lingerMs > 0) await new Promise((resolve) => setTimeout(resolve, lingerMs));
+    server.close();
+    registry.close();
+    membership.close();
+    pool.close();
+  }
 }
 
 /**

@@ -16,6 +16,8 @@ export const DEFAULTS = Object.freeze({
   maxSockets: 32,
   batch: true,
   fastPath: true,
+  handoffMs: 60_000,
+  drainOnSigterm: false,
   group: Object.freeze({
     loadTimeoutMs: 30_000,
     maxKeyLength: 1024,
@@ -63,6 +65,8 @@ export interface Config {
   readonly maxSockets: number;
   readonly batch: boolean;
   readonly fastPath: boolean;
+  readonly handoffMs: number;
+  readonly drainOnSigterm: boolean;
   /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
   readonly discovery: SourceConfig | undefined;
   readonly logger: FullLogger;
@@ -82,6 +86,8 @@ const OPTIONS = [
   'maxSockets',
   'batch',
   'fastPath',
+  'handoffMs',
+  'drainOnSigterm',
   'logger',
 ];
 const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction', 'ttlMs', 'ttlJitter', 'staleMs', 'hotTtlMs', 'notFoundTtlMs'];
@@ -130,6 +136,8 @@ export function resolveOptions(options: GeecacheOptions): Config {
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
     batch: flag(options.batch, 'batch', DEFAULTS.batch),
     fastPath: flag(options.fastPath, 'fastPath', DEFAULTS.fastPath),
+    handoffMs: positive(options.handoffMs, 'handoffMs', DEFAULTS.handoffMs, true, MAX_TIMER_MS),
+    drainOnSigterm: flag(options.drainOnSigterm, 'drainOnSigterm', DEFAULTS.drainOnSigterm),
     discovery,
     logger: resolveLogger(checkLogger(options.logger)),
   });

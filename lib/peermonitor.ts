@@ -71,14 +71,25 @@ export class PeerMonitor {
   /**
    * A request got an answer. `startedAt` is performance.now() when it was sent; `date` the
    * answer's Date header; `getterFailed` the geecache marker of an owner's getter error or not-found;
+   * `expected` an answer the protocol expects (leaving, peek miss), which is no failure;
    * `bodyStart` the first bytes of a non-200 body.
    */
-  answered(method: string, path: string, status: number, startedAt: number, date: string | null, getterFailed: boolean, bodyStart: string): void {
+  answered(
+    method: string,
+    path: string,
+    status: number,
+    startedAt: number,
+    date: string | null,
+    getterFailed: boolean,
+    bodyStart: string,
+    expected = false,
+  ): void {
     const ms = this.#timed(startedAt);
     if (peerRequestChannel.hasSubscribers) peerRequestChannel.publish({ peer: this.peer, method, path, status, durationMs: ms } satisfies PeerRequestMessage);
     // A getter error (or a getter's not-found, a marked 404) is the app's, not the peer's; 400/405
     // to a batch is a golang/groupcache peer saying it does not batch (the getter then sends plain requests).
-    if (status === 200 || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) return;
+    // `expected`: a peer that is leaving (503), a peek that found nothing (404): the protocol at work.
+    if (status === 200 || expected || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) return;
     const [cause, message] = this.#diagnose(status, date, bodyStart);
     this.#fail(cause, status, message);
   }

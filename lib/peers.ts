@@ -34,4 +34,10 @@ export interface PeerPicker {
   ownerOf?(key: string): string | undefined;
   /** The client of every other peer, by URL. */
   getters?(): ReadonlyMap<string, PeerGetter>;
+  /**
+   * Warm handoff, asked by the owner of a key it does not have, before it runs the getter: the
+   * value as the key's previous owner (before the last membership change) has it cached, or
+   * undefined. One hop, cache only: the previous owner never loads or forwards. Never rejects.
+   */
+  handoff?(request: GetRequest): Promise<GetResponse | undefined>;
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
 import { digestOf, type RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
+import type { Drain } from './drain.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from './errors.js';
 import type { GroupRegistry } from './registry.js';
 import { SelfOrigin } from './selforigin.js';
@@ -22,14 +23,18 @@ import {
   type GetRequest,
   getResponsePrefix,
   getResponseSuffix,
+  LEAVING_HEADER,
   MAX_BATCH,
   MAX_BATCH_REQUEST_BYTES,
   MAX_BODY_BYTES_IN_FLIGHT,
   MAX_ERROR_TEXT,
   MAX_SET_REQUEST_BYTES,
   NOT_FOUND,
+  PEEK_HEADER,
+  PEEK_MISS,
   type PeerFailure,
   type PeerResult,
+  RING_HEADER,
   resultFramePrefix,
   SET_CONTENT_TYPE,
   STATS_PATH,
@@ -56,6 +61,10 @@ export interface PeerServerOptions {
   readonly timeoutMs: number;
   /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
   readonly stats?: () => unknown;
+  /** Counts requests in flight; once leaving, gets are answered 503 + LEAVING_HEADER (peeks still served). */
+  readonly drain?: Drain;
+  /** Compares each asker's membership digest (RING_HEADER) with ours. */
+  readonly agreement?: { check(theirs: string | undefined): void };
 }
 
 /**
@@ -88,7 +97,10 @@ export class PeerServer {
     if (this.#closed || !url.startsWith(this.#options.basePath)) return false;
     // #serve answers every expected failure itself; this catches the unexpected (a client that
     // vanished mid-body), so that one bad request can never take the process down.
-    this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${messageOf(err)}`));
+    const drain = this.#options.drain;
+    drain?.enter();
+    const served = this.#serve(req, res, url).catch((err) => reply(res, 500, `internal error: ${messageOf(err)}`));
+    if (drain) served.finally(() => drain.leave());
     return true;
   }
 
@@ -125,6 +137,13 @@ export class PeerServer {
     const digest = header(req, DIGEST_HEADER) ?? '';
     if (signer && !signer.verify({ method: req.method ?? '', url: this.#self.of(header(req, 'host')) + url, length, digest }, header(req, AUTH_HEADER)))
       return length === '' ? reply(res, 401, UNAUTHORIZED, unauthorizedHeaders()) : refuse(req, res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    this.#options.agreement?.check(header(req, RING_HEADER));
+    const peek = header(req, PEEK_HEADER) !== undefined;
+    // Leaving: gets go elsewhere; peeks (handoff from this peer's cache) and removes are still served.
+    if (this.#options.drain?.leaving && !peek && (req.method === 'GET' || req.method === 'POST')) {
+      const text = 'leaving: this peer is shutting down; ask the next owner or load locally';
+      return length === '' ? reply(res, 503, text, { [LEAVING_HEADER]: '1' }) : refuse(req, res, 503, text, { [LEAVING_HEADER]: '1' });
+    }
     if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, length, digest);
     if (req.method === 'PUT') return this.#serveSet(req, res, length, digest);
     if (req.method !== 'GET' && req.method !== 'DELETE')
@@ -140,7 +159,7 @@ export class PeerServer {
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
     if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
-    const result = await this.#answer({ group, key }, waitOf(req));
+    const result = peek ? this.#peek({ group, key }) : await this.#answer({ group, key }, waitOf(req));
     if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     const suffix = getResponseSuffix(result.expiresAt);
     send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
@@ -302,6 +321,21 @@ export class PeerServer {
           }, waitMs);
     timer?.unref();
     for (let i = 0; i < requests.length; i++) this.#answer(requests[i]).then((result) => write(i, result));
+  }
+
+  /** A peek: the cached value, never a load (warm handoff; see PEEK_HEADER). */
+  #peek({ group: name, key }: GetRequest): PeerResult {
+    const group = this.#registry.getGroup(name);
+    if (!group) return { ok: false, status: 404, error: `no such group: ${name}` };
+    try {
+      const value = group.peek(key);
+      if (!value) return { ok: false, status: 404, error: PEEK_MISS, kind: PEEK_MISS };
+      return value.expiresAt === undefined
+        ? { ok: true, value: ByteView.unwrap(value) }
+        : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt };
+    } catch (err) {
+      return failure(err);
+    }
   }
 
   /** One get for a peer, as the result a single request would answer: by `waitMs` at the latest, when given. */

@@ -133,6 +133,17 @@ export interface GeecacheOptions {
    */
   fastPath?: boolean;
   /**
+   * Warm handoff: for this long after a membership change, an owner that misses a key asks the
+   * key's previous owner (cache only, one hop) before running the getter, so scaling out does
+   * not reload every moved key. Default 60,000 ms; 0 turns it off.
+   */
+  handoffMs?: number;
+  /**
+   * On SIGTERM, drain (see `close()`) and then let the signal end the process. Default false:
+   * call `await cache.close()` from your own shutdown code instead.
+   */
+  drainOnSigterm?: boolean;
+  /**
    * Where warnings that name a fix go (a peer refusing our secret, a peer down, a rate limiter in
    * front of the peer route...): any object with `warn` (and optionally `error`, `info`,
    * `debug`), such as pino, winston or console. Default: the console. `false` silences geecache.

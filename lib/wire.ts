@@ -21,6 +21,21 @@ export const NOT_FOUND = 'not-found';
 export const SET_CONTENT_TYPE = 'application/x-geecache-set';
 /** Largest SetRequest body a server reads. */
 export const MAX_SET_REQUEST_BYTES = 64 << 20;
+/**
+ * On a 503 from a peer that is draining (see Drain): "I am leaving, ask the key's next owner or
+ * load it yourself, now". Not a failure: no backoff, no warning.
+ */
+export const LEAVING_HEADER = 'x-geecache-leaving';
+/**
+ * On a GET: answer from the cache only — never load, never forward — so a key's new owner can
+ * take the value from its previous owner after a membership change (warm handoff). A miss is a
+ * 404 marked `{@link ERROR_HEADER}: {@link PEEK_MISS}`.
+ */
+export const PEEK_HEADER = 'x-geecache-peek';
+/** The value of {@link ERROR_HEADER} on a peek that found nothing. */
+export const PEEK_MISS = 'miss';
+/** On peer requests: a digest of the asker's membership, so peers notice when their lists differ. */
+export const RING_HEADER = 'x-geecache-ring';
 /** Content type of a GetResponse. */
 export const GET_RESPONSE_TYPE = 'application/x-protobuf';
 /** Content type of a batch request and its answer: `POST {basePath}` with a BatchRequest body. */

@@ -46,6 +46,8 @@ export interface PeerConfig {
   loadTimeoutMs?: number;
   maxBytes?: number;
   fastPath?: boolean;
+  handoffMs?: number;
+  drainOnSigterm?: boolean;
   /** Serve https with this PEM key and certificate (file paths); `self` and `peers` then use https://. */
   tls?: { key: string; cert: string };
   /** Mount the middleware under this path (app.use(mount, cache)): a mistake, on purpose. */

@@ -1,0 +1,241 @@
+#!/usr/bin/env node
+// Membership that follows the deployment, measured (issue 11). `npm run build` first, then
+//   node bench/membership.mjs            (BENCH_SMOKE=1 for a quick run that only proves it works)
+// 1. Scale-out reload ratio: 3 peers with KEYS cached keys, a 4th joins under user load; getter
+//    calls after the change ÷ keys that moved, with warm handoff (default) and without
+//    (handoffMs: 0).
+// 2. Rolling restart of 1 of 3 peers under user traffic (closed-loop clients through the other
+//    two peers' Express route): user latency before vs during the restart, and failed requests,
+//    with the drain (SIGTERM, drainOnSigterm) and without it (the process just exits).
+// Peers are test/fixtures/peer.mjs child processes on loopback. Prints a markdown table and
+// writes JSON to bench/results/membership.json (BENCH_OUT to change).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { RendezvousRing } from 'geecache';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const PEER = path.join(ROOT, 'test', 'fixtures', 'peer.mjs');
+const SMOKE = process.env.BENCH_SMOKE === '1';
+const KEYS = Number(process.env.BENCH_MEMBERSHIP_KEYS ?? (SMOKE ? 1_000 : 10_000));
+const CLIENTS = Number(process.env.BENCH_MEMBERSHIP_CLIENTS ?? (SMOKE ? 2 : 8));
+const GETTER_MS = Number(process.env.BENCH_MEMBERSHIP_GETTER_MS ?? 20);
+const STEADY_MS = SMOKE ? 500 : 3_000;
+const OUT = process.env.BENCH_OUT ?? path.join(ROOT, 'bench', 'results', 'membership.json');
+const SECRET = 'bench-membership-secret-0123456789';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const log = (...args) => console.error(...args);
+const children = new Set();
+
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (srv.address());
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+function startPeer(config) {
+  const child = spawn(process.execPath, [PEER, JSON.stringify({ secret: SECRET, ...config })], { stdio: ['ignore', 'pipe', 'pipe'] });
+  children.add(child);
+  child.on('exit', () => children.delete(child));
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`peer ${config.self} did not start:\n${out}`)), 30_000);
+    child.stdout.on('data', (d) => {
+      out += d;
+      if (out.includes('ready ')) {
+        clearTimeout(timer);
+        resolve({ url: config.self, child, config, output: () => out });
+      }
+    });
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => reject(new Error(`peer ${config.self} exited with ${code}:\n${out}`)));
+  });
+}
+
+function exited(peer) {
+  if (peer.child.exitCode !== null || peer.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => peer.child.once('exit', resolve));
+}
+
+async function stopAll(peers) {
+  await Promise.all(
+    peers.map((p) => {
+      const done = exited(p);
+      p.child.kill('SIGKILL');
+      return done;
+    }),
+  );
+}
+
+async function post(url, body) {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (res.status !== 200) throw new Error(`${url}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function totalLoads(peers) {
+  let n = 0;
+  for (const p of peers) for (const c of Object.values(await (await fetch(`${p.url}/_test/loads`)).json())) n += c;
+  return n;
+}
+
+async function limited(jobs, width = 3) {
+  const queue = [...jobs];
+  await Promise.all(
+    Array.from({ length: width }, async () => {
+      for (let job = queue.shift(); job; job = queue.shift()) await job();
+    }),
+  );
+}
+
+const chunks = (list, size) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
+
+/** Scale 3 → 4 with `handoffMs`; getter calls after the change and keys moved. */
+async function scaleOut(handoffMs) {
+  const ports = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const old = urls.slice(0, 3);
+  const base = { maxBytes: 64 << 20, timeoutMs: 30_000, handoffMs };
+  const peers = await Promise.all([
+    ...old.map((url, i) => startPeer({ ...base, port: ports[i], self: url, peers: old })),
+    startPeer({ ...base, port: ports[3], self: urls[3], peers: [urls[3]] }),
+  ]);
+  try {
+    const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
+    const getMany = async (peer, list) => {
+      const { failed } = await post(`${peer.url}/_test/getmany`, { keys: list });
+      if (failed.length > 0) throw new Error(`gets failed via ${peer.url}: ${failed.slice(0, 3)}`);
+    };
+    await limited(chunks(keys, 500).map((c, i) => () => getMany(peers[i % 3], c)));
+    const warm = await totalLoads(peers);
+    let stop = false;
+    const load = async (w) => {
+      for (let i = 0; !stop; i++)
+        await getMany(
+          peers[(w + i) % 3],
+          Array.from({ length: 100 }, (_, j) => keys[(w * 7919 + i * 104729 + j * 613) % KEYS]),
+        );
+    };
+    const background = [0, 1].map(load);
+    for (const p of [peers[3], peers[0], peers[1], peers[2]]) await post(`${p.url}/_test/members`, { peers: urls });
+    await limited(chunks(keys, 250).map((c, i) => () => getMany(peers[(i * 3) % 4], c)));
+    stop = true;
+    await Promise.all(background);
+    const ring = (list) => {
+      const r = new RendezvousRing();
+      r.add(...list);
+      return r;
+    };
+    const [before, after] = [ring(old), ring(urls)];
+    const moved = keys.filter((k) => before.get(k) !== after.get(k)).length;
+    const reloads = (await totalLoads(peers)) - warm;
+    return { handoffMs, keys: KEYS, warmLoads: warm, moved, reloads, ratio: reloads / moved };
+  } finally {
+    await stopAll(peers);
+  }
+}
+
+function percentile(sorted, p) {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+const summary = (ms) => {
+  const s = [...ms].sort((a, b) => a - b);
+  return { n: s.length, p50: percentile(s, 50), p99: percentile(s, 99), max: s.at(-1) ?? Number.NaN };
+};
+
+/** Rolling restart of the third peer; latency of user requests via the other two. */
+async function rollingRestart(drain) {
+  const ports = await Promise.all([freePort(), freePort(), freePort()]);
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const configs = ports.map((port, i) => ({ port, self: urls[i], peers: urls, getterDelayMs: GETTER_MS, drainOnSigterm: drain }));
+  const peers = await Promise.all(configs.map(startPeer));
+  const samples = [];
+  let failures = 0;
+  let stop = false;
+  const client = async (w) => {
+    for (let i = 0; !stop; i++) {
+      const via = peers[(w + i) % 2];
+      const key = `user-${(w * 7919 + i * 104729) % 2_000}`;
+      const t = performance.now();
+      try {
+        const res = await fetch(`${via.url}/get?key=${key}`);
+        const text = await res.text();
+        if (res.status !== 200 || text !== `value:${key}`) failures++;
+      } catch {
+        failures++;
+      }
+      samples.push([t, performance.now() - t]);
+    }
+  };
+  try {
+    const clients = Array.from({ length: CLIENTS }, (_, w) => client(w));
+    // Warm, then the steady state.
+    await sleep(STEADY_MS);
+    const steadyFrom = performance.now();
+    await sleep(STEADY_MS);
+    const restartAt = performance.now();
+    const gone = exited(peers[2]);
+    peers[2].child.kill('SIGTERM');
+    await gone;
+    const exitedAt = performance.now();
+    peers[2] = await startPeer(configs[2]);
+    await sleep(STEADY_MS);
+    const endAt = performance.now();
+    stop = true;
+    await Promise.all(clients);
+    const before = summary(samples.filter(([t]) => t >= steadyFrom && t < restartAt).map(([, ms]) => ms));
+    const during = summary(samples.filter(([t]) => t >= restartAt && t < endAt).map(([, ms]) => ms));
+    return { drain, getterMs: GETTER_MS, clients: CLIENTS, before, during, failures, drainMs: exitedAt - restartAt };
+  } finally {
+    stop = true;
+    await stopAll(peers);
+  }
+}
+
+const f = (ms) => (Number.isFinite(ms) ? `${ms.toFixed(1)} ms` : '—');
+
+async function main() {
+  log(`bench/membership: ${KEYS} keys, ${CLIENTS} clients, getter ${GETTER_MS} ms${SMOKE ? ', SMOKE' : ''}`);
+  const scale = [];
+  for (const handoffMs of [60_000, 0]) {
+    log(`scale-out, handoffMs ${handoffMs}...`);
+    scale.push(await scaleOut(handoffMs));
+  }
+  const restart = [];
+  for (const drain of [true, false]) {
+    log(`rolling restart, ${drain ? 'drain on SIGTERM' : 'no drain (exit on SIGTERM)'}...`);
+    restart.push(await rollingRestart(drain));
+  }
+  const lines = [
+    '| measurement | result | detail |',
+    '|---|---|---|',
+    ...scale.map(
+      (s) =>
+        `| scale 3 → 4, ${s.keys} cached keys, ${s.handoffMs ? 'warm handoff' : 'no handoff (handoffMs: 0)'}: getter calls ÷ moved keys | ${(100 * s.ratio).toFixed(2)}% | ${s.reloads} getter calls for ${s.moved} moved keys |`,
+    ),
+    ...restart.map(
+      (r) =>
+        `| rolling restart 1 of 3, ${r.drain ? 'drain (SIGTERM, drainOnSigterm)' : 'no drain (exit on SIGTERM)'}: max during ÷ p99 before | ${(r.during.max / r.before.p99).toFixed(2)}× | before: p50 ${f(r.before.p50)}, p99 ${f(r.before.p99)} (${r.before.n} req); during: p50 ${f(r.during.p50)}, p99 ${f(r.during.p99)}, max ${f(r.during.max)} (${r.during.n} req); ${r.failures} failed; SIGTERM to exit ${f(r.drainMs)} |`,
+    ),
+  ];
+  console.log(lines.join('\n'));
+  fs.mkdirSync(path.dirname(OUT), { recursive: true });
+  fs.writeFileSync(OUT, `${JSON.stringify({ at: new Date().toISOString(), scale, restart }, null, 2)}\n`);
+}
+
+main().catch((err) => {
+  log(err);
+  for (const c of children) c.kill('SIGKILL');
+  process.exit(1);
+});

@@ -1,0 +1,62 @@
+import { createHash } from 'node:crypto';
+import { type FullLogger, Notices } from './logger.js';
+
+/**
+ * A short digest of a membership list: every peer sends its own on peer requests, so a peer
+ * whose list differs from the asker's (a discovery answer not seen yet, a misconfigured replica)
+ * is noticed. Order-free: the same set of peers gives the same digest.
+ */
+export function membershipHash(peers: readonly string[]): string {
+  return createHash('sha256')
+    .update([...peers].sort().join('\n'))
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/** A disagreement that lasts this long is no longer a change spreading: it is warned about. */
+export const PERSISTENT_MS = 30_000;
+/** Distinct foreign digests remembered (a bound, whatever askers send). */
+const MAX_TRACKED = 64;
+
+/**
+ * Counts peer requests whose asker's membership differs from ours, and reports it. A short
+ * disagreement is normal while a change spreads (peers see a DNS answer at different moments):
+ * that is logged at info. One still seen after {@link PERSISTENT_MS} means the peers are
+ * configured differently: warned once per digest, with the fix. Either way no get takes more
+ * than two hops, since a peer never forwards another peer's request.
+ */
+export class RingAgreement {
+  /** Peer requests that carried a membership digest, and those whose digest differed from ours. */
+  readonly stats = { checked: 0, disagreed: 0 };
+  readonly #logger: FullLogger;
+  readonly #notices: Notices;
+  /** Foreign digest → when first seen (against the digest we had then). */
+  readonly #seen = new Map<string, { ours: string; since: number }>();
+
+  constructor(logger: FullLogger) {
+    this.#logger = logger;
+    this.#notices = new Notices(logger);
+  }
+
+  /** Compares an asker's digest (undefined: a peer that sends none, e.g. golang/groupcache) with ours. */
+  check(theirs: string | undefined, ours: string, describeOurs: () => string, now = Date.now()): void {
+    if (theirs === undefined) return;
+    this.stats.checked++;
+    if (theirs === ours) return;
+    this.stats.disagreed++;
+    const seen = this.#seen.get(theirs);
+    if (!seen || seen.ours !== ours) {
+      if (this.#seen.size >= MAX_TRACKED) this.#seen.clear();
+      this.#seen.set(theirs, { ours, since: now });
+      this.#logger.info(`geecache: a peer asked with membership ${theirs}, ours is ${ours}: a membership change is spreading`);
+      return;
+    }
+    if (now - seen.since < PERSISTENT_MS) return;
+    this.#notices.warn(
+      `ring:${theirs}:${ours}`,
+      () =>
+        `peers have disagreed on membership for over ${PERSISTENT_MS / 1000} s (a peer asks with ${theirs}, ours is ${ours}: ${describeOurs()}); ` +
+        'keys are loaded more than once meanwhile. Give every peer the same peers list (or the same discovery source), spelled the same way',
+    );
+  }
+}
