@@ -50,7 +50,11 @@ describe('drain: a peer leaving on SIGTERM', function () {
     const [inFlight, ...later] = await keysOwnedBy(a, urls[1], 4, 'drain-');
     // A get B is serving (its getter takes 400 ms) when SIGTERM arrives.
     const first = fetch(`${a.url}/get?key=${inFlight}`).then(async (r) => [r.status, await r.text()]);
-    await sleep(100);
+    // Signal B only once the get reached it (its getter then runs for 400 ms).
+    for (let i = 0; i < 200; i++) {
+      if ((await json<{ serverRequests: number }>(`${b.url}/_test/stats`)).serverRequests > 0) break;
+      await sleep(10);
+    }
     b.process.kill('SIGTERM');
     await sleep(50);
     // Gets started after the signal: B answers "leaving", A loads them itself.
