@@ -5,6 +5,7 @@ import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, Ow
 import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
+import type { Logger } from './logger.js';
 import { LRU } from './lru.js';
 import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
@@ -57,7 +58,11 @@ export class Group {
   readonly #guard = new LoadGuard();
   readonly #refreshBackoff = new RefreshBackoff();
   readonly #clock = new CoarseClock();
-  readonly #invalidator = new Invalidator(() => this.#targets());
+  readonly #invalidator = new Invalidator(
+    () => this.#targets(),
+    () => this.#logger,
+  );
+  #logger: Logger | undefined;
   #peers: PeerPicker | undefined;
   /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
   readonly #failures = new LRUCache<string, { error: unknown }>({ max: MAX_REMEMBERED_FAILURES, ttl: PEER_FAILURE_BACKOFF_MS });
@@ -79,10 +84,11 @@ export class Group {
     this.#fresh = new Freshness(config);
   }
 
-  /** Tells the group where its peers are. Once only: a second call throws. */
-  registerPeers(picker: PeerPicker): void {
+  /** Tells the group where its peers are (and where warnings about missed removes go). Once only: a second call throws. */
+  registerPeers(picker: PeerPicker, logger?: Logger): void {
     if (this.#peers) throw new Error(`registerPeers called more than once for group "${this.name}"`);
     this.#peers = picker;
+    this.#logger = logger;
   }
 
   /** The value of `key`: cached, else from its owner peer, else from the getter. */

@@ -37,14 +37,16 @@ type Outcome = 'acknowledged' | 'pending' | 'refused';
  */
 export class Invalidator {
   readonly #targets: () => WriteTargets | undefined;
-  readonly #logger: Logger | undefined;
+  readonly #logger: () => Logger | undefined;
+  /** Peers told about (warned once) while they have removes pending. */
+  readonly #warned = new Set<string>();
   /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' + group for a clear). */
   readonly #pending = new Map<string, Map<string, RemoveRequest>>();
   #timer: NodeJS.Timeout | undefined;
   #retrying = false;
   #closed = false;
 
-  constructor(targets: () => WriteTargets | undefined, logger?: Logger) {
+  constructor(targets: () => WriteTargets | undefined, logger: () => Logger | undefined = () => undefined) {
     this.#targets = targets;
     this.#logger = logger;
   }
@@ -98,10 +100,16 @@ export class Invalidator {
     if (!getter.remove) return 'refused';
     try {
       if (await getter.remove(request)) return 'acknowledged';
-      this.#logger?.warn(`geecache: peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`);
+      this.#logger()?.warn(`geecache: peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`);
       return 'refused';
-    } catch {
+    } catch (err) {
       this.queue(peer, request);
+      if (!this.#warned.has(peer)) {
+        this.#warned.add(peer);
+        this.#logger()?.warn(
+          `geecache: peer ${peer} missed a remove of group "${request.group}" (${(err as Error)?.message}); it is sent again every second until the peer answers or leaves the ring, and meanwhile that peer may answer the old value for up to hotTtlMs (its own keys: until it gets the remove). Bring it back or take it out of peers (warned once per peer until it catches up)`,
+        );
+      }
       return 'pending';
     }
   }
@@ -135,7 +143,10 @@ export class Invalidator {
             break; // still unreachable: the next round tries again
           }
         }
-        if (requests.size === 0) this.#pending.delete(peer);
+        if (requests.size === 0) {
+          this.#pending.delete(peer);
+          if (this.#warned.delete(peer)) this.#logger()?.info?.(`geecache: peer ${peer} caught up with the removes it had missed`);
+        }
       }
     } finally {
       this.#retrying = false;

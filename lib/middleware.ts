@@ -87,7 +87,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const registry = new GroupRegistry();
   const pool = new HttpPool(config, signer);
   const membership = new Membership(pool, config.discovery, config.logger, Math.max(config.backoffMs, 1_000));
-  for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership);
+  for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership, config.logger);
   const ring = ringName(config.ring);
   const drain = new Drain();
   const agreement = new RingAgreement(config.logger);

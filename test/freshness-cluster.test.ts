@@ -195,6 +195,9 @@ describe('freshness across child-process peers: faults', function () {
     const report = await json<{ acknowledged: string[]; pending: string[] }>(`${caller}/_test/remove?key=${q(key)}`);
     expect(report.pending).to.deep.equal([paused]);
     expect([...report.acknowledged].sort()).to.deep.equal(c.urls.filter((u) => u !== paused).sort());
+    // The operator is told once, with what it means and the fix.
+    const callerOutput = () => c.peers[c.urls.indexOf(caller)].output();
+    expect(callerOutput()).to.include(`[warn] geecache: peer ${paused} missed a remove of group "scores"`);
     await sleep(HOT_TTL + 300);
     pausedPeer.process.kill('SIGCONT');
     // Past the bound: its copy is gone, whether or not the retried remove reached it yet.
@@ -206,6 +209,7 @@ describe('freshness across child-process peers: faults', function () {
       pending = await json(`${caller}/_test/pending`);
     }
     expect(pending).to.deep.equal({});
+    expect(callerOutput()).to.include(`[info] geecache: peer ${paused} caught up with the removes it had missed`);
   });
 
   it('a remove whose owner is paused: every other peer drops the key, the owner gets the remove once it runs again', async () => {
