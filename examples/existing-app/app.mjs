@@ -30,6 +30,9 @@ const cache = geecache({
   peers,
   secret: process.env.GEECACHE_SECRET,
   groups: { scores: { maxBytes: 64 << 20, getter: lookupScore } },
+  // On SIGTERM (a rolling deploy, a scale-down) leave the cluster first: peers are told "leaving"
+  // and go to the next owner at once, gets in flight finish, then the process exits.
+  drainOnSigterm: true,
 });
 const app = express();
 app.use(cache);
