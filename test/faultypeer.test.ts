@@ -361,26 +361,51 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
   });
 }
 
-/** Starts a GET to `url` and destroys it after `ms`; resolves once the socket is gone. */
-function getAndHangUp(url: string, ms: number, headers: Record<string, string> = {}): Promise<void> {
-  return new Promise((resolve) => {
+/** Polls `check` every 5 ms until it holds (at most `tries` times): waits for a state, not for a time. */
+async function until(what: string, check: () => boolean, tries = 4_000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await sleep(5);
+  }
+  throw new Error(`${what}: still not so after ${tries} polls 5 ms apart`);
+}
+
+/** Starts a GET to `url` and destroys it once `hangUpWhen()` holds; resolves once the socket is gone. */
+function getAndHangUp(url: string, hangUpWhen: () => boolean, headers: Record<string, string> = {}): Promise<void> {
+  return new Promise((resolve, reject) => {
     const req = http.get(url, { headers, agent: false }, () => {
       throw new Error(`no response expected from ${url} before the hang-up`);
     });
     req.on('error', () => {}); // ECONNRESET from our own destroy
     req.on('close', () => resolve());
-    setTimeout(() => req.destroy(), ms);
+    until(`before hanging up on ${url}`, hangUpWhen).then(
+      () => req.destroy(),
+      (err) => {
+        req.destroy();
+        reject(err);
+      },
+    );
   });
 }
 
 describe('client disconnects mid-load', function () {
-  this.timeout(20_000);
+  this.timeout(60_000);
+  /** Getter time of a key the test does not hold. */
   const GETTER_MS = 400;
   let peer: InProcessPeer;
   let base: string;
   let cache: GeecacheMiddleware;
   const runs: Record<string, number> = {};
   const finished: string[] = [];
+  /** Keys whose load the test holds open: their getter finishes when the test releases them, not after a time. */
+  const held = new Map<string, () => void>();
+  const gates = new Map<string, Promise<void>>();
+  const hold = (...keys: string[]) => {
+    for (const key of keys) gates.set(key, new Promise<void>((release) => held.set(key, release)));
+  };
+  const release = (...keys: string[]) => {
+    for (const key of keys) held.get(key)?.();
+  };
 
   before(async () => {
     peer = await startPeer(
@@ -392,7 +417,7 @@ describe('client disconnects mid-load', function () {
             maxBytes: 1 << 20,
             getter: async (key) => {
               runs[key] = (runs[key] ?? 0) + 1;
-              await sleep(GETTER_MS);
+              await (gates.get(key) ?? sleep(GETTER_MS));
               finished.push(key);
               return `value:${key}`;
             },
@@ -414,10 +439,19 @@ describe('client disconnects mid-load', function () {
     ({ url: base, cache } = peer);
   });
 
-  after(() => peer.close());
+  after(() => {
+    release(...held.keys());
+    return peer.close();
+  });
 
   const peerPath = (key: string) => `${base}/_geecache/scores/${encodeURIComponent(key)}`;
   const PEER = { 'x-geecache-peer': '1' };
+  const started =
+    (...keys: string[]) =>
+    () =>
+      keys.every((k) => runs[k] === 1);
+  /** True once `n` more gets than `before` have joined loads (a get that misses the cache counts one, shared or not). */
+  const joined = (before: number, n: number) => () => cache.group('scores').stats.loads >= before + n;
 
   async function expectCachedAfterOneRun(key: string) {
     const group = cache.group('scores');
@@ -431,19 +465,30 @@ describe('client disconnects mid-load', function () {
 
   it('keeps loading for the other waiters when the peer-route client that started the load hangs up', async () => {
     const key = 'peer-hangup';
-    const hangUp = getAndHangUp(peerPath(key), 100, PEER);
-    await sleep(20); // the hanging-up request starts the load
-    const waiters = Promise.all([
-      httpGet(`${base}/get?key=${key}`),
-      httpGet(peerPath(key), PEER),
-      cache
-        .group('scores')
-        .get(key)
-        .then((v) => v.toString()),
-    ]);
+    hold(key);
+    const loads = cache.group('scores').stats.loads;
+    let waiters: Promise<[{ status: number; body: string }, { status: number; body: string }, string]> | undefined;
+    // The hanging-up request starts the load; the others join it; then it hangs up.
+    const hangUp = getAndHangUp(
+      peerPath(key),
+      () => {
+        if (started(key)() && !waiters)
+          waiters = Promise.all([
+            httpGet(`${base}/get?key=${key}`),
+            httpGet(peerPath(key), PEER),
+            cache
+              .group('scores')
+              .get(key)
+              .then((v) => v.toString()),
+          ]);
+        return joined(loads, 4)();
+      },
+      PEER,
+    );
     await hangUp;
     expect(finished).to.not.include(key); // it hung up mid-load
-    const [viaApp, viaPeer, direct] = await waiters;
+    release(key);
+    const [viaApp, viaPeer, direct] = await waiters!;
     expect(viaApp).to.deep.equal({ status: 200, body: `value:${key}` });
     expect(viaPeer.status).to.equal(200);
     expect(viaPeer.body).to.contain(`value:${key}`); // protobuf-framed
@@ -453,26 +498,33 @@ describe('client disconnects mid-load', function () {
 
   it('keeps loading for the other waiters when the app-route client (req.cache.get) that started the load hangs up', async () => {
     const key = 'app-hangup';
-    const hangUp = getAndHangUp(`${base}/get?key=${key}`, 100);
-    await sleep(20);
-    const waiters = Promise.all([
-      httpGet(peerPath(key), PEER),
-      cache
-        .group('scores')
-        .get(key)
-        .then((v) => v.toString()),
-    ]);
-    await hangUp;
+    hold(key);
+    const loads = cache.group('scores').stats.loads;
+    let waiters: Promise<[{ status: number; body: string }, string]> | undefined;
+    await getAndHangUp(`${base}/get?key=${key}`, () => {
+      if (started(key)() && !waiters)
+        waiters = Promise.all([
+          httpGet(peerPath(key), PEER),
+          cache
+            .group('scores')
+            .get(key)
+            .then((v) => v.toString()),
+        ]);
+      return joined(loads, 3)();
+    });
     expect(finished).to.not.include(key);
-    const [viaPeer, direct] = await waiters;
+    release(key);
+    const [viaPeer, direct] = await waiters!;
     expect(viaPeer.status).to.equal(200);
     expect(direct).to.equal(`value:${key}`);
-    await sleep(50); // the abandoned handler's res.send on a dead socket has run by now
     await expectCachedAfterOneRun(key);
   });
 
-  /** Sends a batch request for `keys` on a raw socket (only `sendBytes` of its body, if given) and destroys it after `ms`. */
-  async function batchAndHangUp(keys: string[], ms: number, sendBytes?: number): Promise<string> {
+  /**
+   * Sends a batch request for `keys` on a raw socket (only `sendBytes` of its body, if given) and
+   * destroys it once `hangUpWhen()` holds; resolves with what it received.
+   */
+  async function batchAndHangUp(keys: string[], hangUpWhen: () => boolean, sendBytes?: number): Promise<string> {
     const body = Buffer.from(encodeBatchRequest(keys.map((key) => ({ group: 'scores', key }))));
     const head = `POST /_geecache/ HTTP/1.1\r\nhost: x\r\n${Object.entries(PEER)
       .map(([k, v]) => `${k}: ${v}\r\n`)
@@ -482,40 +534,54 @@ describe('client disconnects mid-load', function () {
     socket.on('data', (d) => (answer += d.toString('latin1')));
     socket.on('error', () => {});
     socket.write(Buffer.concat([Buffer.from(head), body.subarray(0, sendBytes ?? body.length)]));
-    await sleep(ms);
-    socket.destroy();
+    try {
+      await until('before hanging up the batch', hangUpWhen);
+    } finally {
+      socket.destroy();
+    }
     return answer;
   }
 
   it('keeps loading for the other waiters when a batch-request client that started the load hangs up', async () => {
     const keys = ['batch-hangup-1', 'batch-hangup-2'];
-    const hangUp = batchAndHangUp(keys, 100);
-    await sleep(20);
-    const waiters = Promise.all([httpGet(`${base}/get?key=${keys[0]}`), cache.group('scores').get(keys[1]).then(String)]);
-    expect(await hangUp, 'no answer before the hang-up').to.equal('');
+    hold(...keys);
+    const loads = cache.group('scores').stats.loads;
+    let waiters: Promise<[{ status: number; body: string }, string]> | undefined;
+    const answer = await batchAndHangUp(keys, () => {
+      if (started(...keys)() && !waiters) waiters = Promise.all([httpGet(`${base}/get?key=${keys[0]}`), cache.group('scores').get(keys[1]).then(String)]);
+      return joined(loads, 4)();
+    });
+    expect(answer, 'no answer before the hang-up').to.equal('');
     expect(finished).to.not.include.members(keys);
-    const [viaApp, direct] = await waiters;
+    release(...keys);
+    const [viaApp, direct] = await waiters!;
     expect(viaApp).to.deep.equal({ status: 200, body: `value:${keys[0]}` });
     expect(direct).to.equal(`value:${keys[1]}`);
-    await sleep(50);
     for (const key of keys) await expectCachedAfterOneRun(key);
   });
 
   it('runs nothing for a batch request whose client hangs up halfway through its body', async () => {
     const keys = ['batch-cut-1', 'batch-cut-2'];
-    await batchAndHangUp(keys, 100, 10);
-    await sleep(GETTER_MS + 100);
-    for (const key of keys) expect(runs[key], key).to.equal(undefined);
+    let serverSide: net.Socket | undefined;
+    peer.server.once('connection', (socket) => (serverSide = socket));
+    await batchAndHangUp(keys, () => serverSide !== undefined, 10);
+    // Once the server has seen the connection close (anything it would do with the cut request
+    // has started by then), and has answered another request, the getter has not run.
+    await until('the server sees the cut batch connection close', () => serverSide?.destroyed === true);
     expect(await httpGet(`${base}/get?key=after-cut`)).to.deep.equal({ status: 200, body: 'value:after-cut' });
+    for (const key of keys) expect(runs[key], key).to.equal(undefined);
   });
 
   it('finishes and caches a load whose only client hung up', async () => {
     const key = 'lonely-hangup';
-    await getAndHangUp(peerPath(key), 100, PEER);
-    await getAndHangUp(`${base}/get?key=other-${key}`, 100);
-    await sleep(GETTER_MS + 100);
-    expect(finished).to.include.members([key, `other-${key}`]);
+    const other = `other-${key}`;
+    hold(key, other);
+    await getAndHangUp(peerPath(key), started(key), PEER);
+    await getAndHangUp(`${base}/get?key=${other}`, started(other));
+    expect(finished).to.not.include.members([key, other]);
+    release(key, other);
+    await until('the loads whose clients hung up finish', () => finished.includes(key) && finished.includes(other));
     await expectCachedAfterOneRun(key);
-    await expectCachedAfterOneRun(`other-${key}`);
+    await expectCachedAfterOneRun(other);
   });
 });
