@@ -317,23 +317,28 @@ describe('Group: getter contract', () => {
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     process.on('unhandledRejection', onUnhandled);
     try {
-      let attempt = 0;
+      // Each run settles when the test says so, after its deadline: the first rejects, the second resolves.
+      const settle: (() => void)[] = [];
       const group = makeGroup(
         'contract-late',
-        async () => {
-          attempt++;
-          await sleep(40);
-          if (attempt === 1) throw new Error('too late to matter');
-          return 'late value';
-        },
+        () =>
+          new Promise<string>((resolve, reject) => {
+            const run = settle.length + 1;
+            settle.push(() => (run === 1 ? reject(new Error('too late to matter')) : resolve('late value')));
+          }),
         { loadTimeoutMs: 10 },
       );
+      /** Past the microtasks of a settlement: Node reports an unhandled rejection by then. */
+      const turn = () => new Promise((resolve) => setImmediate(resolve));
       const [err] = await reasons([group.get('k')]);
       expect(err).to.be.instanceOf(LoadTimeoutError);
-      await sleep(60); // the first getter rejects meanwhile
+      settle[0](); // the first getter rejects after its deadline
+      await turn();
       const [err2] = await reasons([group.get('k')]);
       expect(err2).to.be.instanceOf(LoadTimeoutError);
-      await sleep(60); // the second getter resolves meanwhile
+      expect(settle, 'a second run started once the first settled').to.have.length(2);
+      settle[1](); // the second getter resolves after its deadline
+      await turn();
       expect(cachedBytes(group)).to.equal(0);
       expect(unhandled).to.deep.equal([]);
     } finally {
