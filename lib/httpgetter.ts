@@ -408,9 +408,11 @@ export class HttpGetter implements PeerGetter {
   }
 
   /**
-   * The body in one buffer: with a Content-Length, allocated once at that size (within
-   * maxResponseBytes and the shared budget, else refused before reading) and filled as chunks
-   * arrive; without one, gathered up to maxResponseBytes. The peer has the answer ready once it
+   * The body in one buffer, allocated once and filled as chunks arrive (no gather-and-copy):
+   * sized by the Content-Length, or — a GetResponse sent chunked, as Go's server sends any value
+   * over 2 KB — by the length of its value field, read from its first bytes. Each size is checked
+   * against maxResponseBytes and reserved on the shared budget before a byte more is read; a body
+   * of no knowable size is gathered up to the same limits. The peer has the answer ready once it
    * sends headers, so the body must arrive within timeoutMs.
    */
   async #readBody(ex: Exchange, res: Response): Promise<Buffer> {
@@ -420,29 +422,53 @@ export class HttpGetter implements PeerGetter {
     const announced = res.headers.get('content-length');
     const length = announced === null ? Number.NaN : Number(announced);
     if (announced !== null && !(Number.isSafeInteger(length) && length >= 0)) throw new Error(`peer ${this.peer} sent content-length ${announced}`);
-    if (length > max) throw this.#cut(ex, 'size', `peer ${this.peer} announced ${length} bytes, over maxResponseBytes (${max})`);
-    const reserved = Number.isNaN(length) ? 0 : length;
-    if (!this.#budget.take(reserved)) throw this.#cut(ex, 'budget', this.#overBudget(reserved));
-    let held = reserved;
+    let sniff = announced === null && res.status === 200 && res.headers.get('content-type') === GET_RESPONSE_TYPE;
+    let target: Buffer | undefined;
+    let held = 0;
+    const allocate = (bytes: number) => {
+      if (bytes > max) throw this.#cut(ex, 'size', `peer ${this.peer} announced ${bytes} bytes, over maxResponseBytes (${max})`);
+      if (!this.#budget.take(bytes)) throw this.#cut(ex, 'budget', this.#overBudget(bytes));
+      held += bytes;
+      target = Buffer.allocUnsafeSlow(bytes);
+    };
+    if (announced !== null) allocate(length);
+    let chunks: Buffer[] = [];
+    let size = 0;
     try {
-      const target = Number.isNaN(length) ? undefined : Buffer.allocUnsafeSlow(length);
-      const chunks: Buffer[] = [];
-      let size = 0;
       await readStream(stream, (chunk) => {
         this.#heard(ex);
         if (target) {
-          if (size + chunk.length > target.length) throw new Error(`peer ${this.peer} sent more than its content-length of ${target.length}`);
+          if (size + chunk.length > target.length) throw new Error(`peer ${this.peer} sent more than the ${target.length} bytes it announced`);
           chunk.copy(target, size);
-        } else {
-          if (size + chunk.length > max) throw this.#cut(ex, 'size', `peer ${this.peer} sent over maxResponseBytes (${max})`);
-          if (!this.#budget.take(chunk.length)) throw this.#cut(ex, 'budget', this.#overBudget(chunk.length));
-          held += chunk.length;
-          chunks.push(chunk);
+          size += chunk.length;
+          return;
         }
+        if (size + chunk.length > max) throw this.#cut(ex, 'size', `peer ${this.peer} sent over maxResponseBytes (${max})`);
+        if (!this.#budget.take(chunk.length)) throw this.#cut(ex, 'budget', this.#overBudget(chunk.length));
+        held += chunk.length;
+        chunks.push(chunk);
         size += chunk.length;
+        if (!sniff) return;
+        const start = chunks.length === 1 ? chunk : Buffer.concat(chunks, size);
+        const total = getResponseSize(start);
+        if (total === undefined) return; // not enough bytes yet
+        sniff = false;
+        if (total === -2) throw new Error(`peer ${this.peer} sent bytes that are not a GetResponse`);
+        if (total < 0) return; // another field first: gather
+        const gathered = chunks;
+        chunks = [];
+        this.#budget.give(size);
+        held -= size;
+        allocate(Math.max(total, size));
+        size = 0;
+        for (const part of gathered) {
+          part.copy(target as unknown as Buffer, size);
+          size += part.length;
+        }
       });
-      if (target && size !== target.length) throw new Error(`peer ${this.peer} sent ${size} of ${target.length} bytes`);
-      return target ?? Buffer.concat(chunks, size);
+      if (announced !== null && size !== length) throw new Error(`peer ${this.peer} sent ${size} of ${length} bytes`);
+      if (target) return size === target.length ? target : target.subarray(0, size);
+      return Buffer.concat(chunks, size);
     } finally {
       this.#budget.give(held);
     }
@@ -632,6 +658,26 @@ export class HttpGetter implements PeerGetter {
     req.on('error', (err) => finish(false, DOWN_CODES.has((err as { code?: string }).code ?? '')));
     req.end();
   }
+}
+
+/** Room for the fields a GetResponse may carry after its value (minute_qps: 9 bytes; expire: up to 11). */
+const GET_RESPONSE_TAIL = 32;
+
+/**
+ * The most bytes a GetResponse can take, read from its first bytes when they hold its value
+ * field's tag and length (golang/groupcache and geecache write the value first): undefined when
+ * more bytes are needed, -1 when it starts with another field (the size is then unknown), -2
+ * when it cannot be a protobuf message at all (field 0, or a wire type that does not exist).
+ */
+function getResponseSize(start: Buffer): number | undefined {
+  if (start[0] >> 3 === 0 || (start[0] & 7) > 5) return -2;
+  if (start[0] !== 0x0a) return -1;
+  let length = 0;
+  for (let i = 1; i < start.length && i <= 10; i++) {
+    length += (start[i] & 0x7f) * 2 ** (7 * (i - 1));
+    if ((start[i] & 0x80) === 0) return i + 1 + length + GET_RESPONSE_TAIL;
+  }
+  return start.length > 10 ? -1 : undefined;
 }
 
 /** Settles a batch slot once, with what `outcome` returns or throws. */

@@ -87,6 +87,48 @@ describe('transport against fake peers', function () {
     expect(await next).to.equal(value.toString());
   });
 
+  it('reads a GetResponse sent chunked (as Go sends values over 2 KB) into one buffer sized by its value field, expiry included', async () => {
+    const value = Buffer.alloc(300 << 10, 0x62);
+    const expiresAt = Date.now() + 3_600_000;
+    const body = Buffer.from(encodeGetResponse(value, expiresAt));
+    const fake = await fakePeer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }); // no content-length: chunked
+      for (let at = 0; at < body.length; at += 1000) res.write(body.subarray(at, at + 1000));
+      res.end();
+    });
+    stops.push(fake.stop);
+    const { cache, group, localRuns } = asker(fake.url, { batch: false });
+    caches.push(cache);
+    const got = await group.get('chunked');
+    expect(Buffer.from(got.toString(), 'utf8').equals(value)).to.equal(true);
+    expect(got.expiresAt).to.equal(expiresAt);
+    expect(localRuns).to.deep.equal([]);
+  });
+
+  it('refuses a chunked answer that is not a GetResponse at its first byte, and one whose value is over maxResponseBytes at its length', async () => {
+    let written = 0;
+    const fake = await fakePeer((req, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' });
+      const head = req.url?.endsWith('zeros') ? Buffer.alloc(0) : Buffer.from([0x0a, 0x80, 0x80, 0x80, 0x80, 0x04]); // a 1 GiB value
+      res.write(head);
+      const chunk = Buffer.alloc(64 << 10);
+      const pump = (): void => {
+        while (!res.destroyed && written < 256 << 20) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      pump();
+    });
+    stops.push(fake.stop);
+    const { cache, group, localRuns } = asker(fake.url, { batch: false, maxResponseBytes: 1 << 20 });
+    caches.push(cache);
+    expect((await group.get('zeros')).toString()).to.equal('local:zeros');
+    expect((await group.get('giant')).toString()).to.equal('local:giant');
+    expect(localRuns).to.deep.equal(['zeros', 'giant']);
+    expect(group.stats.peerErrors).to.equal(2);
+  });
+
   for (const when of ['after close()', 'started in the same turn as close()'] as const) {
     it(`sends no request ${when}: gets load locally`, async () => {
       let requests = 0;

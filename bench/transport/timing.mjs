@@ -1,0 +1,127 @@
+// Issue 9 items 2, 3 and 6, measured on real child-process peers (test/fixtures/peer.mjs) with
+// the default timeoutMs (2 s) and backoffMs (5 s):        node bench/transport/timing.mjs
+// - slowOwner: a getter of 3 s (> timeoutMs) on the owner B, asked through A; then A gets 200
+//   keys B already has cached. Getter runs of the slow key in the cluster, and how many of the
+//   200 A loaded itself (B marked down) instead of fetching from B.
+// - slowKeyInBatch: one handler on A gets 1 slow (3 s) + 19 fast keys of B together (/multi);
+//   the fast keys' latency in that batch against the same keys fetched alone, and loads.
+// - recovered: B is stopped (SIGSTOP) until A marks it down, then continued (SIGCONT); ms until
+//   a get through A is served by B again (a get every 20 ms).
+// Prints one JSON line per scenario.
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/peer.mjs');
+const SLOW_MS = 3_000;
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const children = [];
+process.on('exit', () => {
+  for (const c of children) c.kill('SIGKILL');
+});
+
+async function freePort() {
+  return new Promise((resolve) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = /** @type {net.AddressInfo} */ (srv.address());
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function cluster(n, extra = {}) {
+  const ports = await Promise.all(Array.from({ length: n }, freePort));
+  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
+  const procs = await Promise.all(
+    ports.map(
+      (port, i) =>
+        new Promise((resolve, reject) => {
+          const config = { port, self: urls[i], peers: urls, secret: 'bench-secret-0123456789', slowGetterMs: SLOW_MS, metrics: false, ...extra };
+          const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
+          children.push(child);
+          let out = '';
+          child.stdout.on('data', (d) => {
+            out += d;
+            if (out.includes('ready ')) resolve(child);
+          });
+          child.on('exit', (code) => reject(new Error(`peer exited with ${code}: ${out}`)));
+        }),
+    ),
+  );
+  return { urls, procs };
+}
+
+const text = async (url) => (await fetch(url)).text();
+const json = async (url) => (await fetch(url)).json();
+const getVia = (peer, key) => text(`${peer}/get?key=${encodeURIComponent(key)}`);
+async function owned(asker, owner, prefix, n) {
+  const out = [];
+  for (let i = 0; out.length < n; i++) if ((await text(`${asker}/_test/owner?key=${encodeURIComponent(prefix + i)}`)) === owner) out.push(prefix + i);
+  return out;
+}
+const stop = (procs) => {
+  for (const p of procs) {
+    p.kill('SIGCONT');
+    p.kill('SIGKILL');
+  }
+};
+const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+
+{
+  const { urls, procs } = await cluster(3);
+  const [a, b] = urls;
+  const cached = await owned(a, b, 'cached-', 200);
+  await Promise.all(cached.map((k) => getVia(b, k))); // B loads and caches them
+  const [slow] = await owned(a, b, 'slow:owner-', 1);
+  await getVia(a, slow);
+  await Promise.all(cached.map((k) => getVia(a, k)));
+  const loads = await Promise.all(urls.map((u) => json(`${u}/_test/loads`)));
+  const reloaded = cached.filter((k) => (loads[0][k] ?? 0) > 0).length;
+  console.log(
+    JSON.stringify({ scenario: 'slowOwner', slowKeyGetterRuns: loads.reduce((n, l) => n + (l[slow] ?? 0), 0), cachedKeysReloadedByAsker: `${reloaded}/200` }),
+  );
+  stop(procs);
+}
+{
+  const { urls, procs } = await cluster(2);
+  const [a, b] = urls;
+  const [slow] = await owned(a, b, 'slow:hol-', 1);
+  const fast = await owned(a, b, 'fast-hol-', 19);
+  const alone = [];
+  for (const k of await owned(a, b, 'alone-', 19)) alone.push((await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify([k]))}`)).ms[0]);
+  const batch = await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify([slow, ...fast]))}`);
+  const fastMs = batch.ms.slice(1);
+  const loads = await Promise.all(urls.map((u) => json(`${u}/_test/loads`)));
+  const loadedTwice = [slow, ...fast].filter((k) => (loads[0][k] ?? 0) + (loads[1][k] ?? 0) !== 1).length;
+  console.log(
+    JSON.stringify({
+      scenario: 'slowKeyInBatch',
+      fastAloneMedianMs: +median(alone).toFixed(1),
+      fastInBatchMedianMs: +median(fastMs).toFixed(1),
+      fastInBatchMaxMs: +Math.max(...fastMs).toFixed(1),
+      slowMs: +batch.ms[0].toFixed(0),
+      keysNotLoadedExactlyOnce: loadedTwice,
+    }),
+  );
+  stop(procs);
+}
+{
+  const { urls, procs } = await cluster(2);
+  const [a, b] = urls;
+  const keys = await owned(a, b, 'rec-', 400);
+  await getVia(a, keys[0]);
+  procs[1].kill('SIGSTOP');
+  await getVia(a, keys[1]); // waits for the frozen owner, then marks it down
+  procs[1].kill('SIGCONT');
+  const contAt = performance.now();
+  let ms = -1;
+  for (let i = 2; i < keys.length && ms < 0; i++) {
+    await getVia(a, keys[i]);
+    if ((await json(`${b}/_test/loads`))[keys[i]] === 1) ms = performance.now() - contAt;
+    else await sleep(20);
+  }
+  console.log(JSON.stringify({ scenario: 'recovered', msFromSigcontToServedByPeer: Math.round(ms) }));
+  stop(procs);
+}
+process.exit(0);
