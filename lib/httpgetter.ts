@@ -138,6 +138,8 @@ export class HttpGetter implements PeerGetter {
   readonly #budget: ByteBudget;
   readonly #batches: Coalescer<GetRequest, GetResponse> | undefined;
   readonly #inflight = new Set<Exchange>();
+  /** Plain GETs in flight by path, for the owner's `102 Processing`. */
+  readonly #waiting = new Map<string, Exchange>();
   #batchRefused = false;
   #downUntil = 0;
   #closed = false;
@@ -158,6 +160,13 @@ export class HttpGetter implements PeerGetter {
     const agentOptions = { keepAlive: true, maxSockets: options.maxSockets, maxFreeSockets: options.maxSockets };
     const secure = url.protocol === 'https:';
     this.#agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+    // A geecache owner sends `102 Processing` on a plain GET whose load is taking a while: node-fetch
+    // does not show 1xx answers, so they are caught on each request as the agent takes it.
+    const addRequest = (this.#agent as unknown as AgentInternals).addRequest;
+    (this.#agent as unknown as AgentInternals).addRequest = (req, options) => {
+      req.once('information', () => this.#heard(this.#waiting.get(req.path)));
+      return addRequest.call(this.#agent, req, options);
+    };
     const probeOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
     this.#probeAgent = secure ? new https.Agent(probeOptions) : new http.Agent(probeOptions);
     this.#request = secure ? https.request : http.request;
@@ -336,12 +345,14 @@ export class HttpGetter implements PeerGetter {
   /** A request whose answer is read in full (a get, a remove, a set). */
   async #fetchWhole(method: string, path: string, waitMs: number | undefined, body?: Uint8Array, contentType?: string, peek = false): Promise<Answer> {
     const ex = this.#begin(waitMs ?? 0);
+    if (method === 'GET') this.#waiting.set(path, ex);
     try {
       return await this.#readAnswer(ex, method, path, await this.#fetch(ex, method, path, waitMs, body, contentType, peek), peek);
     } catch (err) {
       throw this.#failed(ex, method, path, err);
     } finally {
       this.#end(ex);
+      if (method === 'GET' && this.#waiting.get(path) === ex) this.#waiting.delete(path);
     }
   }
 
@@ -646,7 +657,9 @@ export class HttpGetter implements PeerGetter {
       if (this.#closed) return void req.destroy();
       if (alive) return this.#heard();
       req.destroy();
-      if (down) for (const ex of this.#inflight) if (ex.lastByteAt <= now) this.#cut(ex, 'down');
+      // An exchange the peer has answered anything on (102, headers, a frame) was accepted and is
+      // being worked on: it is never cut as "down", only by its own deadlines.
+      if (down) for (const ex of this.#inflight) if (ex.lastByteAt === ex.startedAt) this.#cut(ex, 'down');
     };
     const timer = setTimeout(() => finish(false, true), this.#options.timeoutMs);
     timer.unref();
@@ -658,6 +671,11 @@ export class HttpGetter implements PeerGetter {
     req.on('error', (err) => finish(false, DOWN_CODES.has((err as { code?: string }).code ?? '')));
     req.end();
   }
+}
+
+/** The part of http.Agent that hands it each request (not in @types/node). */
+interface AgentInternals {
+  addRequest(req: http.ClientRequest, options: unknown): void;
 }
 
 /** Room for the fields a GetResponse may carry after its value (minute_qps: 9 bytes; expire: up to 11). */

@@ -41,6 +41,9 @@ import {
   WAIT_HEADER,
 } from './wire.js';
 
+/** A plain GET from a geecache asker still loading after this long is sent `102 Processing`. */
+const PROCESSING_AFTER_MS = 100;
+
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
 /**
  * Headers of a 401: the Date is the clock the signature check used, so the client can tell
@@ -159,7 +162,7 @@ export class PeerServer {
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
     if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
-    const result = peek ? this.#peek({ group, key }) : await this.#answer({ group, key }, waitOf(req));
+    const result = peek ? this.#peek({ group, key }) : await this.#answer({ group, key }, waitOf(req), res);
     if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     const suffix = getResponseSuffix(result.expiresAt);
     send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
@@ -338,8 +341,13 @@ export class PeerServer {
     }
   }
 
-  /** One get for a peer, as the result a single request would answer: by `waitMs` at the latest, when given. */
-  #answer(request: GetRequest, waitMs?: number): Promise<PeerResult> {
+  /**
+   * One get for a peer, as the result a single request would answer: by `waitMs` at the latest,
+   * when given. A plain GET (`res`) whose load takes over {@link PROCESSING_AFTER_MS} is sent
+   * `102 Processing` meanwhile: the asker then knows this peer took the request and is working,
+   * however long the load, and never takes it for down.
+   */
+  #answer(request: GetRequest, waitMs?: number, res?: ServerResponse): Promise<PeerResult> {
     const group = this.#registry.getGroup(request.group);
     if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${request.group}` });
     const result = group
@@ -352,7 +360,13 @@ export class PeerServer {
     if (waitMs === undefined) return result;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<PeerResult>((resolve) => {
-      timer = setTimeout(() => resolve(failure(waitedOut(request, waitMs))), waitMs);
+      const expire = () => resolve(failure(waitedOut(request, waitMs)));
+      if (!res || waitMs <= PROCESSING_AFTER_MS) timer = setTimeout(expire, waitMs);
+      else
+        timer = setTimeout(() => {
+          if (!res.headersSent && !res.destroyed) res.writeProcessing();
+          timer = setTimeout(expire, waitMs - PROCESSING_AFTER_MS);
+        }, PROCESSING_AFTER_MS);
     });
     return Promise.race([result, deadline]).finally(() => clearTimeout(timer));
   }

@@ -18,6 +18,8 @@
 // A not-found answer (the getter threw NotFoundError) is a 404 with `x-geecache-error: not-found`.
 // Requests between geecache peers carry `x-geecache-wait-ms`: how long the asker waits for the
 // owner's load (its group's loadTimeoutMs); the owner answers a load-timeout error by then.
+// A plain GET carrying it whose load takes over 100 ms is first answered `102 Processing`: the
+// asker then knows the owner took the request and is working (it is never taken for down).
 // Every request between geecache peers carries `x-geecache-auth` (see lib/auth.ts).
 //
 // lib/wire.ts encodes and decodes these by hand (faster on the hot path than generated code);
