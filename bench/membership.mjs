@@ -211,11 +211,13 @@ async function main() {
   for (const handoffMs of [60_000, 0]) {
     log(`scale-out, handoffMs ${handoffMs}...`);
     scale.push(await scaleOut(handoffMs));
+    log(JSON.stringify(scale.at(-1)));
   }
   const restart = [];
   for (const drain of [true, false]) {
     log(`rolling restart, ${drain ? 'drain on SIGTERM' : 'no drain (exit on SIGTERM)'}...`);
     restart.push(await rollingRestart(drain));
+    log(JSON.stringify(restart.at(-1)));
   }
   const lines = [
     '| measurement | result | detail |',
