@@ -56,6 +56,8 @@ export const settings = {
   ringPeers: (process.env.BENCH_RING_PEERS ?? '3,5,10,50').split(',').map(Number),
   /** memory: the cache's maxBytes, in MB. */
   memoryMB: num('BENCH_MEMORY_MB', smoke ? 8 : 200),
+  /** vs-redis: pin the servers to CPU 0 and wrk to CPU 1 with taskset (BENCH_PIN=1). Off by default: on a machine shared with other jobs, a pinned server cannot escape a busy core. */
+  pin: process.env.BENCH_PIN === '1',
   /** 'autocannon' (default) or 'wrk' (falls back to autocannon when wrk is not installed). */
   loadgen: process.env.BENCH_LOADGEN ?? 'autocannon',
   /** Where the JSON goes. */
@@ -104,12 +106,12 @@ function hookExit() {
  * { id, result } / rejects with its { id, error }.
  * @param {string} script a file of bench/children/, or an absolute path (the peer: PEER_FIXTURE)
  * @param {Record<string, unknown>} [config]
- * @param {{ nodeArgs?: string[], name?: string, readyTimeoutMs?: number }} [options]
+ * @param {{ nodeArgs?: string[], name?: string, readyTimeoutMs?: number, cpus?: string }} [options] cpus: pin to these CPUs (taskset -c) where taskset exists
  * @returns {Promise<import('./types.js').ChildHandle>}
  */
-export async function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000 } = {}) {
+export async function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000, cpus } = {}) {
   hookExit();
-  const child = spawn(process.execPath, [...nodeArgs, path.resolve(CHILDREN, script), JSON.stringify(config)], {
+  const child = spawn(...pinned(cpus, process.execPath, [...nodeArgs, path.resolve(CHILDREN, script), JSON.stringify(config)]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
@@ -184,6 +186,21 @@ export async function startChild(script, config = {}, { nodeArgs = [], name = pa
 export function startPeer(config) {
   const port = Number(new URL(config.self).port);
   return startChild(PEER_FIXTURE, { port, maxBytes: 64 << 20, metrics: false, ...config }, { name: `peer:${port}` });
+}
+
+/** Whether `taskset` is installed (util-linux): then processes can be pinned to CPUs. */
+export const HAS_TASKSET = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0;
+
+/**
+ * [command, args] for spawn, run under `taskset -c cpus` when cpus is given and taskset exists
+ * (taskset execs the command: the pid stays the command's).
+ * @param {string | undefined} cpus
+ * @param {string} command
+ * @param {string[]} args
+ * @returns {[string, string[]]}
+ */
+export function pinned(cpus, command, args) {
+  return cpus && HAS_TASKSET ? ['taskset', ['-c', cpus, command, ...args]] : [command, args];
 }
 
 /** Stops every handle given (ignoring undefined ones), waiting for each to exit. */

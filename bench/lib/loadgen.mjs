@@ -7,11 +7,17 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { settings, startChild, track } from './common.mjs';
+import { pinned, settings, startChild, track } from './common.mjs';
 
 function findWrk() {
   const r = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** wrk itself, whatever BENCH_LOADGEN says (for rows that need a load generator that saturates the server), or undefined. */
+export function wrkLoadgen() {
+  const wrk = findWrk();
+  return wrk ? { kind: /** @type {const} */ ('wrk'), note: undefined, run: (o) => check(o, runWrk(wrk, o)), stop: async () => {} } : undefined;
 }
 
 export async function createLoadgen() {
@@ -36,7 +42,7 @@ async function check(opts, promise) {
   return r;
 }
 
-function runWrk(bin, { url, paths, headers = {}, connections, duration }) {
+function runWrk(bin, { url, paths, headers = {}, connections, duration, cpus }) {
   const list = paths && paths.length > 0 ? paths : [new URL(url).pathname + new URL(url).search];
   const lua = `
 local paths = {${list.map((p) => JSON.stringify(p)).join(',')}}
@@ -61,7 +67,7 @@ end
   const seconds = Math.max(1, Math.round(duration));
   return new Promise((resolve, reject) => {
     const child = track(
-      spawn(bin, ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', file, origin], { stdio: ['ignore', 'pipe', 'pipe'] }),
+      spawn(...pinned(cpus, bin, ['-t1', `-c${connections}`, `-d${seconds}s`, '--timeout', '10s', '-s', file, origin]), { stdio: ['ignore', 'pipe', 'pipe'] }),
     );
     let out = '';
     child.stdout.on('data', (d) => (out += d));

@@ -12,8 +12,9 @@ async function withCpu(servers, fn) {
   const cpu = servers.map((_s, i) => (100 * (after[i].cpuUs - before[i].cpuUs) * 1000) / (after[i].wallNs - before[i].wallNs));
   // CPU time the servers spent per answered request: the server's cost, whether or not the load
   // generator managed to saturate it (on a shared 2-core machine it often cannot).
-  const cpuUsPerReq = servers.reduce((n, _s, i) => n + (after[i].cpuUs - before[i].cpuUs), 0) / result.ok;
-  return { result, cpu, cpuUsPerReq };
+  const cpuUsPerReqEach = servers.map((_s, i) => (after[i].cpuUs - before[i].cpuUs) / result.ok);
+  const cpuUsPerReq = cpuUsPerReqEach.reduce((n, x) => n + x, 0);
+  return { result, cpu, cpuUsPerReq, cpuUsPerReqEach };
 }
 
 /**
@@ -30,13 +31,13 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
   for (const c of configs) {
     await loadgen.run({ ...c.load(), connections, duration: warmup });
   }
-  /** @type {Record<string, (import('./types.js').LoadResult & { cpu: number[], cpuUsPerReq: number })[]>} */
+  /** @type {Record<string, (import('./types.js').LoadResult & { cpu: number[], cpuUsPerReq: number, cpuUsPerReqEach: number[] })[]>} */
   const runs = Object.fromEntries(configs.map((c) => [c.id, []]));
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < configs.length; j++) {
       const c = configs[(j + r) % configs.length];
-      const { result, cpu, cpuUsPerReq } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
-      runs[c.id].push({ ...result, cpu, cpuUsPerReq });
+      const { result, cpu, cpuUsPerReq, cpuUsPerReqEach } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
+      runs[c.id].push({ ...result, cpu, cpuUsPerReq, cpuUsPerReqEach });
       log(
         `  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}, ${cpuUsPerReq.toFixed(0)} µs CPU/req`,
       );
@@ -53,6 +54,8 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
         cpu: rs[0].cpu.map((_, i) => round(median(rs.map((x) => x.cpu[i])), 0)),
         cpuUsPerReq: round(median(rs.map((x) => x.cpuUsPerReq)), 1),
         cpuUsPerReqRuns: rs.map((x) => round(x.cpuUsPerReq, 1)),
+        // The first server's share alone (the loaded front), per round.
+        firstCpuUsPerReqRuns: rs.map((x) => round(x.cpuUsPerReqEach[0], 1)),
         // Spread of the rounds (max/min): how noisy the machine was for this configuration.
         spread: round(Math.max(...rs.map((x) => x.rps)) / Math.min(...rs.map((x) => x.rps)), 2),
       },
@@ -75,4 +78,11 @@ export function pairedRatio(result, subjectId, referenceId) {
   const s = result[subjectId].rpsRuns;
   const r = result[referenceId].rpsRuns;
   return round(median(s.map((x, i) => x / r[i])), 3);
+}
+
+/** As cpuRatio, for the first server of each configuration alone (the loaded front, without its peers or Redis). */
+export function firstCpuRatio(result, subjectId, referenceId) {
+  const s = result[subjectId].firstCpuUsPerReqRuns;
+  const r = result[referenceId].firstCpuUsPerReqRuns;
+  return round(median(s.map((x, i) => r[i] / x)), 3);
 }

@@ -35,6 +35,8 @@ export interface LoadOptions {
   headers?: Record<string, string>;
   connections: number;
   duration: number;
+  /** wrk only: pin the load generator to these CPUs (taskset -c), e.g. '1'. */
+  cpus?: string;
 }
 
 export interface LoadResult {

@@ -7,6 +7,7 @@ import * as peerServe from './peer-serve.mjs';
 import * as ring from './ring.mjs';
 import * as stampede from './stampede.mjs';
 import * as ttlHit from './ttl-hit.mjs';
+import * as vsRedis from './vs-redis.mjs';
 
 /** @type {import('../lib/types.js').Row[]} */
-export const ROWS = [localHit, ttlHit, peerServe, endToEnd, stampede, ring, memory];
+export const ROWS = [localHit, ttlHit, peerServe, endToEnd, vsRedis, stampede, ring, memory];

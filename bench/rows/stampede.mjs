@@ -2,6 +2,7 @@
 // peers' app routes by a separate load process, with a loader that takes stampedeLoaderMs.
 // Counts the loader calls cluster-wide (goal: exactly 1) and the gets' latency.
 import { freePorts, get200, round, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
+import { findRedis, NO_REDIS, startRedis } from '../lib/redis.mjs';
 
 export const name = 'stampede';
 export const title = 'Stampede';
@@ -20,8 +21,8 @@ export async function run({ log }) {
     const client = await startChild('stampede-client.mjs', {}, { name: 'stampede-client' });
     handles.push(client);
     const key = `cold:${Date.now()}`;
-    const burst = async () => {
-      const r = await client.call({ cmd: 'run', urls, gets: settings.stampedeGets, key }, 300_000);
+    const burst = async (target = { urls, key }) => {
+      const r = await client.call({ cmd: 'run', urls: target.urls, gets: settings.stampedeGets, key: target.key }, 300_000);
       if (r.failed > 0) throw new Error(`${r.failed} of ${settings.stampedeGets} gets failed, e.g. ${JSON.stringify(r.firstFailure)}`);
       return r;
     };
@@ -38,6 +39,7 @@ export async function run({ log }) {
     log(
       `  ${settings.stampedeGets} gets: loader calls ${loaderCalls}, p50 ${r.p50.toFixed(1)} ms, p99 ${r.p99.toFixed(1)} ms, sockets ${r.openSockets.join('/')}`,
     );
+    const viaRedis = await redisStampede(burst, log);
     /** @type {import('../lib/types.js').Goal} */
     const goal = { op: '==', target: 1, text: '= 1' };
     return {
@@ -53,6 +55,14 @@ export async function run({ log }) {
           goal,
           measured: `per peer ${loads.map((l) => l.key).join('/')}; failed peer fetches per peer ${stats.map((s) => s.peerErrors).join('/')}`,
         },
+        viaRedis.skipped || !viaRedis.perFront
+          ? { label: 'Express + Redis read-through, same burst: loader calls', value: Number.NaN, unit: '', measured: viaRedis.skipped }
+          : {
+              label: 'Express + Redis read-through (ioredis GET, miss → load → SET), same burst over 3 instances: loader calls',
+              value: viaRedis.loaderCalls,
+              unit: '',
+              measured: `per instance ${viaRedis.perFront.join('/')}; geecache: ${loaderCalls}`,
+            },
         {
           label: 'latency p50: cold key ÷ same burst on the cached key',
           unit: '×',
@@ -70,6 +80,7 @@ export async function run({ log }) {
         gets: settings.stampedeGets,
         loaderMs: settings.stampedeLoaderMs,
         loaderCallsPerPeer: loads.map((l) => l.key),
+        redis: viaRedis,
         peerStats: stats,
         ...r,
         p50: round(r.p50, 1),
@@ -78,6 +89,44 @@ export async function run({ log }) {
         warm: { p50: round(warm.p50, 1), p99: round(warm.p99, 1), max: round(warm.max, 1), totalMs: round(warm.totalMs, 0) },
       },
     };
+  } finally {
+    await stopAll(handles);
+  }
+}
+
+/**
+ * The same burst against 3 Express + Redis read-through instances (bench/children/front.mjs,
+ * mode redis) sharing one real redis-server: how many times the loader runs without singleflight.
+ */
+async function redisStampede(burst, log) {
+  const bin = findRedis();
+  if (!bin) {
+    log(`  ${NO_REDIS}`);
+    return { skipped: NO_REDIS };
+  }
+  const ports = await freePorts(4);
+  const handles = [];
+  try {
+    handles.push(await startRedis(bin, ports[0]));
+    const fronts = await Promise.all(
+      ports
+        .slice(1)
+        .map((port) =>
+          startChild(
+            'front.mjs',
+            { mode: 'redis', port, redisPort: ports[0], valueBytes: settings.valueBytes, loaderMs: settings.stampedeLoaderMs },
+            { name: `redis-front:${port}` },
+          ),
+        ),
+    );
+    handles.push(...fronts);
+    const urls = ports.slice(1).map((p) => `http://127.0.0.1:${p}`);
+    const key = `cold:redis:${Date.now()}`;
+    const r = await burst({ urls, key });
+    const perFront = (await Promise.all(fronts.map((f) => f.call({ cmd: 'loads' })))).map((l) => l.loads);
+    const loaderCalls = perFront.reduce((n, x) => n + x, 0);
+    log(`  Express + Redis read-through, same burst: loader calls ${loaderCalls} (${perFront.join('/')}), p50 ${r.p50.toFixed(1)} ms`);
+    return { loaderCalls, perFront, p50: round(r.p50, 1), p99: round(r.p99, 1) };
   } finally {
     await stopAll(handles);
   }

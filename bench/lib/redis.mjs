@@ -1,0 +1,70 @@
+// A real redis-server for the rows that compare with Express + Redis: Debian's binary, on
+// 127.0.0.1 and a free port, persistence off, killed with the bench's other children.
+import { spawn, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import { pinned, track } from './common.mjs';
+
+/** The redis-server binary, or undefined when it is not installed (the rows then skip with a message). */
+export function findRedis() {
+  const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
+  return r.status === 0 ? r.stdout.trim() : undefined;
+}
+
+/** What a row prints instead of Redis figures when redis-server is missing. */
+export const NO_REDIS = 'redis-server not installed (Debian: apt-get install redis-server): Redis comparison skipped';
+
+/**
+ * Starts redis-server on `port` and resolves once it accepts connections. The handle answers the
+ * bench's `cpu` command from /proc, so the throughput harness can count Redis's CPU per request.
+ * @param {string} bin
+ * @param {number} port
+ * @param {string} [cpus] pin to these CPUs (taskset)
+ * @returns {Promise<import('./types.js').ChildHandle>}
+ */
+export async function startRedis(bin, port, cpus) {
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'];
+  const child = track(spawn(...pinned(cpus, bin, args), { stdio: ['ignore', 'pipe', 'pipe'] }));
+  let output = '';
+  child.stdout.on('data', (d) => (output += d));
+  child.stderr.on('data', (d) => (output += d));
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  // Ready once a connection succeeds (loglevel warning prints no ready line).
+  const net = await import('node:net');
+  for (let i = 0; ; i++) {
+    const ok = await new Promise((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (ok) break;
+    if (i >= 100 || child.exitCode !== null) {
+      child.kill('SIGKILL');
+      throw new Error(`redis-server did not start on port ${port}:\n${output}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const pid = child.pid;
+  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return {
+    name: `redis:${port}`,
+    process: child,
+    pid,
+    port,
+    output: () => output,
+    async call(message) {
+      if (message.cmd !== 'cpu') throw new Error(`redis handle: no command ${message.cmd}`);
+      // /proc/<pid>/stat: utime and stime (fields 14 and 15) in clock ticks.
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+      const cpuUs = ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticks;
+      return { cpuUs, wallNs: Number(process.hrtime.bigint()) };
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGKILL');
+        await exited;
+      }
+    },
+  };
+}
