@@ -1,7 +1,6 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import fetch, { type Response } from 'node-fetch';
 import { digestOf, type RequestSigner } from './auth.js';
 import { ByteBudget } from './bytebudget.js';
 import { Coalescer } from './coalescer.js';
@@ -9,6 +8,8 @@ import { messageOf, NotFoundError, OwnerLoadError, PeerLeavingError } from './er
 import { type FullLogger, SILENT } from './logger.js';
 import { PeerMonitor } from './peermonitor.js';
 import type { PeerGetter } from './peers.js';
+import { NodeFetchTransport, type Transport, type TransportName, type TransportResponse } from './transport.js';
+import { loadUndici, UndiciTransport } from './undicitransport.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
@@ -69,6 +70,8 @@ export interface HttpGetterOptions {
   readonly budget?: ByteBudget;
   /** The asker's membership digest, sent on every request (see RingAgreement). */
   readonly ringHash?: () => string;
+  /** The HTTP client (lib/transport.ts): node-fetch (default) or undici. */
+  readonly transport?: TransportName;
 }
 
 /** A peer's answer, read in full. */
@@ -132,6 +135,8 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #options: HttpGetterOptions;
   readonly #agent: http.Agent;
+  /** Sends the requests (lib/transport.ts): node-fetch over #agent, or undici. */
+  readonly #transport: Transport;
   /** One keep-alive socket for liveness probes, apart from the pool. */
   readonly #probeAgent: http.Agent;
   readonly #request: typeof http.request;
@@ -170,6 +175,8 @@ export class HttpGetter implements PeerGetter {
     const probeOptions = { keepAlive: true, maxSockets: 1, maxFreeSockets: 1 };
     this.#probeAgent = secure ? new https.Agent(probeOptions) : new http.Agent(probeOptions);
     this.#request = secure ? https.request : http.request;
+    this.#transport =
+      options.transport === 'undici' ? new UndiciTransport(loadUndici(), url.origin, options.maxSockets) : new NodeFetchTransport(url.origin, this.#agent);
     if (options.batch) this.#batches = new Coalescer((requests) => this.#send(requests), MAX_BATCH);
   }
 
@@ -235,6 +242,7 @@ export class HttpGetter implements PeerGetter {
     for (const ex of this.#inflight) this.#cut(ex, 'closed');
     clearInterval(this.#ticker);
     this.#ticker = undefined;
+    this.#transport.close();
     this.#agent.destroy();
     this.#probeAgent.destroy();
   }
@@ -306,15 +314,15 @@ export class HttpGetter implements PeerGetter {
     let answer: Answer;
     try {
       const res = await this.#fetch(ex, 'POST', path, waitMs, encodeBatchRequest(requests));
-      const type = res.headers.get('content-type');
+      const type = res.header('content-type');
       if (res.status === 200 && (type === BATCH_STREAM_TYPE || type === BATCH_CONTENT_TYPE)) {
-        const answered = await this.#readFrames(ex, res.body as unknown as Readable, (index, result) => {
+        const answered = await this.#readFrames(ex, res.body, (index, result) => {
           const slot = slots[index];
           if (slot === undefined || slot.settled)
             throw new Error(`peer ${this.peer} answered get ${index} of a batch of ${slots.length} twice or out of range`);
           settle(slot, () => this.#unwrap(result));
         });
-        this.monitor.answered('POST', path, 200, ex.startedAt, res.headers.get('date'), false, '');
+        this.monitor.answered('POST', path, 200, ex.startedAt, res.header('date'), false, '');
         if (answered !== slots.length) throw new Error(`peer ${this.peer} answered ${answered} results for ${slots.length} gets`);
         return false;
       }
@@ -365,7 +373,7 @@ export class HttpGetter implements PeerGetter {
     body?: Uint8Array,
     contentType?: string,
     peek = false,
-  ): Promise<Response> {
+  ): Promise<TransportResponse> {
     const signer = this.#options.signer;
     // Signed for this peer's origin and the whole request line, with the body's length and digest.
     const url = this.#origin + path;
@@ -380,32 +388,29 @@ export class HttpGetter implements PeerGetter {
     if (waitMs) headers[WAIT_HEADER] = String(waitMs);
     if (peek) headers[PEEK_HEADER] = '1';
     if (this.#options.ringHash) headers[RING_HEADER] = this.#options.ringHash();
-    const res = await fetch(this.#origin + path, {
+    const res = await this.#transport.request({
       method,
+      path,
       headers,
       body: body ? Buffer.from(body.buffer, body.byteOffset, body.byteLength) : undefined,
-      agent: this.#agent,
-      // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
-      redirect: 'manual',
       // One signal per exchange; the watchdog (#tick) is its only timer.
       signal: ex.controller.signal,
-      compress: false,
     });
     this.#heard(ex);
     return res;
   }
 
   /** Reads a whole answer and tells the monitor about it. */
-  async #readAnswer(ex: Exchange, method: string, path: string, res: Response, peek = false): Promise<Answer> {
+  async #readAnswer(ex: Exchange, method: string, path: string, res: TransportResponse, peek = false): Promise<Answer> {
     const body = await this.#readBody(ex, res);
-    const errorKind = res.headers.get(ERROR_HEADER);
-    const leaving = res.status === 503 && res.headers.get(LEAVING_HEADER) !== null;
+    const errorKind = res.header(ERROR_HEADER);
+    const leaving = res.status === 503 && res.header(LEAVING_HEADER) !== null;
     const answer = {
       status: res.status,
-      type: res.headers.get('content-type'),
+      type: res.header('content-type'),
       errorKind,
-      errorName: res.headers.get(ERROR_NAME_HEADER),
-      errorStatus: res.headers.get(ERROR_STATUS_HEADER),
+      errorName: res.header(ERROR_NAME_HEADER),
+      errorStatus: res.header(ERROR_STATUS_HEADER),
       leaving,
       body,
     };
@@ -414,7 +419,7 @@ export class HttpGetter implements PeerGetter {
     const ownerAnswered = answer.errorKind === GETTER_FAILED || answer.errorKind === NOT_FOUND;
     // A peer leaving and a peek that found nothing are the protocol working, not the peer failing.
     const expected = leaving || (peek && res.status === 404 && errorKind === PEEK_MISS);
-    this.monitor.answered(method, path, answer.status, ex.startedAt, res.headers.get('date'), ownerAnswered, bodyStart, expected);
+    this.monitor.answered(method, path, answer.status, ex.startedAt, res.header('date'), ownerAnswered, bodyStart, expected);
     return answer;
   }
 
@@ -426,11 +431,11 @@ export class HttpGetter implements PeerGetter {
    * of no knowable size is gathered up to the same limits. The peer has the answer ready once it
    * sends headers, so the body must arrive within timeoutMs.
    */
-  async #readBody(ex: Exchange, res: Response): Promise<Buffer> {
+  async #readBody(ex: Exchange, res: TransportResponse): Promise<Buffer> {
     ex.finishBy = performance.now() + this.#options.timeoutMs;
-    const stream = res.body as unknown as Readable;
+    const stream = res.body;
     const max = this.#options.maxResponseBytes;
-    const announced = res.headers.get('content-length');
+    const announced = res.header('content-length');
     const length = announced === null ? Number.NaN : Number(announced);
     if (announced !== null && !(Number.isSafeInteger(length) && length >= 0)) throw new Error(`peer ${this.peer} sent content-length ${announced}`);
     let sniff = announced === null && res.status === 200 && res.headers.get('content-type') === GET_RESPONSE_TYPE;

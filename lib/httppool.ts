@@ -45,10 +45,22 @@ export class HttpPool implements PeerPicker {
   constructor(options: HttpPoolOptions, signer: RequestSigner | undefined) {
     this.self = options.self;
     this.#options = options;
-    const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger } = options;
+    const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger, transport } = options;
     // One budget for all peers' responses in flight: N peers cannot make this process hold N × maxResponseBytes.
     const budget = new ByteBudget(2 * maxResponseBytes);
-    this.#getterOptions = { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, signer, logger, budget, ringHash: () => this.#hash };
+    this.#getterOptions = {
+      basePath,
+      timeoutMs,
+      maxResponseBytes,
+      backoffMs,
+      maxSockets,
+      batch,
+      signer,
+      logger,
+      budget,
+      transport,
+      ringHash: () => this.#hash,
+    };
     this.set(...options.peers);
   }
 

@@ -1,7 +1,9 @@
 import { checkSource, findSelf, isSource, originOf, type SourceConfig } from './discovery.js';
 import { ConfigError } from './errors.js';
 import { type FullLogger, resolveLogger } from './logger.js';
+import type { TransportName } from './transport.js';
 import type { GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
+import { loadUndici } from './undicitransport.js';
 
 /**
  * Every default of {@link GeecacheOptions} and {@link GroupOptions}, in one table: the README's
@@ -18,6 +20,7 @@ export const DEFAULTS = Object.freeze({
   fastPath: true,
   handoffMs: 60_000,
   drainOnSigterm: false,
+  transport: 'node-fetch' as TransportName,
   group: Object.freeze({
     loadTimeoutMs: 30_000,
     maxKeyLength: 1024,
@@ -67,6 +70,7 @@ export interface Config {
   readonly fastPath: boolean;
   readonly handoffMs: number;
   readonly drainOnSigterm: boolean;
+  readonly transport: TransportName;
   /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
   readonly discovery: SourceConfig | undefined;
   readonly logger: FullLogger;
@@ -88,6 +92,7 @@ const OPTIONS = [
   'fastPath',
   'handoffMs',
   'drainOnSigterm',
+  'transport',
   'logger',
 ];
 const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction', 'ttlMs', 'ttlJitter', 'staleMs', 'hotTtlMs', 'notFoundTtlMs'];
@@ -138,9 +143,18 @@ export function resolveOptions(options: GeecacheOptions): Config {
     fastPath: flag(options.fastPath, 'fastPath', DEFAULTS.fastPath),
     handoffMs: positive(options.handoffMs, 'handoffMs', DEFAULTS.handoffMs, true, MAX_TIMER_MS),
     drainOnSigterm: flag(options.drainOnSigterm, 'drainOnSigterm', DEFAULTS.drainOnSigterm),
+    transport: checkTransport(options.transport),
     discovery,
     logger: resolveLogger(checkLogger(options.logger)),
   });
+}
+
+function checkTransport(value: unknown): TransportName {
+  if (value === undefined) return DEFAULTS.transport;
+  if (value !== 'node-fetch' && value !== 'undici')
+    throw new ConfigError('transport', `must be 'node-fetch' (the default) or 'undici', got ${JSON.stringify(value)}`);
+  if (value === 'undici') loadUndici(); // throws a ConfigError naming the fix when undici is not installed
+  return value;
 }
 
 /**

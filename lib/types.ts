@@ -144,6 +144,13 @@ export interface GeecacheOptions {
    */
   drainOnSigterm?: boolean;
   /**
+   * The HTTP client of the requests to other peers: `'node-fetch'` (the default) or `'undici'`,
+   * undici's `Pool.request`, which costs the asking peer about a third of node-fetch's CPU per
+   * request (BENCHMARKS.md). `'undici'` needs the `undici` package (an optional dependency:
+   * `npm install undici`); without it geecache() throws a ConfigError saying so.
+   */
+  transport?: 'node-fetch' | 'undici';
+  /**
    * Where warnings that name a fix go (a peer refusing our secret, a peer down, a rate limiter in
    * front of the peer route...): any object with `warn` (and optionally `error`, `info`,
    * `debug`), such as pino, winston or console. Default: the console. `false` silences geecache.

@@ -48,6 +48,10 @@ export interface PeerConfig {
   fastPath?: boolean;
   handoffMs?: number;
   drainOnSigterm?: boolean;
+  /** The peer client: 'node-fetch' (default) or 'undici'. */
+  transport?: 'node-fetch' | 'undici';
+  /** Send concurrent gets to one peer as a batch (default true). */
+  batch?: boolean;
   /** Serve https with this PEM key and certificate (file paths); `self` and `peers` then use https://. */
   tls?: { key: string; cert: string };
   /** Mount the middleware under this path (app.use(mount, cache)): a mistake, on purpose. */
