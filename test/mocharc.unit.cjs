@@ -26,6 +26,7 @@ const STARTS_PROCESSES = [
   'readme-handler',
   'replay',
   'transport',
+  'undici',
   'warnings',
 ];
 

@@ -13,10 +13,24 @@ async function settle() {
   return process.memoryUsage();
 }
 
-async function run({ maxBytes, valueBytes, churn }) {
+/**
+ * The getter of each kind: `shared` returns one Buffer for every key, `fresh` a new Buffer per
+ * call (as a getter that reads a database does: small ones land in Node's shared 8 KB pool),
+ * `string` a new string per call (printable ASCII).
+ */
+function getterOf(kind, template) {
+  if (kind === 'fresh') return () => Buffer.from(template);
+  if (kind === 'string') {
+    const ascii = Buffer.from(template.map((b) => 0x20 + (b % 95)));
+    return () => ascii.toString('latin1');
+  }
+  return () => template;
+}
+
+async function run({ maxBytes, valueBytes, churn, kind = 'shared' }) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
   const template = randomBytes(valueBytes); // random: no page can be shared or compressed away
-  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { mem: { maxBytes, hotCacheFraction: 0, getter: () => template } } });
+  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { mem: { maxBytes, hotCacheFraction: 0, getter: getterOf(kind, template) } } });
   const group = middleware.group('mem');
   const before = await settle();
   const snapshot = async () => {
@@ -34,6 +48,8 @@ async function run({ maxBytes, valueBytes, churn }) {
       externalGrowth: delta('external'),
       arrayBuffersGrowth: delta('arrayBuffers'),
       ratio: delta('rss') / main.bytes,
+      // RSS per byte of the values themselves (key + value, the old accounting).
+      perValueByte: delta('rss') / (main.items * valueBytes),
       before,
       after,
     };

@@ -1,6 +1,7 @@
 // Row vs-redis (issue 13): what a user would pick instead of geecache. The same Express handler,
 // `GET /v?k=` answering a 1 KB string, in three fronts (bench/children/front.mjs):
-//   geecache: peer A of 3 geecache peers (A, B, C), default options (hot cache 1/8);
+//   geecache: peer A of 3 geecache peers (A, B, C), default options (hot cache 1/8); and the
+//             same again with transport: 'undici' (a second cluster of 3);
 //   redis:    Express + ioredis read-through against a real redis-server (persistence off);
 //   lru:      Express + a per-process lru-cache.
 // Workloads: uniform and zipf (s = 1) keys over 10,000 keys, every key loaded once before the
@@ -64,14 +65,17 @@ async function eachLimited(items, limit, fn) {
 /** @type {import('../lib/types.js').Row['run']} */
 export async function run({ loadgen: fallback, log }) {
   const redisBin = findRedis();
-  const keyCount = settings.smoke ? 300 : 10_000;
+  const keyCount = settings.smoke ? 100 : 10_000;
   if (!redisBin) {
     log(`  ${NO_REDIS}`);
     return { value: Number.NaN, unit: '×', goal: { op: '>=', target: 1, text: '≥ 1.0×' }, reference: NO_REDIS, lines: [], details: { skipped: NO_REDIS } };
   }
-  const loadgen = wrkLoadgen() ?? fallback;
-  const ports = await freePorts(7);
+  // wrk runs whole seconds: smoke mode keeps the harness's own (fractional) load generator.
+  const loadgen = (settings.smoke ? undefined : wrkLoadgen()) ?? fallback;
+  const ports = await freePorts(9);
   const urls = ports.slice(0, 3).map((p) => `http://127.0.0.1:${p}`);
+  // A second cluster, the same but for transport: 'undici' (the opt-in transport, side by side).
+  const undiciUrls = [ports[8], ports[6], ports[7]].map((p) => `http://127.0.0.1:${p}`);
   const handles = [];
   try {
     const front = (config, label) =>
@@ -81,9 +85,12 @@ export async function run({ loadgen: fallback, log }) {
       });
     const redis = await startRedis(redisBin, ports[3], SERVER_CPUS);
     handles.push(redis);
-    const extra = process.env.BENCH_TRANSPORT ? { transport: process.env.BENCH_TRANSPORT } : {};
-    const [a, b, c, redisFront, lruFront] = await Promise.all([
-      ...urls.map((self, i) => front({ mode: 'geecache', port: ports[i], self, peers: urls, secret: SECRET, ...extra }, `gee:${ports[i]}`)),
+    const undici = { transport: 'undici' };
+    const [a, b, c, ua, ub, uc, redisFront, lruFront] = await Promise.all([
+      ...urls.map((self, i) => front({ mode: 'geecache', port: ports[i], self, peers: urls, secret: SECRET }, `gee:${ports[i]}`)),
+      ...undiciUrls.map((self) =>
+        front({ mode: 'geecache', port: Number(new URL(self).port), self, peers: undiciUrls, secret: SECRET, ...undici }, `gee-undici:${self}`),
+      ),
       front({ mode: 'redis', port: ports[4], redisPort: ports[3] }, 'redis-front'),
       front({ mode: 'lru', port: ports[5] }, 'lru-front'),
     ]);
@@ -94,7 +101,7 @@ export async function run({ loadgen: fallback, log }) {
     const n = settings.smoke ? 2_000 : 100_000;
     const draws = { uniform: sample(keys, n, 'uniform', 1), zipf: sample(keys, n, 'zipf', 2), local: sample(localKeys, n, 'uniform', 3) };
     const paths = (list) => list.map((k) => `/v?k=${k}`);
-    const base = { a: urls[0], redis: `http://127.0.0.1:${ports[4]}`, lru: `http://127.0.0.1:${ports[5]}` };
+    const base = { a: urls[0], ua: undiciUrls[0], redis: `http://127.0.0.1:${ports[4]}`, lru: `http://127.0.0.1:${ports[5]}` };
 
     // Warm every front: each key read once through it (geecache: the owners load and cache it).
     for (const [id, url] of Object.entries(base)) {
@@ -110,6 +117,7 @@ export async function run({ loadgen: fallback, log }) {
     for (const w of /** @type {const} */ (['uniform', 'zipf'])) {
       configs.push(
         { id: `gee-${w}`, servers: [a, b, c], load: () => ({ url: base.a, paths: paths(draws[w]), ...pin }) },
+        { id: `undici-${w}`, servers: [ua, ub, uc], load: () => ({ url: base.ua, paths: paths(draws[w]), ...pin }) },
         { id: `redis-${w}`, servers: [redisFront, redis], load: () => ({ url: base.redis, paths: paths(draws[w]), ...pin }) },
         { id: `lru-${w}`, servers: [lruFront], load: () => ({ url: base.lru, paths: paths(draws[w]), ...pin }) },
       );
@@ -147,6 +155,12 @@ export async function run({ loadgen: fallback, log }) {
           measured: `system CPU (front + B + C / front + redis-server): ${Math.round(m[`gee-${w}`].cpuUsPerReq)} vs ${Math.round(m[`redis-${w}`].cpuUsPerReq)} µs/req; ratio ${cpuRatio(m, `gee-${w}`, `redis-${w}`).toFixed(2)}×`,
         },
         {
+          label: `… same with transport: 'undici' ÷ Express + Redis`,
+          value: pairedRatio(m, `undici-${w}`, `redis-${w}`),
+          goal: goals[w],
+          measured: `${rps(`undici-${w}`)} req/s; front CPU ${frontCpu(`undici-${w}`)} µs/req (Redis front ÷ this: ${firstCpuRatio(m, `undici-${w}`, `redis-${w}`).toFixed(2)}×)`,
+        },
+        {
           label: `${w} keys: Express + lru-cache (per process) ÷ Express + Redis`,
           value: pairedRatio(m, `lru-${w}`, `redis-${w}`),
           measured: `${rps(`lru-${w}`)} req/s, front CPU ${frontCpu(`lru-${w}`)} µs/req`,
@@ -178,7 +192,7 @@ export async function run({ loadgen: fallback, log }) {
         draws: n,
         loadgen: loadgen.kind,
         pinned: Boolean(pin.cpus),
-        transport: extra.transport ?? 'default',
+        transports: { gee: 'node-fetch (default)', undici: 'undici' },
         measurements: m,
         ownHits,
         hotHits,
