@@ -438,7 +438,7 @@ export class HttpGetter implements PeerGetter {
     const announced = res.header('content-length');
     const length = announced === null ? Number.NaN : Number(announced);
     if (announced !== null && !(Number.isSafeInteger(length) && length >= 0)) throw new Error(`peer ${this.peer} sent content-length ${announced}`);
-    let sniff = announced === null && res.status === 200 && res.headers.get('content-type') === GET_RESPONSE_TYPE;
+    let sniff = announced === null && res.status === 200 && res.header('content-type') === GET_RESPONSE_TYPE;
     let target: Buffer | undefined;
     let held = 0;
     const allocate = (bytes: number) => {
