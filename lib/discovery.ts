@@ -51,6 +51,9 @@ export interface SourceConfig {
   /** How reports name the source, e.g. `dns peers.test:4000`. */
   readonly label: string;
   readonly intervalMs: number;
+  /** The address family and scheme of the peers it finds (self given as a port is built with them). */
+  readonly family: 4 | 6;
+  readonly protocol: 'http' | 'https';
   /** One lookup: the raw answer as base URLs (not yet checked). */
   readonly lookup: () => Promise<unknown>;
 }
@@ -96,7 +99,14 @@ export function checkSource(source: PeerSource): SourceConfig {
     if (typeof s.discover !== 'function')
       throw new ConfigError('peers.discover', "must be a function returning (a promise of) every peer's base URL, self included");
     const discover = s.discover as () => unknown;
-    return Object.freeze({ kind: 'function' as const, label: `function ${discover.name || 'discover'}`, intervalMs, lookup: async () => discover() });
+    return Object.freeze({
+      kind: 'function' as const,
+      label: `function ${discover.name || 'discover'}`,
+      intervalMs,
+      family: 4 as const,
+      protocol: 'http' as const,
+      lookup: async () => discover(),
+    });
   }
   const name = s[kinds[0]];
   if (typeof name !== 'string' || !HOSTNAME.test(name))
@@ -112,10 +122,10 @@ export function checkSource(source: PeerSource): SourceConfig {
       throw new ConfigError('peers.port', `must be the port every peer listens on (1-65535), got ${JSON.stringify(port)}`);
     }
     const lookup = async () => (await addresses(resolver, name, family)).map((a) => baseUrl(protocol, a, port as number));
-    return Object.freeze({ kind: 'dns' as const, label: `dns ${name}:${port}`, intervalMs, lookup });
+    return Object.freeze({ kind: 'dns' as const, label: `dns ${name}:${port}`, intervalMs, family, protocol, lookup });
   }
   const lookup = async () => srvLookup(resolver, name, family, protocol);
-  return Object.freeze({ kind: 'srv' as const, label: `srv ${name}`, intervalMs, lookup });
+  return Object.freeze({ kind: 'srv' as const, label: `srv ${name}`, intervalMs, family, protocol, lookup });
 }
 
 function makeResolver(servers: unknown): dns.Resolver {
@@ -221,6 +231,29 @@ export function findSelf(port: number, peers: readonly string[], interfaces = os
   if (matches.length === 1) return { self: matches[0] };
   if (matches.length === 0) return { why: `no peer in [${peers.join(', ')}] is on port ${port} at an address of this host` };
   return { why: `several peers are on port ${port} at addresses of this host (${matches.join(', ')}): give self as a URL` };
+}
+
+/**
+ * Self when it is given as a port with a discovery source, before any answer: this host's one
+ * non-loopback address of `family` (a pod's, a VM's), on `port`. Undefined when the host has
+ * none or several (docker0, a second NIC); `why` then lists them.
+ */
+export function selfFromInterfaces(
+  port: number,
+  family: 4 | 6,
+  protocol: 'http' | 'https',
+  interfaces = os.networkInterfaces(),
+): { self?: string; why?: string } {
+  const wanted = family === 4 ? 'IPv4' : 'IPv6';
+  const addresses = Object.values(interfaces)
+    .flatMap((list) => list ?? [])
+    .filter((i) => !i.internal && i.family === wanted && !(family === 6 && i.address.toLowerCase().startsWith('fe80:')))
+    .map((i) => i.address);
+  const unique = [...new Set(addresses)];
+  if (unique.length === 1) return { self: baseUrl(protocol, unique[0], port) };
+  return {
+    why: unique.length === 0 ? `this host has no non-loopback IPv${family} address` : `this host has several IPv${family} addresses (${unique.join(', ')})`,
+  };
 }
 
 /** What {@link Discovery} calls. */

@@ -1,4 +1,4 @@
-import { checkSource, findSelf, isSource, originOf, type SourceConfig } from './discovery.js';
+import { checkSource, findSelf, isSource, originOf, type SourceConfig, selfFromInterfaces } from './discovery.js';
 import { ConfigError } from './errors.js';
 import { type FullLogger, resolveLogger } from './logger.js';
 import type { TransportName } from './transport.js';
@@ -109,7 +109,7 @@ export function resolveOptions(options: GeecacheOptions): Config {
   }
   checkKnown(options, OPTIONS, '');
   const discovery = isSource(options.peers) ? checkSource(options.peers) : undefined;
-  const self = resolveSelf(options.self, options.peers, discovery !== undefined);
+  const self = resolveSelf(options.self, options.peers, discovery);
   const peers = discovery ? [self] : checkPeers(options.peers ?? [self], self);
   if (discovery && (options.secret === undefined || options.secret === '')) {
     throw new ConfigError(
@@ -162,15 +162,19 @@ function checkTransport(value: unknown): TransportName {
  * address of this host. (With a discovery source `self` must be a URL, spelled as the source
  * spells peers: an origin such as `http://10.0.0.1:3000`.)
  */
-function resolveSelf(self: unknown, peers: unknown, discovered: boolean): string {
+function resolveSelf(self: unknown, peers: unknown, discovery: SourceConfig | undefined): string {
+  const discovered = discovery !== undefined;
   if (typeof self === 'number') {
     if (!Number.isInteger(self) || self < 1 || self > 65535) throw new ConfigError('self', `must be a base URL or a port (1-65535), got ${self}`);
-    if (discovered || !Array.isArray(peers)) {
-      throw new ConfigError(
-        'self',
-        `given as a port needs peers as an array of base URLs; with a discovery source give self as a URL, e.g. \`http://\${process.env.POD_IP}:${self}\``,
-      );
+    if (discovery) {
+      // Before any answer: the one address this host has (a pod's), so one config serves every replica.
+      const found = selfFromInterfaces(self, discovery.family, discovery.protocol);
+      if (!found.self) {
+        throw new ConfigError('self', `is port ${self}, but ${found.why}: give self as a URL, e.g. \`http://\${process.env.POD_IP}:${self}\``);
+      }
+      return found.self;
     }
+    if (!Array.isArray(peers)) throw new ConfigError('self', `given as a port needs peers (a list or a discovery source) to find this peer's address in`);
     const listed = peers.map((p, i) => checkPeerUrl(p, `peers[${i}]`));
     const found = findSelf(self, listed);
     if (!found.self) throw new ConfigError('self', `must be a base URL, or the port of the one peer at an address of this host; got ${self}, but ${found.why}`);

@@ -1,9 +1,10 @@
 // Discovery sources for `peers`: a user function and real DNS (dnsmasq on a loopback port, A and
 // SRV records). The ring follows each answer, canonically; junk and failures keep the last good
 // list and are reported once; start-up checks name the option and the fix.
+import os from 'node:os';
 import { expect } from 'chai';
 import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from 'geecache';
-import { canonicalPeers, findSelf, MAX_PEERS } from '../lib/discovery.js';
+import { canonicalPeers, findSelf, MAX_PEERS, selfFromInterfaces } from '../lib/discovery.js';
 import { freePort } from './helpers/cluster.js';
 import { Dnsmasq } from './helpers/dnsmasq.js';
 
@@ -101,8 +102,47 @@ describe('discovery: start-up checks', () => {
   it('requires a secret with a source, and self spelled as discovery spells peers', () => {
     expectConfigError({ self: base.self, groups, peers: { discover: () => [] } }, 'secret', /discovery source/);
     expectConfigError({ ...base, self: 'http://127.0.0.2:80', peers: { discover: () => [] } }, 'self', /"http:\/\/127.0.0.2"/);
-    expectConfigError({ ...base, self: 4000, peers: { discover: () => [] } }, 'self', /with a discovery source give self as a URL/);
     expectConfigError({ ...base, logger: { log() {} }, peers: { discover: () => [] } }, 'logger', /warn method/);
+  });
+});
+
+describe('discovery: self as a port with a discovery source', () => {
+  it("is this host's one non-loopback address on that port, or a ConfigError naming the fix", () => {
+    const v4 = [
+      ...new Set(
+        Object.values(os.networkInterfaces())
+          .flatMap((l) => l ?? [])
+          .filter((i) => !i.internal && i.family === 'IPv4')
+          .map((i) => i.address),
+      ),
+    ];
+    const options = { self: 4000, secret: SECRET, groups, logger: recorder(), peers: { discover: () => ['http://127.0.0.2:4000'], intervalMs: 60_000 } };
+    if (v4.length === 1) {
+      const cache = geecache(options);
+      try {
+        expect(cache.pool.self).to.equal(`http://${v4[0]}:4000`);
+      } finally {
+        void cache.close();
+      }
+    } else {
+      expectConfigError(options, 'self', /is port 4000, but this host has .*give self as a URL, e.g. `http:\/\/\$\{process.env.POD_IP\}:4000`/);
+    }
+  });
+
+  it('names the addresses when a host has several, and uses the one a pod has', () => {
+    const nic = (address: string, internal = false) => ({
+      address,
+      netmask: '255.255.255.0',
+      family: 'IPv4' as const,
+      mac: '00:00:00:00:00:00',
+      internal,
+      cidr: `${address}/24`,
+    });
+    expect(selfFromInterfaces(3000, 4, 'http', { lo: [nic('127.0.0.1', true)], eth0: [nic('10.1.2.3')] })).to.deep.equal({ self: 'http://10.1.2.3:3000' });
+    expect(selfFromInterfaces(3000, 4, 'http', { eth0: [nic('10.1.2.3')], docker0: [nic('172.17.0.1')] }).why).to.match(
+      /several IPv4 addresses \(10.1.2.3, 172.17.0.1\)/,
+    );
+    expect(selfFromInterfaces(3000, 4, 'http', { lo: [nic('127.0.0.1', true)] }).why).to.match(/no non-loopback IPv4 address/);
   });
 });
 
