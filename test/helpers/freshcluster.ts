@@ -102,3 +102,12 @@ export async function untilHotCopy(peer: FreshPeer, key: string, tries = 500): P
   }
   return peer.group.peek(key) !== undefined;
 }
+
+/** Polls `check` every 10 ms until it holds (at most `tries` times): waits for a state, not for a time. */
+export async function until(what: string, check: () => boolean, tries = 2_000): Promise<void> {
+  for (let i = 0; i < tries; i++) {
+    if (check()) return;
+    await sleep(10);
+  }
+  throw new Error(`${what}: still not so after ${tries} polls 10 ms apart`);
+}
