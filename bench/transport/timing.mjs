@@ -86,21 +86,31 @@ const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 {
   const { urls, procs } = await cluster(2);
   const [a, b] = urls;
-  const [slow] = await owned(a, b, 'slow:hol-', 1);
-  const fast = await owned(a, b, 'fast-hol-', 19);
   const alone = [];
   for (const k of await owned(a, b, 'alone-', 19)) alone.push((await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify([k]))}`)).ms[0]);
-  const batch = await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify([slow, ...fast]))}`);
-  const fastMs = batch.ms.slice(1);
-  const loads = await Promise.all(urls.map((u) => json(`${u}/_test/loads`)));
-  const loadedTwice = [slow, ...fast].filter((k) => (loads[0][k] ?? 0) + (loads[1][k] ?? 0) !== 1).length;
+  // One batch first, as the 19 lone gets warmed the plain-GET path: the first batch pays for a cold code path.
+  await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify(await owned(a, b, 'warm-', 20)))}`);
+  // Five rounds of 1 slow + 19 fast keys (fresh each round): one round's fast keys land in one write,
+  // so a scheduling hiccup on this shared machine hits them all; the median round is reported.
+  const rounds = [];
+  let slowMs = 0;
+  let loadedTwice = 0;
+  for (let r = 0; r < 5; r++) {
+    const [slow] = await owned(a, b, `slow:hol-${r}-`, 1);
+    const fast = await owned(a, b, `fast-hol-${r}-`, 19);
+    const batch = await json(`${a}/multi?keys=${encodeURIComponent(JSON.stringify([slow, ...fast]))}`);
+    rounds.push(median(batch.ms.slice(1)));
+    slowMs = batch.ms[0];
+    const loads = await Promise.all(urls.map((u) => json(`${u}/_test/loads`)));
+    loadedTwice += [slow, ...fast].filter((k) => (loads[0][k] ?? 0) + (loads[1][k] ?? 0) !== 1).length;
+  }
   console.log(
     JSON.stringify({
       scenario: 'slowKeyInBatch',
       fastAloneMedianMs: +median(alone).toFixed(1),
-      fastInBatchMedianMs: +median(fastMs).toFixed(1),
-      fastInBatchMaxMs: +Math.max(...fastMs).toFixed(1),
-      slowMs: +batch.ms[0].toFixed(0),
+      fastInBatchMsPerRound: rounds.map((x) => +x.toFixed(1)),
+      fastInBatchMedianRoundMs: +median(rounds).toFixed(1),
+      slowMs: Math.round(slowMs),
       keysNotLoadedExactlyOnce: loadedTwice,
     }),
   );
