@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory'];
+const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory', 'membership'];
 
 interface Line {
   label: string;

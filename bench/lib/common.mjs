@@ -58,6 +58,11 @@ export const settings = {
   memoryMB: num('BENCH_MEMORY_MB', smoke ? 8 : 200),
   /** vs-redis: pin the servers to CPU 0 and wrk to CPU 1 with taskset (BENCH_PIN=1). Off by default: on a machine shared with other jobs, a pinned server cannot escape a busy core. */
   pin: process.env.BENCH_PIN === '1',
+  /** membership: cached keys before the scale-out, closed-loop clients and getter time during the restart, and the steady phases. */
+  membershipKeys: Math.round(num('BENCH_MEMBERSHIP_KEYS', smoke ? 300 : 10_000)),
+  membershipClients: Math.round(num('BENCH_MEMBERSHIP_CLIENTS', smoke ? 2 : 8)),
+  membershipGetterMs: num('BENCH_MEMBERSHIP_GETTER_MS', 20),
+  membershipSteadyMs: smoke ? 500 : 3_000,
   /** 'autocannon' (default) or 'wrk' (falls back to autocannon when wrk is not installed). */
   loadgen: process.env.BENCH_LOADGEN ?? 'autocannon',
   /** Where the JSON goes. */

@@ -21,7 +21,8 @@ export interface Line {
 export interface RowResult {
   value: number;
   unit: string;
-  goal: Goal;
+  /** Rows without a goal only inform. */
+  goal?: Goal;
   reference: string;
   headline?: string;
   lines: Line[];
