@@ -3,7 +3,8 @@
 // A plain get is golang/groupcache's, byte for byte:
 //   GET {basePath}{group}/{key}  (group and key each one %-escaped path segment)
 //   → 200 application/x-protobuf, a GetResponse
-//   → 4xx/5xx text/plain; a 500 caused by the owner's getter carries `x-geecache-error: getter`
+//   → 4xx/5xx text/plain; a 500 caused by the owner's getter carries `x-geecache-error: getter`,
+//     and the getter error's name and HTTP status in x-geecache-error-name, x-geecache-error-status
 // A batch is geecache's own (golang/groupcache peers answer it 400 and get plain gets instead):
 //   POST {basePath}  content-type application/x-geecache-batch, a BatchRequest
 //   → 200 application/x-geecache-batch, a BatchResponse with one Result per item, in order; or,
