@@ -56,7 +56,15 @@ describe('drain: a peer leaving on SIGTERM', function () {
       await sleep(10);
     }
     b.process.kill('SIGTERM');
-    await sleep(50);
+    // Once B has taken the signal (its health says it is not serving, or it is gone): a bounded poll, not a fixed wait.
+    for (let i = 0; i < 400; i++) {
+      const serving = await json<{ serving: boolean }>(`${b.url}/_test/health`).then(
+        (h) => h.serving,
+        () => false,
+      );
+      if (!serving) break;
+      await sleep(25);
+    }
     // Gets started after the signal: B answers "leaving", A loads them itself.
     const results = await Promise.all(
       later.map(async (k) => [k, (await fetch(`${a.url}/get?key=${k}`)).status, await (await fetch(`${a.url}/get?key=${k}`)).text()]),
