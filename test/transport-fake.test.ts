@@ -69,8 +69,8 @@ describe('transport against fake peers', function () {
     caches.push(cache);
     const keys = ['big:1', 'big:2', 'big:3', 'big:4', 'big:5'];
     const gets = keys.map((k) => group.get(k).then(String));
-    // Bounded wait (2 s) for the three that do not fit to load locally while two are still in flight.
-    for (let i = 0; i < 200 && localRuns.length < 3; i++) await sleep(10);
+    // Bounded wait (20 s: a loaded machine) for the three that do not fit to load locally while two are still in flight.
+    for (let i = 0; i < 2_000 && localRuns.length < 3; i++) await sleep(10);
     expect(held.length, 'the fake peer got every request').to.equal(5);
     expect(localRuns.length, 'gets refused by the budget, loaded locally while two answers are in flight').to.equal(3);
     for (const { res } of held) if (!res.destroyed) res.end(body.subarray(1024));
@@ -82,7 +82,7 @@ describe('transport against fake peers', function () {
     expect(group.stats.peerLoads).to.equal(2);
     // The budget is given back: the next answer of that size is read again.
     const next = group.get('big:6').then(String);
-    for (let i = 0; i < 200 && held.length < 6; i++) await sleep(10);
+    for (let i = 0; i < 2_000 && held.length < 6; i++) await sleep(10);
     held[5].res.end(body.subarray(1024));
     expect(await next).to.equal(value.toString());
   });
