@@ -320,7 +320,9 @@ export class Group {
         const { value: bytes, expiresAt } = await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs });
         const value = new ByteView(bytes, false, expiresAt);
         this.stats.peerLoads++;
-        if (ticket.current && Math.random() < 0.1) this.#keepCopy(this.#hotCache, key, value);
+        // Hot-cache fill policy: every fetched value while the hot cache has room (it then
+        // displaces nothing), else 1 in 10, as groupcache admits (so one scan cannot flush it).
+        if (ticket.current && (this.#hotCache.hasRoomFor(key, value) || Math.random() < 0.1)) this.#keepCopy(this.#hotCache, key, value);
         return value;
       } catch (err) {
         this.stats.peerErrors++;

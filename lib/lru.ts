@@ -85,6 +85,11 @@ export class LRU {
     return this.#cache !== undefined && LRU.cost(key, value) <= this.maxBytes;
   }
 
+  /** True when an entry of `key` for `value` fits beside what is held now, without evicting anything. */
+  hasRoomFor(key: string, value: ByteView): boolean {
+    return this.#cache !== undefined && this.#cache.calculatedSize + LRU.cost(key, value) <= this.maxBytes;
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#cache?.clear();

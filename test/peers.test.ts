@@ -162,19 +162,31 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
     expect(group.stats).to.include({ loads: 100, loadsDeduped: 1, peerLoads: 1 });
   });
 
-  it('keeps about 1 in 10 peer-owned values in the hot cache, never in the main cache', async () => {
+  it('fills the hot cache with every fetched value while it has room, never the main cache', async () => {
     const peer = new FakePeer();
     const group = new Group('peers-hot', { maxBytes: 1 << 22, getter: () => 'local' });
     group.registerPeers({ pickPeer: () => peer });
-    const many = keys(2_000);
+    const many = keys(1_000); // ~280 KB of entries: the hot cache's 512 KiB holds them all
     await getAll(group, many);
     const { main, hot } = group.cacheStats();
     expect(main.items).to.equal(0);
-    // Binomial(2000, 0.1): mean 200, standard deviation 13.4; 100..300 is more than 7 sd.
-    expect(hot.items).to.be.within(100, 300);
+    expect(hot.items).to.equal(1_000);
     peer.hits = 0;
     await getAll(group, many);
-    expect(peer.hits).to.equal(2_000 - hot.items);
+    expect(peer.hits).to.equal(0);
+  });
+
+  it('a full hot cache takes about 1 in 10 fetched values, so one scan of many keys cannot flush it', async () => {
+    const peer = new FakePeer();
+    // A hot cache (1/8 of maxBytes) with room for about 100 entries of ~275 bytes.
+    const group = new Group('peers-hot-full', { maxBytes: 8 * 100 * 275, getter: () => 'local' });
+    group.registerPeers({ pickPeer: () => peer });
+    await getAll(group, keys(2_000));
+    const { main, hot } = group.cacheStats();
+    expect(main.items).to.equal(0);
+    expect(hot.items).to.be.within(90, 110);
+    // Once full, each admission evicts one entry: Binomial(~1,900, 0.1), mean 190, sd 13; 100..300 is more than 6 sd.
+    expect(hot.evictions).to.be.within(100, 300);
   });
 
   it('a hot value that came in a batch answer is held on its own, not as a slice of the whole answer (issue 13)', async () => {
