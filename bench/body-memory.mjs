@@ -30,6 +30,8 @@ const config = { port, self, peers: [self, `http://127.0.0.1:${await freePort()}
 const child = spawn(process.execPath, ['--expose-gc', PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
 await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready ') && resolve(undefined)));
 child.on('exit', (code, signal) => signal !== 'SIGKILL' && console.log(JSON.stringify({ peerExited: code, signal })));
+// Never leave the peer behind, also when a measurement throws.
+process.on('exit', () => child.kill('SIGKILL'));
 await fetch(`${self}/get?key=warm`);
 
 const memory = async () => {
