@@ -140,7 +140,7 @@ describe('faulty peer', function () {
   before(async () => {
     server = http.createServer((req, res) => {
       res.on('error', () => {});
-      if (frozen > 0) return freeze(res);
+      // Every request is counted as it arrives, also while the peer is frozen (then it gets no answer).
       if (req.method === 'POST') {
         const chunks: Buffer[] = [];
         req.on('data', (c: Buffer) => chunks.push(c));
@@ -148,6 +148,7 @@ describe('faulty peer', function () {
           const keys = decodeBatchRequest(Buffer.concat(chunks)).map((item) => item.key);
           const mode = keys[0].split(':')[0];
           received[`POST ${mode}`] = (received[`POST ${mode}`] ?? 0) + 1;
+          if (frozen > 0) return freeze(res);
           batchBehaviours[mode](res, keys);
         });
         return;
@@ -155,14 +156,20 @@ describe('faulty peer', function () {
       const key = decodeURIComponent((req.url ?? '').split('/').pop() ?? '');
       const mode = key.split(':')[0];
       received[mode] = (received[mode] ?? 0) + 1;
+      if (frozen > 0) return freeze(res);
       (behaviours[mode] ?? behaviours.notfound)(req, res);
     });
     fakeUrl = `http://127.0.0.1:${await listen(server)}`;
   });
 
+  // An asker that marked the fake peer down keeps probing it (half-open): close each one after its
+  // test, so that its probes cannot freeze the fake peer while the next test runs.
+  afterEach(async () => {
+    await Promise.all(caches.splice(0).map((cache) => cache.close()));
+  });
+
   after(async () => {
     for (const t of timers) clearTimeout(t);
-    for (const cache of caches) cache.close();
     await closeServer(server);
   });
 
