@@ -609,6 +609,8 @@ export class HttpGetter implements PeerGetter {
     else if (ex.cut === 'wait')
       reason = new Error(`no answer within the load's wait of ${Math.round(ex.giveUpAt - ex.startedAt)} ms, though the peer is alive`);
     else if (ex.cut === 'closed') return new Error(`not asking peer ${this.peer}: geecache was closed`, { cause: err });
+    // Cut for its size: the peer answered; the abort that cut it must not read as a timeout.
+    else if (ex.cut === 'size' || ex.cut === 'budget') reason = Object.assign(new Error(messageOf(err)), { code: ex.cut === 'size' ? 'ETOOLARGE' : 'EBUDGET' });
     else if (!ex.cut && DOWN_CODES.has((err as { code?: string })?.code ?? '')) this.#markDown();
     // A reset is not enough to skip the peer — a healthy peer resets an idle keep-alive socket now and then — it fails this get.
     this.monitor.failed(method, path, ex.startedAt, reason);

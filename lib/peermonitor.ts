@@ -17,7 +17,8 @@ export type PeerErrorCause =
   | 'refused' // connection refused, host unreachable, unknown name
   | 'timeout' // no answer within timeoutMs
   | 'reset' // connection reset: healthy peers reset idle keep-alive sockets, so counted, never warned
-  | 'bad_status'; // any other answer: a proxy or another server answered
+  | 'bad_status' // any other answer: a proxy or another server answered
+  | 'too_large'; // an answer over maxResponseBytes, or over the budget of all answers in flight
 
 /** Every cause, for exporters that show zeros. */
 export const PEER_ERROR_CAUSES: readonly PeerErrorCause[] = Object.freeze([
@@ -30,6 +31,7 @@ export const PEER_ERROR_CAUSES: readonly PeerErrorCause[] = Object.freeze([
   'timeout',
   'reset',
   'bad_status',
+  'too_large',
 ]);
 
 /** Settings a monitor needs to word its advice. */
@@ -133,6 +135,14 @@ export class PeerMonitor {
     if (peerRequestChannel.hasSubscribers)
       peerRequestChannel.publish({ peer: this.peer, method, path, status: undefined, durationMs: ms, error: err as Error } satisfies PeerRequestMessage);
     const code = (err as { code?: string })?.code ?? '';
+    if (code === 'ETOOLARGE' || code === 'EBUDGET') {
+      const advice =
+        code === 'ETOOLARGE'
+          ? `an answer over maxResponseBytes (${messageOf(err)}); raise maxResponseBytes on this peer if values that large are expected`
+          : `answers in flight from peers are over their shared budget (2 × maxResponseBytes); that get was loaded locally`;
+      this.#fail('too_large', undefined, () => `peer ${this.peer}: ${advice}`);
+      return;
+    }
     const timedOut = (err as Error)?.name === 'AbortError' || code === 'ETIMEDOUT';
     if (!timedOut && !DOWN_CODES.has(code)) {
       this.#count('reset', undefined, `peer ${this.peer}: ${messageOf(err)}`, false);

@@ -244,7 +244,7 @@ describe('faulty peer', function () {
     ['hugecl', hugeCl, 'with its content-length announced'],
   ] as const) {
     it(`(c) stops reading a 200 MB body (${title}) at maxResponseBytes (1 MB) and falls back, with bounded memory`, async () => {
-      const { group, localRuns } = asker();
+      const { cache, group, localRuns, timeouts } = asker();
       global.gc?.();
       const rssBefore = process.memoryUsage().rss;
       let peak = rssBefore;
@@ -255,6 +255,9 @@ describe('faulty peer', function () {
       expect(value.toString()).to.equal(`local:${mode}:1`);
       expect(localRuns).to.deep.equal([`${mode}:1`]);
       expect(group.stats.peerErrors).to.equal(1);
+      // Counted (and warned) as an answer too large, not as a peer that timed out.
+      expect(cache.pool.getters().get(fakeUrl)?.monitor.errors.too_large, 'counted as too large').to.equal(1);
+      expect(timeouts(), 'not counted as a timeout').to.equal(0);
       const growthMb = (peak - rssBefore) / (1 << 20);
       const sentMb = counter.sent / (1 << 20);
       console.log(`      ${mode}: RSS growth ${growthMb.toFixed(1)} MB, peer wrote ${sentMb.toFixed(1)} MB before the client hung up`);
