@@ -38,3 +38,22 @@ export function cpuSample() {
 export function valueFor(key, bytes) {
   return Buffer.alloc(bytes, key || '-');
 }
+
+/** Indices masked by this wrap around {@link accessOrder}'s 65,536 entries. */
+export const MASK = (1 << 16) - 1;
+
+/**
+ * One fixed pseudo-random access order over `keyCount` keys (xorshift32 from a fixed seed), so
+ * every contender of a row reads the same keys in the same order: index it with `i & MASK`.
+ */
+export function accessOrder(keyCount) {
+  const order = new Uint32Array(MASK + 1);
+  let seed = 0x9e3779b9;
+  for (let i = 0; i <= MASK; i++) {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    order[i] = (seed >>> 0) % keyCount;
+  }
+  return order;
+}

@@ -5,7 +5,7 @@
 import { ByteView, geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
 import { LRU } from '../../dist/lru.js';
-import { ready, serve, valueFor } from './ipc.mjs';
+import { accessOrder, MASK, ready, serve, valueFor } from './ipc.mjs';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -32,15 +32,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
   for (const k of keys) wrapper.add(k, new ByteView(valueAt(k)));
 
   // One pseudo-random access order, shared by all contenders.
-  const MASK = (1 << 16) - 1;
-  const order = new Uint32Array(MASK + 1);
-  let seed = 0x9e3779b9;
-  for (let i = 0; i <= MASK; i++) {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    order[i] = (seed >>> 0) % keyCount;
-  }
+  const order = accessOrder(keyCount);
 
   let sink = 0;
   const contenders = {

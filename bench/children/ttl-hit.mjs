@@ -5,7 +5,7 @@
 // other processes on the machine hits both sides.
 
 import { geecache } from 'geecache';
-import { ready, serve, valueFor } from './ipc.mjs';
+import { accessOrder, MASK, ready, serve, valueFor } from './ipc.mjs';
 
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -35,15 +35,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
   }
   if ((await groups.ttl.get(keys[0])).expiresAt === undefined) throw new Error('the ttl group did not set an expiry');
 
-  const MASK = (1 << 16) - 1;
-  const order = new Uint32Array(MASK + 1);
-  let seed = 0x9e3779b9;
-  for (let i = 0; i <= MASK; i++) {
-    seed ^= seed << 13;
-    seed ^= seed >>> 17;
-    seed ^= seed << 5;
-    order[i] = (seed >>> 0) % keyCount;
-  }
+  const order = accessOrder(keyCount);
 
   let sink = 0;
   const timed = (group) => async (n) => {
