@@ -58,11 +58,12 @@ export const MAX_BATCH = 256;
 export const MAX_BATCH_REQUEST_BYTES = 4 << 20;
 /**
  * Most batch body bytes one server reads at a time, over all connections: even a captured, still
- * fresh signed batch replayed on many connections cannot make the server buffer more. 12 MiB
- * (three of the largest batches) so that with the socket buffers in transit a peer holds at most
- * 16 MiB for batch bodies (measured: BENCHMARKS.md, body-memory).
+ * fresh signed batch replayed on many connections cannot make the server buffer more. 8 MiB
+ * (two of the largest batches; real batches are far smaller) so that with the copy a finished
+ * body is joined into and the socket buffers in transit a peer holds at most 16 MiB for batch
+ * bodies: at 12 MiB, 16 replays measured 18.3 MiB (test/body-auth.test.ts).
  */
-export const MAX_BODY_BYTES_IN_FLIGHT = 12 << 20;
+export const MAX_BODY_BYTES_IN_FLIGHT = 8 << 20;
 /** Longest error text sent to a peer. */
 export const MAX_ERROR_TEXT = 1024;
 /** `GET {basePath}_stats`, signed like every peer request: a peer's figures as JSON (geecache peers only). */

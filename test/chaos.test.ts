@@ -319,12 +319,13 @@ describe('chaos: a peer dies or freezes under load (child processes)', function 
     expect(skipped.ok).to.equal(true);
     expect(counts(victim.url), 'then skipped for another backoffMs: not asked').to.deep.equal(afterRetry);
 
-    // Thaw it. It answers the probes (used again at once) and serves the requests that queued up
-    // while it was frozen, the retry's among them.
+    // Thaw it. It answers the probes and is used again at once. (Whether it also serves the
+    // requests that queued up while it was frozen depends on whether their bytes reached it before
+    // the askers gave up and closed those sockets: the kernel's race, not geecache's, so it is only
+    // reported below.)
     const thawedAt = performance.now();
     victim.process.kill('SIGCONT');
     await until('the thawed peer answers a probe', () => !client(victim.url).isDown);
-    await until('the thawed peer served the retry that queued up', async () => (await json(`${victim.url}/_test/loads`))[probe1] === 1);
     const loadsThawed = await json(`${victim.url}/_test/loads`);
     const queued = (re: RegExp) => Object.keys(loadsThawed).filter((k) => re.test(k) && !(k in loadsAtStop));
     const fromRun = queued(/^stop-\d+$/);
