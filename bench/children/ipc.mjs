@@ -57,3 +57,25 @@ export function accessOrder(keyCount) {
   }
   return order;
 }
+
+/**
+ * Times each contender (a function of an op count that returns ns/op): three warm-up rounds, then
+ * `runs` rounds in a rotating order so no contender always goes first. Samples by contender.
+ * @param {Record<string, (n: number) => Promise<number>>} contenders
+ * @param {number} ops
+ * @param {number} runs
+ * @returns {Promise<Record<string, number[]>>}
+ */
+export async function sampleInTurns(contenders, ops, runs) {
+  const names = Object.keys(contenders);
+  for (let w = 0; w < 3; w++) for (const name of names) await contenders[name](Math.max(1000, ops >> 1));
+  /** @type {Record<string, number[]>} */
+  const samples = Object.fromEntries(names.map((n) => [n, []]));
+  for (let r = 0; r < runs; r++) {
+    for (let j = 0; j < names.length; j++) {
+      const name = names[(j + r) % names.length];
+      samples[name].push(await contenders[name](ops));
+    }
+  }
+  return samples;
+}

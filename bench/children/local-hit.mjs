@@ -5,13 +5,8 @@
 import { ByteView, geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
 import { LRU } from '../../dist/lru.js';
-import { accessOrder, MASK, ready, serve, valueFor } from './ipc.mjs';
-
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-};
+import { median } from '../lib/common.mjs';
+import { accessOrder, MASK, ready, sampleInTurns, serve, valueFor } from './ipc.mjs';
 
 async function run({ keyCount, valueBytes, ops, runs }) {
   const keys = Array.from({ length: keyCount }, (_, i) => `user:${i}`);
@@ -73,16 +68,8 @@ async function run({ keyCount, valueBytes, ops, runs }) {
       return Number(process.hrtime.bigint() - t) / n;
     },
   };
+  const samples = await sampleInTurns(contenders, ops, runs);
   const names = Object.keys(contenders);
-  for (let w = 0; w < 3; w++) for (const name of names) await contenders[name](Math.max(1000, ops >> 1));
-  /** @type {Record<string, number[]>} */
-  const samples = Object.fromEntries(names.map((n) => [n, []]));
-  for (let r = 0; r < runs; r++) {
-    for (let j = 0; j < names.length; j++) {
-      const name = names[(j + r) % names.length];
-      samples[name].push(await contenders[name](ops));
-    }
-  }
   if (sink === 0) throw new Error('no value was read');
   return {
     nsPerOp: Object.fromEntries(names.map((n) => [n, median(samples[n])])),
