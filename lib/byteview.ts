@@ -1,3 +1,5 @@
+import { isAscii } from 'node:buffer';
+
 /** ES2024 string methods (Node 20 has them; the build targets ES2022's library). */
 type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
 
@@ -5,18 +7,40 @@ type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
 const EMPTY = Buffer.alloc(0);
 
 /**
+ * Values up to this many bytes are kept as strings in V8's heap, larger ones as Buffers of their
+ * own. A Buffer of its own is a malloc'd block (plus its ArrayBuffer's bookkeeping, ~200 B), and
+ * after a cache churned, glibc keeps the freed blocks scattered between the live ones: RSS per
+ * byte held was 1.9× for 1 KB values, 2.4× for 256 B, 1.6× for 4 KB, and 1.41-1.45× from 16 KB
+ * up; held as strings it is 1.19-1.30× at every size, because V8's compacting GC moves live
+ * strings together and gives whole pages back (BENCHMARKS.md, "memory"). Above this size the
+ * gain is small and a send would copy more: large values stay Buffers, sent without a copy.
+ */
+export const HEAP_VALUE_MAX_BYTES = 16 * 1024;
+
+/**
  * An immutable cached value: bytes or a string, as golang/groupcache's ByteView holds either.
  *
  * The cache hands the same value to every caller, so no caller may be able to change it: bytes
- * are copied once on the way in and again whenever a caller asks for a Buffer. A string is kept
+ * are copied once on the way in, and a caller asking for a Buffer gets a copy. A string is kept
  * as the string, so a getter that returns a string and a handler that sends `toString()` never
  * encode nor decode; it is encoded to UTF-8 only when it must travel as bytes (to a peer).
+ *
+ * Bytes up to {@link HEAP_VALUE_MAX_BYTES} are copied into a string of one character per byte
+ * (latin1), which V8 keeps in its heap at one byte per character: no malloc'd block per value
+ * (see HEAP_VALUE_MAX_BYTES for why). Bytes that are ASCII are then the very string their UTF-8
+ * decoding is, so `toString()` of them costs nothing; other bytes are decoded on each call.
  */
 export class ByteView {
-  /** The bytes, or the string. */
+  /** The bytes (a value over HEAP_VALUE_MAX_BYTES), or the string. */
   readonly #value: Buffer | string;
   /** Bytes in the value: the UTF-8 length of a string, counted once here. */
   readonly #length: number;
+  /**
+   * True when #value is bytes kept one per character (latin1) that are not all ASCII: their
+   * text is their UTF-8 decoding, not the string. False for a string whose bytes are its UTF-8
+   * encoding (a getter's string, or ASCII bytes, where latin1 and UTF-8 agree).
+   */
+  readonly #latin1: boolean;
   /**
    * When the value stops being fresh, in milliseconds since the epoch (as `Date.now()`), or
    * undefined for a value that never expires — groupcache's immutable model. Set by the cache
@@ -25,9 +49,9 @@ export class ByteView {
   readonly expiresAt: number | undefined;
 
   /**
-   * Wraps `value`. Bytes are copied into memory of their own (see {@link ByteView.own}); with
-   * `copy: false` the caller promises nobody else holds a reference, and a view that fills its
-   * whole ArrayBuffer is kept as it is.
+   * Wraps `value`. Bytes are copied into memory of their own (a string, or see
+   * {@link ByteView.own}); with `copy: false` the caller promises nobody else holds a reference,
+   * and a large view that fills its whole ArrayBuffer is kept as it is.
    */
   constructor(value: Buffer | Uint8Array | string, copy = true, expiresAt?: number) {
     if (typeof value === 'string') {
@@ -36,9 +60,16 @@ export class ByteView {
       const wellFormed = value as WellFormed;
       this.#value = wellFormed.isWellFormed() ? value : wellFormed.toWellFormed();
       this.#length = Buffer.byteLength(this.#value, 'utf8');
+      this.#latin1 = false;
+    } else if (value.byteLength <= HEAP_VALUE_MAX_BYTES) {
+      const bytes = Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+      this.#value = bytes.toString('latin1');
+      this.#length = bytes.byteLength;
+      this.#latin1 = !isAscii(bytes);
     } else {
       this.#value = copy ? ByteView.own(value) : ByteView.ownIfShared(value);
       this.#length = value.byteLength;
+      this.#latin1 = false;
     }
     this.expiresAt = expiresAt;
   }
@@ -50,12 +81,15 @@ export class ByteView {
 
   /** A copy of the bytes: mutating it does not change the cached value. */
   byteSlice(): Buffer {
-    return typeof this.#value === 'string' ? Buffer.from(this.#value, 'utf8') : Buffer.from(this.#value);
+    const value = this.#value;
+    return typeof value === 'string' ? this.#encode(value) : Buffer.from(value);
   }
 
   /** The value as a string: the string itself, or the bytes decoded as UTF-8. */
   toString(): string {
-    return typeof this.#value === 'string' ? this.#value : this.#value.toString('utf8');
+    const value = this.#value;
+    if (typeof value !== 'string') return value.toString('utf8');
+    return this.#latin1 ? Buffer.from(value, 'latin1').toString('utf8') : value;
   }
 
   /** The value parsed as JSON. */
@@ -69,19 +103,35 @@ export class ByteView {
     return ByteView.unwrap(this).equals(theirs);
   }
 
+  /** The bytes of a string #value: latin1 when it has one character per byte (bytes kept as latin1, or ASCII), else UTF-8. */
+  #encode(value: string): Buffer {
+    return Buffer.from(value, this.#latin1 || value.length === this.#length ? 'latin1' : 'utf8');
+  }
+
   /**
-   * The bytes, uncopied (a string is encoded each time), for the library's own writes to the network.
+   * The bytes, for the library's own writes to the network: a large value's own Buffer, uncopied;
+   * a value held as a string is encoded each time (a copy of at most HEAP_VALUE_MAX_BYTES).
    * @internal The caller must not keep or modify them.
    */
   static unwrap(view: ByteView): Buffer {
     const value = view.#value;
-    return typeof value === 'string' ? Buffer.from(value, 'utf8') : value;
+    if (typeof value !== 'string') return value;
+    return value.length === 0 ? EMPTY : view.#encode(value);
   }
 
   /**
-   * A copy of `bytes` in an ArrayBuffer of its own. Not `Buffer.from`: that copies a small value
-   * into Node's shared 8 KB pool, beside the getter's own soon-dead buffers, and one cached value
-   * then keeps the whole slab alive (2.5× RSS per cached MB for 1 KB values, issue 13).
+   * What the view holds: its string, or its Buffer (whose ArrayBuffer is then all it keeps alive).
+   * @internal For tests of what a cached value retains.
+   */
+  static held(view: ByteView): Buffer | string {
+    return view.#value;
+  }
+
+  /**
+   * A copy of `bytes` in an ArrayBuffer of its own (for values over HEAP_VALUE_MAX_BYTES). Not
+   * `Buffer.from`: that copies a small value into Node's shared 8 KB pool, beside the getter's own
+   * soon-dead buffers, and one cached value then keeps the whole slab alive (2.5× RSS per cached
+   * MB for 1 KB values, issue 13).
    */
   static own(bytes: Uint8Array): Buffer {
     if (bytes.byteLength === 0) return EMPTY;
@@ -91,8 +141,8 @@ export class ByteView {
   }
 
   /**
-   * `bytes` as a Buffer without a copy when it fills (7/8 or more of) its ArrayBuffer — a peer's
-   * answer to one get: the value after a few bytes of protobuf — else a copy: a value decoded
+   * `bytes` (over HEAP_VALUE_MAX_BYTES) as a Buffer without a copy when it fills (7/8 or more of)
+   * its ArrayBuffer — a peer's answer to one get: the value after a few bytes of protobuf — else a copy: a value decoded
    * from a batch answer is a slice of the whole answer, and caching the slice would keep every
    * other value of that batch alive (10× retention, issue 13).
    */

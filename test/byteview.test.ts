@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { ByteView, Group } from 'geecache';
+import { HEAP_VALUE_MAX_BYTES } from '../lib/byteview.js';
 
 describe('ByteView', () => {
   it('holds a string as UTF-8: length counts bytes, toString decodes', () => {
@@ -69,21 +70,47 @@ describe('ByteView', () => {
     expect(lone.byteSlice().toString()).to.equal(lone.toString());
   });
 
-  it("copies a small Buffer into memory of its own, not into Node's shared 8 KB pool beside the getter's buffers", () => {
+  it("keeps a small Buffer as a string of its bytes: no buffer of its own, nothing of the getter's buffer or Node's 8 KB pool", () => {
     const fromPool = Buffer.from('small value'); // Buffer.from puts small values in the pool
     expect(fromPool.buffer.byteLength).to.be.greaterThan(fromPool.length);
-    const held = ByteView.unwrap(new ByteView(fromPool));
-    expect(held.buffer.byteLength).to.equal(fromPool.length);
-    expect(held.toString()).to.equal('small value');
+    const view = new ByteView(fromPool);
+    expect(ByteView.held(view)).to.equal('small value');
+    expect(view.toString()).to.equal(ByteView.held(view), 'ASCII bytes are their own text: toString() returns the held string');
+    const atLimit = ByteView.held(new ByteView(Buffer.alloc(HEAP_VALUE_MAX_BYTES, 0xff)));
+    expect(atLimit).to.be.a('string').with.length(HEAP_VALUE_MAX_BYTES);
+    const over = ByteView.held(new ByteView(Buffer.alloc(HEAP_VALUE_MAX_BYTES + 1, 0xff)));
+    expect(Buffer.isBuffer(over) && over.buffer.byteLength, 'a larger value is a Buffer of its own').to.equal(HEAP_VALUE_MAX_BYTES + 1);
   });
 
-  it('a value that is a slice of a larger buffer (a batch answer) is copied out even with copy: false; one that fills its buffer is kept', () => {
+  it('bytes kept as a string read back exactly: every byte value, UTF-8 text, invalid UTF-8', () => {
+    const all = Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7) % 256));
+    const view = new ByteView(all);
+    expect(view.length).to.equal(512);
+    expect(view.byteSlice()).to.deep.equal(all);
+    expect(ByteView.unwrap(view)).to.deep.equal(all);
+    expect(view.toString()).to.equal(all.toString('utf8'), 'decoded as UTF-8, invalid sequences as U+FFFD, as a Buffer would');
+    expect(view.equals(all)).to.equal(true);
+    const text = Buffer.from('héllo 日本 ✓', 'utf8');
+    const utf8 = new ByteView(new Uint8Array(text.buffer, text.byteOffset, text.length));
+    expect(utf8.length).to.equal(text.length);
+    expect(utf8.toString()).to.equal('héllo 日本 ✓');
+    expect(new ByteView(Buffer.from('{"é":1}')).json()).to.deep.equal({ é: 1 });
+    expect(utf8.equals('héllo 日本 ✓')).to.equal(true);
+    const copy = utf8.byteSlice();
+    copy.fill(0);
+    expect(utf8.byteSlice()).to.deep.equal(text, 'a caller changing its copy changes nothing');
+    const sent = ByteView.unwrap(utf8);
+    sent.fill(0);
+    expect(utf8.toString()).to.equal('héllo 日本 ✓');
+  });
+
+  it('a value that is a slice of a larger buffer (a batch answer) is copied out even with copy: false; a large one that fills its buffer is kept', () => {
     const batch = Buffer.alloc(64 * 1024, 1);
-    const slice = batch.subarray(1000, 2024);
-    const held = ByteView.unwrap(new ByteView(slice, false));
-    expect(held.length).to.equal(1024);
-    expect(held.buffer.byteLength, 'not the whole 64 KiB batch').to.equal(1024);
-    const single = new Uint8Array(new ArrayBuffer(1027), 3); // one get's answer: 3 bytes of protobuf, then the value
+    const small = ByteView.held(new ByteView(batch.subarray(1000, 2024), false));
+    expect(small, 'a 1 KiB value holds only its 1 KiB (as a string), not the whole 64 KiB batch').to.be.a('string').with.length(1024);
+    const large = ByteView.held(new ByteView(batch.subarray(0, 20 * 1024), false));
+    expect(Buffer.isBuffer(large) && large.buffer.byteLength, 'not the whole 64 KiB batch').to.equal(20 * 1024);
+    const single = new Uint8Array(new ArrayBuffer(HEAP_VALUE_MAX_BYTES + 4), 3); // one get's answer: 3 bytes of protobuf, then the value
     expect(ByteView.unwrap(new ByteView(single, false)).buffer).to.equal(single.buffer);
     expect(ByteView.unwrap(new ByteView(new Uint8Array(0))).length).to.equal(0);
   });
