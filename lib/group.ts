@@ -9,6 +9,7 @@ import type { Logger } from './logger.js';
 import { LRU } from './lru.js';
 import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
+import { HotCopy, Renewals } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
 import type { Bytes, Getter, GroupOptions } from './types.js';
@@ -44,8 +45,10 @@ export class Group {
   readonly #maxKeyLength: number;
   /** Values this process owns. */
   readonly #mainCache: LRU;
-  /** A few values owned by other peers, so hot keys stop costing a network hop. */
+  /** A few values owned by other peers, so hot keys stop costing a network hop. Holds only {@link HotCopy}s. */
   readonly #hotCache: LRU;
+  /** Hot copies being fetched again ahead of their expiry (see #renew). */
+  readonly #renewals = new Renewals();
   /** Merges concurrent gets of a key, covering the peer fetch and the local load. */
   readonly #flight = new Flight<ByteView>();
   /** Merges runs of the getter, whether started by this process or for a peer. */
@@ -285,9 +288,48 @@ export class Group {
       if (main.expiresAt !== undefined && this.#fresh.config.staleMs > 0 && main.expiresAt <= this.#clock.now()) this.#revalidate(key);
       return main;
     }
-    const hot = this.#hotCache.get(key);
-    if (hot !== undefined) this.stats.cacheHits++;
+    const hot = this.#hotCache.get(key) as HotCopy | undefined;
+    if (hot !== undefined) {
+      this.stats.cacheHits++;
+      // Past the middle of its life, a read copy is fetched again in the background (lib/renewal.ts).
+      if (hot.renewAt <= this.#clock.now()) this.#renew(key, hot);
+    }
     return hot;
+  }
+
+  /**
+   * Renews a hot copy that is read past its renew point, off the request path: the owner is asked
+   * again (a get the client may hold back for a big batch) and its answer replaces the copy with
+   * a new hotTtlMs — a refetch, not a revalidation, so the staleness bound stays "hotTtlMs after
+   * the owner sent it". Once per copy and key at a time; a remove, set or clear meanwhile wins
+   * (LoadGuard); a failure leaves the copy to expire (the peer monitor reports peer failures).
+   */
+  #renew(key: string, copy: HotCopy): void {
+    copy.renewAt = Number.POSITIVE_INFINITY;
+    const peer = this.#peers?.pickPeer(key);
+    if (!peer || !this.#renewals.begin(key)) return;
+    const ticket = this.#guard.begin(key);
+    const done = () => {
+      this.#guard.end(ticket);
+      this.#renewals.end(key);
+    };
+    let fetched: Promise<{ value: Uint8Array; expiresAt?: number }>;
+    try {
+      fetched = peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs, renew: true });
+    } catch {
+      done(); // a PeerGetter that throws instead of rejecting: as a failed renewal
+      return;
+    }
+    fetched.then(({ value: bytes, expiresAt }) => {
+      done();
+      if (!ticket.current) return;
+      const value = new HotCopy(bytes, expiresAt);
+      // The copy it replaces held the room, unless it ran out or was evicted meanwhile: then as any fetch.
+      if (this.#hotCache.has(key) || this.#hotCache.hasRoomFor(key, value)) {
+        this.stats.hotRenewals++;
+        this.#keepCopy(this.#hotCache, key, value);
+      }
+    }, done);
   }
 
   /** Starts the one refresh of a stale key, unless it runs already or failed too recently. */
@@ -302,10 +344,16 @@ export class Group {
       );
   }
 
-  /** Keeps a copy of a value this peer does not own, for no longer than {@link Freshness.copyTtl}. */
+  /**
+   * Keeps a copy of a value this peer does not own, for no longer than {@link Freshness.copyTtl};
+   * a hot copy also learns when a read should renew it.
+   */
   #keepCopy(cache: LRU, key: string, value: ByteView): void {
-    const ttl = this.#fresh.copyTtl(value.expiresAt);
-    if (ttl === undefined || ttl > 0) cache.add(key, value, ttl);
+    const now = Date.now();
+    const ttl = this.#fresh.copyTtl(value.expiresAt, now);
+    if (ttl !== undefined && ttl <= 0) return;
+    if (value instanceof HotCopy) value.keptFor(ttl, this.#fresh.config.hotTtlMs, now);
+    cache.add(key, value, ttl);
   }
 
   async #load(key: string): Promise<ByteView> {
@@ -318,7 +366,7 @@ export class Group {
       const ticket = this.#guard.begin(key);
       try {
         const { value: bytes, expiresAt } = await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs });
-        const value = new ByteView(bytes, false, expiresAt);
+        const value = new HotCopy(bytes, expiresAt);
         this.stats.peerLoads++;
         // Hot-cache fill policy: every fetched value while the hot cache has room (it then
         // displaces nothing), else 1 in 10, as groupcache admits (so one scan cannot flush it).

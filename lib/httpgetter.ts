@@ -53,6 +53,12 @@ const original = (name: string | null | undefined, status: number | undefined) =
 });
 /** Least time between two liveness probes of one peer (also how soon a recovered peer is seen). */
 const PROBE_INTERVAL_MS = 250;
+/**
+ * How long renewals of hot copies (GetRequest.renew) are gathered before their batch leaves,
+ * unless MAX_BATCH of them come first: nobody waits for them, and a renewal has half a copy's
+ * life (2.5 s by default) before the copy runs out, so they travel in few, full batches.
+ */
+export const RENEW_BATCH_MS = 100;
 
 /** What an {@link HttpGetter} needs of the configuration (see GeecacheOptions for each). */
 export interface HttpGetterOptions {
@@ -142,6 +148,8 @@ export class HttpGetter implements PeerGetter {
   readonly #request: typeof http.request;
   readonly #budget: ByteBudget;
   readonly #batches: Coalescer<GetRequest, GetResponse> | undefined;
+  /** The slow lane: renewals of hot copies, gathered for {@link RENEW_BATCH_MS} (their own batches, so they never delay a get). */
+  readonly #renewals: Coalescer<GetRequest, GetResponse> | undefined;
   readonly #inflight = new Set<Exchange>();
   /** Plain GETs in flight by path, for the owner's `102 Processing`. */
   readonly #waiting = new Map<string, Exchange>();
@@ -177,7 +185,10 @@ export class HttpGetter implements PeerGetter {
     this.#request = secure ? https.request : http.request;
     this.#transport =
       options.transport === 'undici' ? new UndiciTransport(loadUndici(), url.origin, options.maxSockets) : new NodeFetchTransport(url.origin, this.#agent);
-    if (options.batch) this.#batches = new Coalescer((requests) => this.#send(requests), MAX_BATCH);
+    if (options.batch) {
+      this.#batches = new Coalescer((requests) => this.#send(requests), MAX_BATCH);
+      this.#renewals = new Coalescer((requests) => this.#send(requests), MAX_BATCH, RENEW_BATCH_MS);
+    }
   }
 
   /** True while the peer is skipped after it went silent or refused a connection. */
@@ -191,7 +202,7 @@ export class HttpGetter implements PeerGetter {
     // A lone surrogate has no UTF-8 form: sent, it would arrive as U+FFFD, a different key.
     if (LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} is not well-formed Unicode; loading it locally`);
     if (!this.#batches || this.#batchRefused) return this.#getOne(request);
-    return this.#batches.add(request);
+    return request.renew && this.#renewals ? this.#renewals.add(request) : this.#batches.add(request);
   }
 
   /**
@@ -239,6 +250,8 @@ export class HttpGetter implements PeerGetter {
   /** Stops asking: gets from now on fail at once ("could not ask": they load locally); requests in flight are cut. */
   close(): void {
     this.#closed = true;
+    // Renewals waiting for their batch fail now ("closed"), not when the timer fires.
+    this.#renewals?.flush();
     for (const ex of this.#inflight) this.#cut(ex, 'closed');
     clearInterval(this.#ticker);
     this.#ticker = undefined;

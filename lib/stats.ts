@@ -18,9 +18,11 @@ export interface GroupStats {
   localLoadErrs: number;
   /** Requests from other peers served by this process. */
   serverRequests: number;
+  /** Hot copies fetched again from their owner ahead of expiry, off the request path (lib/renewal.ts). */
+  hotRenewals: number;
 }
 
 /** A zeroed {@link GroupStats}. */
 export function emptyStats(): GroupStats {
-  return { gets: 0, cacheHits: 0, peerLoads: 0, peerErrors: 0, loads: 0, loadsDeduped: 0, localLoads: 0, localLoadErrs: 0, serverRequests: 0 };
+  return { gets: 0, cacheHits: 0, peerLoads: 0, peerErrors: 0, loads: 0, loadsDeduped: 0, localLoads: 0, localLoadErrs: 0, serverRequests: 0, hotRenewals: 0 };
 }

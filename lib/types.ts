@@ -57,6 +57,8 @@ export interface GroupOptions {
    * Longest life of a copy of a value this peer does not own: the hot cache's copies, and values
    * loaded here because the owner could not be asked. It bounds how long a peer that missed a
    * `remove` (down, paused) can serve the old value. Default 5,000; 0: no cap (groupcache's copies live until evicted).
+   * A hot copy read past half this life is fetched again from its owner in the background
+   * (lib/renewal.ts), so a key that is read stays cached without ever outliving this bound.
    */
   hotTtlMs?: number;
   /** How long a getter's NotFoundError is cached at the key's owner. Default 0: not cached, the next get asks the getter again. */

@@ -78,6 +78,11 @@ export interface GetRequest {
    * protobuf field: it travels as the {@link WAIT_HEADER} header. Absent: `timeoutMs`.
    */
   waitMs?: number;
+  /**
+   * A renewal of a hot copy (lib/renewal.ts), not a get someone waits for: the client may hold it
+   * back to send it in a big batch. In-process only: not on the wire.
+   */
+  renew?: boolean;
 }
 
 /**
