@@ -19,10 +19,13 @@ async function withCpu(servers, fn) {
 
 /**
  * configs: [{ id, servers: [handles whose CPU to watch], load: () => loadgen options without
- * connections/duration }] (load() is called before every run, so signatures stay fresh).
- * Returns { [id]: { rps, rpsRuns, p50, p99, cpu: [per server %] } }.
+ * connections/duration, prewarm?: seconds of untimed load right before each measured run (for
+ * state that lasts seconds, e.g. hot copies: the steady state of that workload, not what the
+ * configurations before it left), counters?: () => Promise<{ [name]: number }> read around each
+ * measured run }] (load() is called before every run, so signatures stay fresh).
+ * Returns { [id]: { rps, rpsRuns, p50, p99, cpu: [per server %], counted?: { [name]: sum over runs } } }.
  * @param {import('./types.js').Loadgen} loadgen
- * @param {{ id: string, servers: import('./types.js').ChildHandle[], load: () => Omit<import('./types.js').LoadOptions, 'connections' | 'duration'> }[]} configs
+ * @param {{ id: string, servers: import('./types.js').ChildHandle[], load: () => Omit<import('./types.js').LoadOptions, 'connections' | 'duration'>, prewarm?: number, counters?: () => Promise<Record<string, number>> }[]} configs
  * @param {{ log?: (...args: unknown[]) => void }} [options]
  */
 export async function measure(loadgen, configs, { log = () => {} } = {}) {
@@ -31,13 +34,23 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
   for (const c of configs) {
     await loadgen.run({ ...c.load(), connections, duration: warmup });
   }
+  /** @type {Record<string, Record<string, number>>} */
+  const counted = {};
   /** @type {Record<string, (import('./types.js').LoadResult & { cpu: number[], cpuUsPerReq: number, cpuUsPerReqEach: number[] })[]>} */
   const runs = Object.fromEntries(configs.map((c) => [c.id, []]));
   for (let r = 0; r < rounds; r++) {
     for (let j = 0; j < configs.length; j++) {
       const c = configs[(j + r) % configs.length];
+      if (c.prewarm) await loadgen.run({ ...c.load(), connections, duration: c.prewarm });
+      const before = await c.counters?.();
       const { result, cpu, cpuUsPerReq, cpuUsPerReqEach } = await withCpu(c.servers, () => loadgen.run({ ...c.load(), connections, duration }));
       runs[c.id].push({ ...result, cpu, cpuUsPerReq, cpuUsPerReqEach });
+      if (before) {
+        const after = await c.counters?.();
+        counted[c.id] = counted[c.id] ?? {};
+        const sums = counted[c.id];
+        for (const [k, v] of Object.entries(after ?? {})) sums[k] = (sums[k] ?? 0) + v - (before[k] ?? 0);
+      }
       log(
         `  round ${r + 1}/${rounds} ${c.id}: ${Math.round(result.rps)} req/s, p99 ${result.p99} ms, server CPU ${cpu.map((x) => `${Math.round(x)}%`).join('/')}, ${cpuUsPerReq.toFixed(0)} µs CPU/req`,
       );
@@ -58,6 +71,7 @@ export async function measure(loadgen, configs, { log = () => {} } = {}) {
         firstCpuUsPerReqRuns: rs.map((x) => round(x.cpuUsPerReqEach[0], 1)),
         // Spread of the rounds (max/min): how noisy the machine was for this configuration.
         spread: round(Math.max(...rs.map((x) => x.rps)) / Math.min(...rs.map((x) => x.rps)), 2),
+        ...(counted[id] ? { counted: counted[id] } : {}),
       },
     ]),
   );
