@@ -634,7 +634,8 @@ export class HttpGetter implements PeerGetter {
   #watch(): void {
     if (this.#ticker || this.#closed) return;
     const every = Math.max(5, Math.min(PROBE_INTERVAL_MS, this.#options.timeoutMs / 4));
-    this.#ticker = setInterval(() => this.#tick(), every);
+    // Judged after the poll phase (setImmediate): bytes that came while this process was busy are read first.
+    this.#ticker = setInterval(() => setImmediate(() => this.#tick()), every);
     this.#ticker.unref();
   }
 
@@ -679,9 +680,12 @@ export class HttpGetter implements PeerGetter {
       req.destroy();
       // An exchange the peer has answered anything on (102, headers, a frame) was accepted and is
       // being worked on: it is never cut as "down", only by its own deadlines.
-      if (down) for (const ex of this.#inflight) if (ex.lastByteAt === ex.startedAt) this.#cut(ex, 'down');
+      // Nor is any exchange cut while the peer sent anything at all, on any connection, since the probe left.
+      if (down && this.#lastHeardAt < now) for (const ex of this.#inflight) if (ex.lastByteAt === ex.startedAt) this.#cut(ex, 'down');
     };
-    const timer = setTimeout(() => finish(false, true), this.#options.timeoutMs);
+    // The verdict waits for the poll phase after the deadline: an answer that arrived while this
+    // process itself was busy (a burst of its own requests) is read before the peer is judged.
+    const timer = setTimeout(() => setImmediate(() => finish(false, true)), this.#options.timeoutMs);
     timer.unref();
     req.on('response', (res) => {
       res.resume();

@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import { AppQueue } from './appqueue.js';
 import { digestOf, type RequestSigner } from './auth.js';
 import { ByteView } from './byteview.js';
 import type { Drain } from './drain.js';
@@ -116,9 +117,12 @@ export class PeerServer {
     this.#attached.add(server);
     const others = server.listeners('request') as ((req: IncomingMessage, res: ServerResponse) => void)[];
     server.removeAllListeners('request');
-    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
-      if (this.handle(req, res)) return;
+    // Peer requests are answered as they are read; app requests of a burst wait their turn behind them (see AppQueue).
+    const app = new AppQueue((req, res) => {
       for (const listener of others) listener.call(server, req, res);
+    });
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      if (!this.handle(req, res)) app.admit(req, res);
     });
   }
 
