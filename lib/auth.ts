@@ -1,4 +1,4 @@
-import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /**
  * How far a signed request's clock may be from ours: the window in which a captured request can
@@ -43,20 +43,25 @@ export const digestOf = (body: Uint8Array): string => createHash('sha256').updat
  * for {@link MAX_CLOCK_SKEW_MS}.
  */
 export class RequestSigner {
-  readonly #secret: string;
   /**
-   * Signatures of body-less requests already verified, with their timestamps. Hot keys are
-   * fetched again and again; the client signs with whole-second timestamps (signFor) so those
-   * repeat, and a repeat costs a map lookup instead of an HMAC. Accepting a repeat is no weaker
-   * than before: any valid signature can be replayed within the freshness window anyway.
+   * The secret as a key object, made once: an HMAC from a string secret re-imports the key on
+   * every call, a KeyObject is handed to OpenSSL as it is.
    */
-  readonly #verified = new Map<string, number>();
+  readonly #key: KeyObject;
+  /**
+   * Signatures of body-less requests already verified, by signature, with what they signed. Hot
+   * keys are fetched again and again; the client signs with whole-second timestamps (signFor) so
+   * those repeat, and a repeat costs a map lookup and two string comparisons instead of an HMAC.
+   * Accepting a repeat is no weaker than before: any valid signature can be replayed within the
+   * freshness window anyway, and only for the method and URL it was made for.
+   */
+  readonly #verified = new Map<string, Verified>();
   /** The client's signatures for the current second, by method and URL. */
   #signed = new Map<string, string>();
   #signedSecond = 0;
 
   constructor(secret: string) {
-    this.#secret = secret;
+    this.#key = createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
   /**
@@ -64,8 +69,9 @@ export class RequestSigner {
    * with its body if any. A body must also travel with its digest: see {@link bodyHeaders}.
    */
   sign(method: string, url: string, now = Date.now(), body?: Uint8Array): string {
-    const request = { method, url, length: body ? String(body.length) : '', digest: body ? digestOf(body) : '' };
-    return `${now}.${this.#mac(request, now).toString('hex')}`;
+    const length = body ? String(body.length) : '';
+    const digest = body ? digestOf(body) : '';
+    return `${now}.${this.#mac(method, url, length, digest, now).toString('hex')}`;
   }
 
   /**
@@ -89,26 +95,54 @@ export class RequestSigner {
 
   /** True when `header` is a valid, fresh signature of `request`. Constant-time in the MAC. */
   verify(request: SignedRequest, header: string | undefined, now = Date.now()): boolean {
-    const bodyless = request.length === '' && request.digest === '';
-    const memo = bodyless ? `${request.method} ${request.url} ${header}` : undefined;
-    const seen = memo && this.#verified.get(memo);
-    if (seen) return Math.abs(now - seen) <= MAX_CLOCK_SKEW_MS;
-    // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
-    const match = header === undefined ? null : SIGNATURE.exec(header);
-    if (!match) return false;
-    const ts = Number(match[1]);
-    if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return false;
-    const given = Buffer.from(match[2], 'hex');
-    const expected = this.#mac(request, ts);
-    const valid = given.length === expected.length && timingSafeEqual(given, expected);
-    if (valid && memo) {
-      if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
-      this.#verified.set(memo, ts);
-    }
-    return valid;
+    if (request.length === '' && request.digest === '') return this.verifyBodyless(request.method, '', request.url, header, now);
+    return this.#verifyMac(request.method, request.url, request.length, request.digest, header, now) !== undefined;
   }
 
-  #mac({ method, url, length, digest }: SignedRequest, ts: number): Buffer {
-    return createHmac('sha256', this.#secret).update(`${SCHEME}\n${ts}\n${method}\n${url}\n${length}\n${digest}`).digest();
+  /**
+   * {@link verify} for a request without a body, its URL given in two parts (`origin` +
+   * `target`, as the server has them) so that a remembered signature is checked without
+   * building the URL: the peer route's hot path.
+   */
+  verifyBodyless(method: string, origin: string, target: string, header: string | undefined, now = Date.now()): boolean {
+    if (header === undefined) return false;
+    const seen = this.#verified.get(header);
+    if (
+      seen !== undefined &&
+      seen.method === method &&
+      seen.url.length === origin.length + target.length &&
+      seen.url.startsWith(origin) &&
+      seen.url.endsWith(target)
+    )
+      return Math.abs(now - seen.ts) <= MAX_CLOCK_SKEW_MS;
+    const url = origin + target;
+    const ts = this.#verifyMac(method, url, '', '', header, now);
+    if (ts === undefined) return false;
+    if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
+    this.#verified.set(header, { method, url, ts });
+    return true;
   }
+
+  /** The timestamp of `header` when it is a valid, fresh signature of the request, else undefined. */
+  #verifyMac(method: string, url: string, length: string, digest: string, header: string | undefined, now: number): number | undefined {
+    // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
+    const match = header === undefined ? null : SIGNATURE.exec(header);
+    if (!match) return undefined;
+    const ts = Number(match[1]);
+    if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return undefined;
+    const given = Buffer.from(match[2], 'hex');
+    const expected = this.#mac(method, url, length, digest, ts);
+    return given.length === expected.length && timingSafeEqual(given, expected) ? ts : undefined;
+  }
+
+  #mac(method: string, url: string, length: string, digest: string, ts: number): Buffer {
+    return createHmac('sha256', this.#key).update(`${SCHEME}\n${ts}\n${method}\n${url}\n${length}\n${digest}`).digest();
+  }
+}
+
+/** What a remembered signature was made for. */
+interface Verified {
+  method: string;
+  url: string;
+  ts: number;
 }

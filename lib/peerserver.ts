@@ -99,6 +99,14 @@ export class PeerServer {
    */
   handle(req: IncomingMessage, res: ServerResponse, url = req.url ?? '/'): boolean {
     if (this.#closed || !url.startsWith(this.#options.basePath)) return false;
+    if (req.method === 'GET') {
+      try {
+        this.#serveGet(req, res, url);
+      } catch (err) {
+        reply(res, 500, `internal error: ${messageOf(err)}`);
+      }
+      return true;
+    }
     // #serve answers every expected failure itself; this catches the unexpected (a client that
     // vanished mid-body), so that one bad request can never take the process down.
     const drain = this.#options.drain;
@@ -131,7 +139,88 @@ export class PeerServer {
     this.#closed = true;
   }
 
-  /** The route, as golang/groupcache's ServeHTTP: check, parse, answer one get. */
+  /**
+   * `GET {basePath}{group}/{key}` (and `{basePath}_stats`): golang/groupcache's route, which every
+   * get from another peer takes. It does little more than a bare node:http server around it
+   * (BENCHMARKS.md, peer-serve): no async function, no header object (Node builds `req.headers`
+   * only when read: the headers acted on come from one pass over rawHeaders), no URL parsing but
+   * the path split, and a cached value is written in the microtask after its request arrived,
+   * without the wait-ms timers that only a load needs.
+   */
+  #serveGet(req: IncomingMessage, res: ServerResponse, url: string) {
+    const { basePath, signer, enabled } = this.#options;
+    if (!enabled) return reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
+    const h = new GetHeaders(req.rawHeaders);
+    // A GET may carry a body (nothing reads it): then its length and digest are signed like a POST's.
+    const length = h.length ?? (h.chunked ? 'chunked' : '');
+    const digest = h.digest ?? '';
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (signer) {
+      const origin = this.#self.of(h.host);
+      const signed =
+        length === '' && digest === ''
+          ? signer.verifyBodyless('GET', origin, url, h.auth)
+          : signer.verify({ method: 'GET', url: origin + url, length, digest }, h.auth);
+      if (!signed) return length === '' ? reply(res, 401, UNAUTHORIZED, unauthorizedHeaders()) : refuse(req, res, 401, UNAUTHORIZED, unauthorizedHeaders());
+    }
+    if (h.ring !== undefined) this.#options.agreement?.check(h.ring);
+    const peek = h.peek !== undefined;
+    if (this.#options.drain?.leaving && !peek) {
+      const text = 'leaving: this peer is shutting down; ask the next owner or load locally';
+      return length === '' ? reply(res, 503, text, { [LEAVING_HEADER]: '1' }) : refuse(req, res, 503, text, { [LEAVING_HEADER]: '1' });
+    }
+    if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
+    const slash = path.indexOf('/', basePath.length);
+    if (slash <= basePath.length) return reply(res, 400, `bad request: expected ${basePath}<group>/<key>`);
+    if (path.indexOf('/', slash + 1) >= 0) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
+    const group = decodePlain(path.slice(basePath.length, slash));
+    const key = decodePlain(path.slice(slash + 1));
+    if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
+    if (peek) return writeGet(res, this.#peek({ group, key }));
+    const found = this.#registry.getGroup(group);
+    if (!found) return reply(res, 404, `no such group: ${group}`);
+    this.#answerGet(res, found.getForPeer(key), { group, key }, h.wait);
+  }
+
+  /**
+   * Writes the answer of a plain GET once `pending` settles (a cached value: in the next
+   * microtask). Only a get still loading after that arms the asker's wait (WAIT_HEADER): its
+   * deadline and the `102 Processing` after {@link PROCESSING_AFTER_MS} (see #answer), so a hit
+   * sets no timer. Counted in flight for the drain until answered.
+   */
+  #answerGet(res: ServerResponse, pending: Promise<ByteView>, request: GetRequest, wait: string | undefined): void {
+    const drain = this.#options.drain;
+    drain?.enter();
+    let answered = false;
+    let timer: NodeJS.Timeout | undefined;
+    const answer = (result: PeerResult) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      drain?.leave();
+      writeGet(res, result);
+    };
+    pending.then(
+      (value) => answer(resultOf(value)),
+      (err) => answer(failure(err)),
+    );
+    if (wait === undefined) return; // golang/groupcache askers send none: they wait for the load
+    // Runs after the reaction above when `pending` was already settled (a reaction job queued first runs first).
+    queueMicrotask(() => {
+      const waitMs = answered ? undefined : waitOf(wait);
+      if (waitMs === undefined) return;
+      const expire = () => answer(failure(waitedOut(request, waitMs)));
+      if (waitMs <= PROCESSING_AFTER_MS) timer = setTimeout(expire, waitMs);
+      else
+        timer = setTimeout(() => {
+          if (!res.headersSent && !res.destroyed) res.writeProcessing();
+          timer = setTimeout(expire, waitMs - PROCESSING_AFTER_MS);
+        }, PROCESSING_AFTER_MS);
+    });
+  }
+
+  /** Every other method (batch POST, DELETE, PUT; 405 for the rest): check, parse, answer. */
   async #serve(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     const { basePath, signer, enabled } = this.#options;
     const query = url.indexOf('?');
@@ -153,9 +242,7 @@ export class PeerServer {
     }
     if (req.method === 'POST' && path === basePath && header(req, 'content-type') === BATCH_CONTENT_TYPE) return this.#serveBatch(req, res, length, digest);
     if (req.method === 'PUT') return this.#serveSet(req, res, length, digest);
-    if (req.method !== 'GET' && req.method !== 'DELETE')
-      return reply(res, 405, `method ${req.method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
-    if (req.method === 'GET' && path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
+    if (req.method !== 'DELETE') return reply(res, 405, `method ${req.method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
     const rest = path.slice(basePath.length);
     const slash = rest.indexOf('/');
     if (req.method === 'DELETE' && slash < 0) return this.#serveClear(res, rest);
@@ -165,11 +252,7 @@ export class PeerServer {
     const group = decodeSegment(rest.slice(0, slash));
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
-    if (req.method === 'DELETE') return this.#serveRemove(res, group, key);
-    const result = peek ? this.#peek({ group, key }) : await this.#answer({ group, key }, waitOf(req), res);
-    if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
-    const suffix = getResponseSuffix(result.expiresAt);
-    send(res, GET_RESPONSE_TYPE, getResponsePrefix(result.value.length, this.#writer), result.value, suffix);
+    return this.#serveRemove(res, group, key);
   }
 
   /** `DELETE {basePath}{group}/{key}` (mailgun/groupcache's route): drop the key here, owner or not. */
@@ -274,7 +357,7 @@ export class PeerServer {
       return reply(res, 400, `bad batch request: ${messageOf(err)}`);
     }
     if (requests.length > MAX_BATCH) return reply(res, 400, `bad batch request: ${requests.length} gets, over the limit of ${MAX_BATCH}`);
-    const waitMs = waitOf(req);
+    const waitMs = waitOf(header(req, WAIT_HEADER));
     if (header(req, 'accept')?.includes(BATCH_STREAM_TYPE)) return this.#stream(res, requests, waitMs);
     // An older geecache client: the whole answer at once, in order.
     const results = await Promise.all(requests.map((request) => this.#answer(request, waitMs)));
@@ -337,51 +420,36 @@ export class PeerServer {
     try {
       const value = group.peek(key);
       if (!value) return { ok: false, status: 404, error: PEEK_MISS, kind: PEEK_MISS };
-      return value.expiresAt === undefined
-        ? { ok: true, value: ByteView.unwrap(value) }
-        : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt };
+      return resultOf(value);
     } catch (err) {
       return failure(err);
     }
   }
 
-  /**
-   * One get for a peer, as the result a single request would answer: by `waitMs` at the latest,
-   * when given. A plain GET (`res`) whose load takes over {@link PROCESSING_AFTER_MS} is sent
-   * `102 Processing` meanwhile: the asker then knows this peer took the request and is working,
-   * however long the load, and never takes it for down.
-   */
-  #answer(request: GetRequest, waitMs?: number, res?: ServerResponse): Promise<PeerResult> {
+  /** One get of a batch, as the result a single request would answer: by `waitMs` at the latest, when given. */
+  #answer(request: GetRequest, waitMs?: number): Promise<PeerResult> {
     const group = this.#registry.getGroup(request.group);
     if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${request.group}` });
-    const result = group
-      .getForPeer(request.key)
-      .then(
-        (value): PeerResult =>
-          value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt },
-        failure,
-      );
+    const result = group.getForPeer(request.key).then(resultOf, failure);
     if (waitMs === undefined) return result;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<PeerResult>((resolve) => {
-      const expire = () => resolve(failure(waitedOut(request, waitMs)));
-      if (!res || waitMs <= PROCESSING_AFTER_MS) timer = setTimeout(expire, waitMs);
-      else
-        timer = setTimeout(() => {
-          if (!res.headersSent && !res.destroyed) res.writeProcessing();
-          timer = setTimeout(expire, waitMs - PROCESSING_AFTER_MS);
-        }, PROCESSING_AFTER_MS);
+      timer = setTimeout(() => resolve(failure(waitedOut(request, waitMs))), waitMs);
     });
     return Promise.race([result, deadline]).finally(() => clearTimeout(timer));
   }
+}
+
+/** A cached or loaded value as the result a peer is sent. */
+function resultOf(value: ByteView): PeerResult {
+  return value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt };
 }
 
 /**
  * How long the asker waits for a load ({@link WAIT_HEADER}, its loadTimeoutMs), or undefined
  * without a valid one (golang/groupcache clients send none: their requests wait for the load).
  */
-function waitOf(req: IncomingMessage): number | undefined {
-  const raw = header(req, WAIT_HEADER);
+function waitOf(raw: string | undefined): number | undefined {
   const ms = raw === undefined ? Number.NaN : Number(raw);
   return Number.isSafeInteger(ms) && ms > 0 && ms < 2 ** 31 ? ms : undefined;
 }
@@ -438,15 +506,69 @@ function header(req: IncomingMessage, name: string): string | undefined {
   return value;
 }
 
-/** Ends `res` with a 200 and `body` (+ `rest` + `tail`), unless the client is gone (the load still filled the cache). */
-function send(res: ServerResponse, type: string, body: Uint8Array, rest?: Uint8Array, tail?: Uint8Array): void {
+/**
+ * The headers a GET acts on, read in one pass over rawHeaders (see header(): repeats are joined
+ * the same way). Names are lowercased only when their length matches one of these.
+ */
+class GetHeaders {
+  host: string | undefined;
+  auth: string | undefined;
+  ring: string | undefined;
+  peek: string | undefined;
+  wait: string | undefined;
+  length: string | undefined;
+  chunked = false;
+  digest: string | undefined;
+
+  constructor(raw: string[]) {
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i].length;
+      if (n !== 4 && n !== 14 && n !== 15 && n !== 17 && n !== 18 && n !== 25) continue;
+      const name = raw[i].toLowerCase();
+      const value = raw[i + 1];
+      if (name === 'host') this.host = join(this.host, value);
+      else if (name === AUTH_HEADER) this.auth = join(this.auth, value);
+      else if (name === RING_HEADER) this.ring = join(this.ring, value);
+      else if (name === PEEK_HEADER) this.peek = join(this.peek, value);
+      else if (name === WAIT_HEADER) this.wait = join(this.wait, value);
+      else if (name === 'content-length') this.length = join(this.length, value);
+      else if (name === 'transfer-encoding') this.chunked = true;
+      else if (name === DIGEST_HEADER) this.digest = join(this.digest, value);
+    }
+  }
+}
+
+const join = (seen: string | undefined, value: string) => (seen === undefined ? value : `${seen}, ${value}`);
+
+/** A path segment decoded, or the same string when it has nothing to decode (the common case: no decodeURIComponent call). */
+function decodePlain(raw: string): string | undefined {
+  return raw.indexOf('%') < 0 && raw.indexOf('+') < 0 ? raw : decodeSegment(raw);
+}
+
+/**
+ * Ends a plain GET with its result, unless the client is gone (the load still filled the cache):
+ * a 200 with the GetResponse as its prefix (tag and length), the value as cached (never copied)
+ * and the expiry, corked into one write; or the failure as Go's http.Error, marked.
+ */
+function writeGet(res: ServerResponse, result: PeerResult) {
+  if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
   if (res.destroyed) return;
-  res.writeHead(200, { 'content-type': type, 'content-length': body.length + (rest?.length ?? 0) + (tail?.length ?? 0) });
-  if (!rest) return void res.end(body);
-  res.cork(); // one write to the socket, without copying the value into the body
-  res.write(body);
-  if (tail) res.write(rest);
-  res.end(tail ?? rest);
+  const { value } = result;
+  const prefix = getResponsePrefix(value.length);
+  const suffix = getResponseSuffix(result.expiresAt);
+  // An array of headers: Node's writeHead walks it without the for-in an object takes.
+  res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
+  res.cork();
+  res.write(prefix);
+  if (suffix) res.write(value);
+  res.end(suffix ?? value);
+}
+
+/** Ends `res` with a 200 and `body`, unless the client is gone (the load still filled the cache). */
+function send(res: ServerResponse, type: string, body: Uint8Array): void {
+  if (res.destroyed) return;
+  res.writeHead(200, { 'content-type': type, 'content-length': body.length });
+  res.end(body);
 }
 
 /**

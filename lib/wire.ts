@@ -172,10 +172,21 @@ export function encodeGetResponse(value: Uint8Array, expiresAt?: number): Uint8A
 
 /**
  * The bytes of a GetResponse that come before its value (field 1's tag and length), so a server
- * can send `prefix + value` without copying the value. Pass a writer to reuse (finish() resets it).
+ * can send `prefix + value` without copying the value. Written by hand into a Buffer (a few
+ * bytes: the tag, then the length as a varint; test/wire.test.ts checks them against the
+ * generated codec): a BinaryWriter's Uint8Array costs its chunk bookkeeping and, on every
+ * socket write, a conversion to a Buffer — both on the peer route's hot path.
  */
-export function getResponsePrefix(valueLength: number, writer = new BinaryWriter()): Uint8Array {
-  return writer.tag(1, WireType.LengthDelimited).uint32(valueLength).finish();
+export function getResponsePrefix(valueLength: number): Buffer {
+  let size = 2;
+  for (let n = valueLength >>> 7; n > 0; n >>>= 7) size++;
+  const prefix = Buffer.allocUnsafe(size);
+  prefix[0] = (1 << 3) | WireType.LengthDelimited;
+  let n = valueLength >>> 0;
+  let i = 1;
+  for (; n >= 0x80; n >>>= 7) prefix[i++] = (n & 0x7f) | 0x80;
+  prefix[i] = n;
+  return prefix;
 }
 
 /**

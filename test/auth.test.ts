@@ -52,4 +52,30 @@ describe('RequestSigner', () => {
     expect(s.verify(get({ url: `${url}x` }), sig, t)).to.equal(false);
     expect(s.verify(get({ url: `${url}?x=1` }), sig, t)).to.equal(false);
   });
+
+  it('verifyBodyless (origin and target apart) accepts exactly what verify accepts, remembered or not', () => {
+    const s = new RequestSigner('secret-a-0123456789');
+    const t = Date.now();
+    const origin = 'http://127.0.0.1:3000';
+    const target = '/_geecache/scores/k';
+    const sig = s.sign('GET', origin + target, t);
+    // Before and after the signature is remembered (the first success remembers it).
+    for (let round = 0; round < 2; round++) {
+      expect(s.verifyBodyless('GET', origin, target, sig, t), `round ${round}`).to.equal(true);
+      // The same characters split elsewhere are the same URL; anything else is not.
+      expect(s.verifyBodyless('GET', `${origin}/_geecache`, '/scores/k', sig, t)).to.equal(true);
+      expect(s.verifyBodyless('GET', 'http://127.0.0.1:3001', target, sig, t), 'another peer').to.equal(false);
+      expect(s.verifyBodyless('GET', origin, '/_geecache/scores/K', sig, t), 'another key of the same length').to.equal(false);
+      expect(s.verifyBodyless('GET', origin, `${target}?x=1`, sig, t), 'a query appended').to.equal(false);
+      expect(s.verifyBodyless('DELETE', origin, target, sig, t), 'another method').to.equal(false);
+      expect(s.verifyBodyless('GET', origin, target, undefined, t), 'no signature').to.equal(false);
+      expect(s.verifyBodyless('GET', origin, target, sig, t + MAX_CLOCK_SKEW_MS + 1), 'stale').to.equal(false);
+    }
+    // A signature remembered from verify() is the same one verifyBodyless finds, and the reverse.
+    const other = s.sign('GET', `${origin}/_geecache/scores/j`, t);
+    expect(s.verify(get({ url: `${origin}/_geecache/scores/j` }), other, t)).to.equal(true);
+    expect(s.verifyBodyless('GET', origin, '/_geecache/scores/j', other, t)).to.equal(true);
+    expect(s.verify(get({ url: `${origin}/_geecache/scores/i` }), other, t)).to.equal(false);
+    expect(new RequestSigner('secret-b-0123456789').verifyBodyless('GET', origin, target, sig, t), 'another secret').to.equal(false);
+  });
 });

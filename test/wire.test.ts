@@ -1,6 +1,7 @@
 // The hand-written codecs of lib/wire.ts against code generated from proto/geecache.proto by the
 // protobuf library's own generator (protoc-gen-es): random messages round-trip both ways.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import {
@@ -90,6 +91,13 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
     expect(readGetResponse(toBinary(GetResponseSchema, create(GetResponseSchema, { value: new Uint8Array([1]), expire: 0n })))).to.deep.equal({
       value: new Uint8Array([1]),
     });
+  });
+
+  it('GetResponse prefix (written by hand): the same bytes as the generated codec, across every varint length', () => {
+    for (const length of [0, 1, 127, 128, 300, 16_383, 16_384, 2 ** 21 - 1, 2 ** 21, 2 ** 28 - 1, 2 ** 28, 2 ** 32 - 1]) {
+      const generated = new BinaryWriter().tag(1, WireType.LengthDelimited).uint32(length).finish();
+      expect(getResponsePrefix(length), `length ${length}`).to.deep.equal(Buffer.from(generated));
+    }
   });
 
   it('SetRequest: both ways', () => {
