@@ -565,6 +565,37 @@ function corpus(origin: string): Case[] {
       check: (res) => expect(res.headers).not.to.have.property('x-injected'),
     },
     { name: "'+' is a space, as Go's url.QueryEscape sends it", request: { target: '/_geecache/scores/Jack+Sparrow' }, status: 200, served: 'Jack Sparrow' },
+
+    // The GET route reads its headers in one pass over rawHeaders, lowercasing only names of the lengths it knows.
+    {
+      name: 'header names in upper case (X-GEECACHE-AUTH, X-GEECACHE-WAIT-MS)',
+      request: {
+        target: `/_geecache/scores/${CACHED}`,
+        auth: 'none',
+        headers: [`X-GEECACHE-AUTH: ${signer.sign('GET', `/_geecache/scores/${CACHED}`)}`, 'X-GEECACHE-WAIT-MS: 5000'],
+      },
+      status: 200,
+      served: 'cached',
+    },
+    {
+      name: 'the signature in a header of the same name length (x-geecache-ring)',
+      request: { target: k, auth: 'none', headers: [`x-geecache-ring: ${signer.sign('GET', k)}`] },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'the signature under a name that differs in one letter (x-geecache-autz)',
+      request: { target: k, auth: 'none', headers: [`x-geecache-autz: ${signer.sign('GET', k)}`] },
+      status: 401,
+      body: UNAUTHORIZED,
+    },
+    {
+      name: 'a peek header in mixed case: a miss is a 404 peek miss, never a load',
+      request: { target: '/_geecache/scores/never-loaded', headers: ['X-Geecache-Peek: 1'] },
+      status: 404,
+      body: /^miss\n$/,
+      check: (res) => expect(res.headers['x-geecache-error']).to.equal('miss'),
+    },
   ];
   return cases;
 }

@@ -1,8 +1,8 @@
 // A real redis-server for the rows that compare with Express + Redis: Debian's binary, on
 // 127.0.0.1 and a free port, persistence off, killed with the bench's other children.
 import { spawn, spawnSync } from 'node:child_process';
-import fs from 'node:fs';
 import { pinned, track } from './common.mjs';
+import { procCpu } from './proccpu.mjs';
 
 /** The redis-server binary, or undefined when it is not installed (the rows then skip with a message). */
 export function findRedis() {
@@ -46,7 +46,6 @@ export async function startRedis(bin, port, cpus) {
     await new Promise((r) => setTimeout(r, 50));
   }
   const pid = child.pid;
-  const ticks = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
   return {
     name: `redis:${port}`,
     process: child,
@@ -55,10 +54,7 @@ export async function startRedis(bin, port, cpus) {
     output: () => output,
     async call(message) {
       if (message.cmd !== 'cpu') throw new Error(`redis handle: no command ${message.cmd}`);
-      // /proc/<pid>/stat: utime and stime (fields 14 and 15) in clock ticks.
-      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      const cpuUs = ((Number(fields[11]) + Number(fields[12])) * 1e6) / ticks;
-      return { cpuUs, wallNs: Number(process.hrtime.bigint()) };
+      return procCpu(pid);
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) {

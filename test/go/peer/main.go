@@ -9,6 +9,9 @@
 //	POST /owners      JSON [key, ...] in, JSON [owner, ...] out, from the same ring
 //	GET /stats        JSON of the group's Stats
 //
+// With -value-bytes N (the bench's peer-serve row) the getter returns N bytes of the key repeated
+// instead, as the bench's node servers do (Buffer.alloc(N, key)).
+//
 // Prints "ready <port>" once it listens. Built offline from Debian's packages:
 // GO111MODULE=off GOPATH=<dir>:/usr/share/gocode go build.
 package main
@@ -33,6 +36,7 @@ func main() {
 	self := flag.String("self", "", "this peer's base URL, e.g. http://127.0.0.1:8001")
 	peersFlag := flag.String("peers", "", "comma-separated base URLs of every peer, self included")
 	port := flag.Int("port", 0, "port to listen on, on 127.0.0.1")
+	valueBytes := flag.Int("value-bytes", 0, "if > 0: values are this many bytes of the key repeated, not \"value:\"+key")
 	flag.Parse()
 	if *self == "" || *peersFlag == "" {
 		fmt.Fprintln(os.Stderr, "usage: peer -self URL -peers URL,URL,... -port N")
@@ -52,6 +56,9 @@ func main() {
 			mu.Lock()
 			loads[key]++
 			mu.Unlock()
+			if *valueBytes > 0 {
+				return dest.SetBytes(repeatTo(key, *valueBytes))
+			}
 			return dest.SetString("value:" + key)
 		}))
 
@@ -107,4 +114,15 @@ func writeJSON(w http.ResponseWriter, v interface{}) {
 	if err := json.NewEncoder(w).Encode(v); err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 	}
+}
+
+// repeatTo is `key` repeated and cut to n bytes (Node's Buffer.alloc(n, key)); "-" for an empty key.
+func repeatTo(key string, n int) []byte {
+	if key == "" {
+		key = "-"
+	}
+	out := make([]byte, n)
+	for i := 0; i < n; i += copy(out[i:], key) {
+	}
+	return out
 }
