@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Most time a turn of the event loop spends in the app's handlers before the app requests it reads wait in order (see AppQueue). */
@@ -18,7 +19,8 @@ const SLICE_MS = 5;
  */
 export class AppQueue {
   readonly #app: (req: IncomingMessage, res: ServerResponse) => void;
-  #queue: ([IncomingMessage, ServerResponse] | undefined)[] = [];
+  /** Queued app requests, each bound to the async context it arrived in (see admit). */
+  #queue: ((() => void) | undefined)[] = [];
   #head = 0;
   /** Milliseconds spent in the app's handlers in this turn (reset when the turn ends). */
   #thisTurn = 0;
@@ -43,7 +45,12 @@ export class AppQueue {
       } finally {
         this.#thisTurn += performance.now() - start;
       }
-    } else this.#queue.push([req, res]);
+    } else {
+      // Bound to this request's async context: run later from the queue, its handler would
+      // otherwise see the context of whichever request scheduled the turn (AsyncLocalStorage,
+      // tracing spans started around the server's 'request' event).
+      this.#queue.push(AsyncResource.bind(() => this.#app(req, res)));
+    }
   }
 
   /** Ends the turn after the event loop's poll phase (setImmediate): resets the time spent, runs a slice of the queue. */
@@ -59,9 +66,9 @@ export class AppQueue {
     const until = performance.now() + SLICE_MS;
     try {
       while (this.#head < this.#queue.length) {
-        const next = this.#queue[this.#head] as [IncomingMessage, ServerResponse];
+        const next = this.#queue[this.#head] as () => void;
         this.#queue[this.#head++] = undefined;
-        this.#app(next[0], next[1]);
+        next();
         if (performance.now() >= until) break;
       }
     } finally {
