@@ -34,18 +34,18 @@ describe('AppQueue: queued app requests keep their async context', () => {
     close = () => cache.close();
     app.use(cache);
     app.get('/warm/:n', (_req, res) => res.send('ok'));
-    app.get('/r/:n', (req, res) => {
+    app.get('/r/:n', (_req, res) => {
       const until = performance.now() + BURN_MS;
       while (performance.now() < until);
       res.send(als.getStore()?.path ?? 'no context');
     });
     server = http.createServer(app);
     // What a tracing library does: every 'request' event runs in a context of its own.
-    const emit = server.emit;
-    server.emit = function (this: Server, event: string, ...args: unknown[]) {
-      if (event === 'request') return als.run({ path: (args[0] as http.IncomingMessage).url ?? '' }, () => emit.call(this, event, ...args));
-      return emit.call(this, event, ...args);
-    } as Server['emit'];
+    const emit = server.emit.bind(server) as (event: string, ...args: unknown[]) => boolean;
+    server.emit = ((event: string, ...args: unknown[]) => {
+      if (event === 'request') return als.run({ path: (args[0] as http.IncomingMessage).url ?? '' }, () => emit(event, ...args));
+      return emit(event, ...args);
+    }) as Server['emit'];
     cache.attach(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
