@@ -44,6 +44,8 @@ import {
 
 /** A plain GET from a geecache asker still loading after this long is sent `102 Processing`. */
 const PROCESSING_AFTER_MS = 100;
+/** Most GetResponse prefixes kept (one per value length: see PeerServer#prefixes). */
+const MAX_PREFIXES = 1024;
 
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
 /**
@@ -83,6 +85,12 @@ export class PeerServer {
   readonly #writer = new BinaryWriter();
   /** Which origins name this peer: signatures must be made for it. */
   readonly #self: SelfOrigin;
+  /**
+   * GetResponse prefixes (tag + length) by value length, made once: values of one length repeat
+   * (hot keys, fixed-size records), and a prefix is never written to after it is made, so one
+   * Buffer can go out on any number of sockets at once. At most {@link MAX_PREFIXES}, then it starts over.
+   */
+  readonly #prefixes = new Map<number, Buffer>();
   /** Body bytes being read right now, over all connections, by route (see #readBody). */
   readonly #bodyBytes = { batch: 0, set: 0 };
   #closed = false;
@@ -177,7 +185,7 @@ export class PeerServer {
     const group = decodePlain(path.slice(basePath.length, slash));
     const key = decodePlain(path.slice(slash + 1));
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
-    if (peek) return writeGet(res, this.#peek({ group, key }));
+    if (peek) return this.#writeGet(res, this.#peek({ group, key }));
     const found = this.#registry.getGroup(group);
     if (!found) return reply(res, 404, `no such group: ${group}`);
     this.#answerGet(res, found.getForPeer(key), { group, key }, h.wait);
@@ -199,7 +207,7 @@ export class PeerServer {
       answered = true;
       clearTimeout(timer);
       drain?.leave();
-      writeGet(res, result);
+      this.#writeGet(res, result);
     };
     pending.then(
       (value) => answer(resultOf(value)),
@@ -218,6 +226,30 @@ export class PeerServer {
           timer = setTimeout(expire, waitMs - PROCESSING_AFTER_MS);
         }, PROCESSING_AFTER_MS);
     });
+  }
+
+  /**
+   * Ends a plain GET with its result, unless the client is gone (the load still filled the cache):
+   * a 200 with the GetResponse as its prefix (tag and length), the value as cached (never copied)
+   * and the expiry, corked into one write; or the failure as Go's http.Error, marked.
+   */
+  #writeGet(res: ServerResponse, result: PeerResult) {
+    if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
+    if (res.destroyed) return;
+    const { value } = result;
+    let prefix = this.#prefixes.get(value.length);
+    if (prefix === undefined) {
+      if (this.#prefixes.size >= MAX_PREFIXES) this.#prefixes.clear();
+      prefix = getResponsePrefix(value.length);
+      this.#prefixes.set(value.length, prefix);
+    }
+    const suffix = getResponseSuffix(result.expiresAt);
+    // An array of headers: Node's writeHead walks it without the for-in an object takes.
+    res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
+    res.cork();
+    res.write(prefix);
+    if (suffix) res.write(value);
+    res.end(suffix ?? value);
   }
 
   /** Every other method (batch POST, DELETE, PUT; 405 for the rest): check, parse, answer. */
@@ -543,25 +575,6 @@ const join = (seen: string | undefined, value: string) => (seen === undefined ? 
 /** A path segment decoded, or the same string when it has nothing to decode (the common case: no decodeURIComponent call). */
 function decodePlain(raw: string): string | undefined {
   return raw.indexOf('%') < 0 && raw.indexOf('+') < 0 ? raw : decodeSegment(raw);
-}
-
-/**
- * Ends a plain GET with its result, unless the client is gone (the load still filled the cache):
- * a 200 with the GetResponse as its prefix (tag and length), the value as cached (never copied)
- * and the expiry, corked into one write; or the failure as Go's http.Error, marked.
- */
-function writeGet(res: ServerResponse, result: PeerResult) {
-  if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
-  if (res.destroyed) return;
-  const { value } = result;
-  const prefix = getResponsePrefix(value.length);
-  const suffix = getResponseSuffix(result.expiresAt);
-  // An array of headers: Node's writeHead walks it without the for-in an object takes.
-  res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
-  res.cork();
-  res.write(prefix);
-  if (suffix) res.write(value);
-  res.end(suffix ?? value);
 }
 
 /** Ends `res` with a 200 and `body`, unless the client is gone (the load still filled the cache). */
