@@ -9,7 +9,7 @@ import type { Logger } from './logger.js';
 import { LRU } from './lru.js';
 import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
-import { HotCopy, Renewals } from './renewal.js';
+import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
 import type { Bytes, Getter, GroupOptions } from './types.js';
@@ -49,6 +49,10 @@ export class Group {
   readonly #hotCache: LRU;
   /** Hot copies being fetched again ahead of their expiry (see #renew). */
   readonly #renewals = new Renewals();
+  /** Copies read before their renew point, renewed when they reach it (if still the key's copy). */
+  readonly #renewQueue = new RenewalQueue((key, copy) => {
+    if (this.#hotCache.peek(key) === copy) this.#renew(key, copy);
+  });
   /** Merges concurrent gets of a key, covering the peer fetch and the local load. */
   readonly #flight = new Flight<ByteView>();
   /** Merges runs of the getter, whether started by this process or for a peer. */
@@ -172,6 +176,7 @@ export class Group {
     this.#missing.clear();
     this.#mainCache.clear();
     this.#hotCache.clear();
+    this.#renewQueue.clear();
   }
 
   /**
@@ -265,6 +270,7 @@ export class Group {
   /** Stops retrying removes (the middleware's close()). */
   close(): void {
     this.#invalidator.close();
+    this.#renewQueue.clear();
   }
 
   /** The cluster as cluster-wide writes see it, when the picker can tell (HttpPool and Membership can). */
@@ -291,8 +297,10 @@ export class Group {
     const hot = this.#hotCache.get(key) as HotCopy | undefined;
     if (hot !== undefined) {
       this.stats.cacheHits++;
-      // Past the middle of its life, a read copy is fetched again in the background (lib/renewal.ts).
+      // Past the middle of its life, a read copy is fetched again in the background (lib/renewal.ts);
+      // before it, the read is noted, and the copy is renewed when it gets there.
       if (hot.renewAt <= this.#clock.now()) this.#renew(key, hot);
+      else hot.read = true;
     }
     return hot;
   }
@@ -353,7 +361,7 @@ export class Group {
     const ttl = this.#fresh.copyTtl(value.expiresAt, now);
     if (ttl !== undefined && ttl <= 0) return;
     if (value instanceof HotCopy) value.keptFor(ttl, this.#fresh.config.hotTtlMs, now);
-    cache.add(key, value, ttl);
+    if (cache.add(key, value, ttl) && value instanceof HotCopy && value.renewAt !== Number.POSITIVE_INFINITY) this.#renewQueue.track(key, value);
   }
 
   async #load(key: string): Promise<ByteView> {

@@ -63,6 +63,11 @@ export class LRU {
     return value;
   }
 
+  /** The entry for `key` (unexpired), without counting a lookup or marking it recently used. */
+  peek(key: string): ByteView | undefined {
+    return this.#cache?.peek(key);
+  }
+
   /** True when `key` has an entry; unlike get(), neither counts a lookup nor marks it recently used. */
   has(key: string): boolean {
     return this.#cache?.has(key) ?? false;

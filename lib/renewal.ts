@@ -1,10 +1,12 @@
 /**
  * Renewal ahead of expiry for hot copies: a copy of a value another peer owns lives at most
- * `hotTtlMs` (the staleness bound for non-owners, {@link Freshness.copyTtl}); a key read past
- * the middle of its copy's life is fetched again from its owner in the background, so a key
- * that is read keeps being answered from this process instead of being refetched on the request
- * path each time its copy runs out. The renewed value is a new fetch with a new `hotTtlMs`, so
- * no copy is ever served longer than `hotTtlMs` after its owner sent it.
+ * `hotTtlMs` (the staleness bound for non-owners, {@link Freshness.copyTtl}); a copy that is
+ * read is fetched again from its owner in the background once it is past the middle of its
+ * life — at the first read after that point, or at that point when it was read before — so a key
+ * that is read at least once per `hotTtlMs` keeps being answered from this process instead of
+ * being refetched on the request path each time its copy runs out. The renewed value is a new
+ * fetch with a new `hotTtlMs`, so no copy is ever served longer than `hotTtlMs` after its owner
+ * sent it. A copy nobody reads is never renewed.
  */
 import { ByteView } from './byteview.js';
 
@@ -19,6 +21,10 @@ export const RENEW_AFTER = 0.5;
 
 /** Most keys being renewed at once; past it, a copy due for renewal just expires as it would without. */
 export const MAX_RENEWALS = 10_000;
+/** How often copies that were read before their renew point are checked for having reached it. */
+export const RENEW_SWEEP_MS = 100;
+/** Most copies waiting for their renew point; past it, new ones are renewed only by a read after it. */
+export const MAX_WAITING = 100_000;
 
 /**
  * A value fetched from its owner, as kept in the hot cache: a ByteView that also knows when a
@@ -31,6 +37,8 @@ export class HotCopy extends ByteView {
    * be renewed (not kept yet, its renewal started already, or it ends with the value's own expiry).
    */
   renewAt = Number.POSITIVE_INFINITY;
+  /** Read (answered from the hot cache) before its renew point: renewed when it reaches it. */
+  read = false;
 
   /** A value as its owner sent it: `bytes` are the response's, kept without a copy when they fill their buffer. */
   constructor(bytes: Uint8Array, expiresAt: number | undefined) {
@@ -71,5 +79,65 @@ export class Renewals {
   /** Keys being renewed now. */
   get size(): number {
     return this.#running.size;
+  }
+}
+
+/**
+ * Copies kept in the hot cache, in the order they reach their renew point (a copy's renew point
+ * is its keeping time + half of hotTtlMs, so arrival order is renew order): every
+ * {@link RENEW_SWEEP_MS} the ones past it are handed to `renew` if they were read meanwhile and
+ * not renewed yet; the others are let go (they expire, or a read after the point renews them).
+ * The timer runs only while copies wait, unref'd.
+ */
+export class RenewalQueue {
+  #keys: string[] = [];
+  #copies: HotCopy[] = [];
+  #head = 0;
+  #timer: NodeJS.Timeout | undefined;
+  readonly #renew: (key: string, copy: HotCopy) => void;
+
+  /** `renew(key, copy)` is called for each read copy that reached its renew point. */
+  constructor(renew: (key: string, copy: HotCopy) => void) {
+    this.#renew = renew;
+  }
+
+  /** `copy` was just kept for `key` with a finite renewAt. */
+  track(key: string, copy: HotCopy): void {
+    if (this.#keys.length - this.#head >= MAX_WAITING) return;
+    this.#keys.push(key);
+    this.#copies.push(copy);
+    if (!this.#timer) {
+      this.#timer = setInterval(() => this.#sweep(), RENEW_SWEEP_MS);
+      this.#timer.unref();
+    }
+  }
+
+  /** Drops every waiting copy (a clear; also close()). */
+  clear(): void {
+    this.#keys = [];
+    this.#copies = [];
+    this.#head = 0;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #sweep(now = Date.now()): void {
+    const keys = this.#keys;
+    const copies = this.#copies;
+    let i = this.#head;
+    for (; i < copies.length; i++) {
+      const copy = copies[i];
+      // Infinity: renewed already, by a read after its point.
+      if (copy.renewAt === Number.POSITIVE_INFINITY) continue;
+      if (copy.renewAt > now) break;
+      if (copy.read) this.#renew(keys[i], copy);
+    }
+    this.#head = i;
+    if (i === copies.length) this.clear();
+    else if (i > 1024 && i * 2 > copies.length) {
+      this.#keys = keys.slice(i);
+      this.#copies = copies.slice(i);
+      this.#head = 0;
+    }
   }
 }

@@ -37,14 +37,15 @@ describe('renewal of hot copies ahead of expiry', function () {
   let asker: FreshPeer;
   let owner: FreshPeer;
   let served: { readonly count: number };
-  before(async () => {
+  // A cluster per test: copies read in one test are renewed (and counted by the owner) after it.
+  beforeEach(async () => {
     c = await startFreshCluster(2, { hotTtlMs: HOT_TTL_MS });
     [asker, owner] = c.peers;
     served = countPeerRequests(owner);
   });
-  after(() => c.close());
-  afterEach(() => {
+  afterEach(async () => {
     c.gate = undefined;
+    await c.close();
   });
 
   it('keys read all the time stay answered from their hot copies across several hotTtlMs, renewed by the owner in batches', async () => {
@@ -85,6 +86,23 @@ describe('renewal of hot copies ahead of expiry', function () {
     expect(String(await asker.group.get(key))).to.equal(`${key}:v1`);
     expect(asker.group.stats.loads, 'the copy had run out').to.equal(loads + 1);
     expect(owner.group.stats.serverRequests).to.equal(ownerGets + 1);
+  });
+
+  it('a copy read once before its renew point is renewed when it gets there, once: the renewed copy, unread, runs out', async () => {
+    const [key] = keysOwnedBy(c, owner, 1, 'readonce');
+    await asker.group.get(key);
+    const fetchedAt = Date.now();
+    expect(String(asker.group.peek(key)), 'read at once, well before half its life').to.equal(`${key}:v1`);
+    const ownerGets = owner.group.stats.serverRequests;
+    const renewals = asker.group.stats.hotRenewals;
+    await until('renewed without another read', () => asker.group.stats.hotRenewals > renewals, 500);
+    expect(owner.group.stats.serverRequests).to.equal(ownerGets + 1);
+    // Nobody reads the renewed copy: no second renewal, and it runs out.
+    await until('two hotTtlMs have passed', () => Date.now() > fetchedAt + 2 * HOT_TTL_MS + 100);
+    expect(owner.group.stats.serverRequests, 'renewed once only').to.equal(ownerGets + 1);
+    const loads = asker.group.stats.loads;
+    expect(String(await asker.group.get(key))).to.equal(`${key}:v1`);
+    expect(asker.group.stats.loads, 'the renewed copy had run out').to.equal(loads + 1);
   });
 
   it('a remove while a renewal is in flight wins: the renewal does not store the old value', async () => {
