@@ -142,6 +142,30 @@ describe('renewal of hot copies ahead of expiry', function () {
     }
   });
 
+  it('a renewal held up by a slow load at the owner never delays a get of another key from that owner', async () => {
+    const [slow, fast] = keysOwnedBy(c, owner, 2, 'lanes');
+    await asker.group.get(slow);
+    owner.group.forget(slow); // its renewal will run the owner's getter, held at the gate
+    const loads = c.loads(slow);
+    let release = () => {};
+    c.gate = new Promise<void>((r) => {
+      release = r;
+    });
+    try {
+      await until('the renewal runs the getter at the owner', () => {
+        asker.group.peek(slow);
+        return c.loads(slow) > loads;
+      });
+      c.gate = undefined; // later getter runs answer at once; the renewal's stays held
+      const renewals = asker.group.stats.hotRenewals;
+      expect(String(await asker.group.get(fast))).to.equal(`${fast}:v1`);
+      expect(asker.group.stats.hotRenewals, 'the renewal is still waiting').to.equal(renewals);
+    } finally {
+      release();
+    }
+    await until('the held renewal completes', () => asker.group.stats.hotRenewals > 0);
+  });
+
   it('the staleness bound holds: a value changed at its owner alone reaches a copy that renewals keep alive', async () => {
     const [key] = keysOwnedBy(c, owner, 1, 'changed');
     await asker.group.get(key);
