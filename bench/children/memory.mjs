@@ -157,9 +157,10 @@ async function hot({ self, owner, secret, maxBytes, hotCacheFraction, perBatch, 
     };
   };
   try {
-    while (group.cacheStats().hot.evictions === 0) await step();
+    const evicted = group.cacheStats().hot.evictions; // by the warm-up, in a small cache
+    while (group.cacheStats().hot.evictions === evicted) await step();
     const full = await snapshot();
-    const target = group.cacheStats().hot.items;
+    const target = evicted + group.cacheStats().hot.items;
     while (group.cacheStats().hot.evictions < target) await step();
     const churned = await snapshot();
     return { full, churned };
