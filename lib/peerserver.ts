@@ -86,11 +86,13 @@ export class PeerServer {
   /** Which origins name this peer: signatures must be made for it. */
   readonly #self: SelfOrigin;
   /**
-   * GetResponse prefixes (tag + length) by value length, made once: values of one length repeat
-   * (hot keys, fixed-size records), and a prefix is never written to after it is made, so one
-   * Buffer can go out on any number of sockets at once. At most {@link MAX_PREFIXES}, then it starts over.
+   * GetResponse prefixes (tag + length) by value length as latin1 strings (one character per
+   * byte), made once: values of one length repeat (hot keys, fixed-size records). A string, so
+   * that Node joins it to the response's header block (it does so for a first write that is a
+   * latin1 string): the socket then gets two pieces, headers + prefix and the value, as a bare
+   * server's `end(body)` gives it, not three. At most {@link MAX_PREFIXES}, then it starts over.
    */
-  readonly #prefixes = new Map<number, Buffer>();
+  readonly #prefixes = new Map<number, string>();
   /** Body bytes being read right now, over all connections, by route (see #readBody). */
   readonly #bodyBytes = { batch: 0, set: 0 };
   #closed = false;
@@ -240,14 +242,14 @@ export class PeerServer {
     let prefix = this.#prefixes.get(value.length);
     if (prefix === undefined) {
       if (this.#prefixes.size >= MAX_PREFIXES) this.#prefixes.clear();
-      prefix = getResponsePrefix(value.length);
+      prefix = getResponsePrefix(value.length).toString('latin1');
       this.#prefixes.set(value.length, prefix);
     }
     const suffix = getResponseSuffix(result.expiresAt);
     // An array of headers: Node's writeHead walks it without the for-in an object takes.
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
     res.cork();
-    res.write(prefix);
+    res.write(prefix, 'latin1');
     if (suffix) res.write(value);
     res.end(suffix ?? value);
   }
