@@ -85,7 +85,10 @@ serve({
   stats: () => (cache ? { stats: cache.group('v').stats, cache: cache.group('v').cacheStats() } : {}),
   memory: () => process.memoryUsage(),
 });
-const server = app.listen(config.port ?? 0, '127.0.0.1', () => {
+// As the geecache peers (test/fixtures/peer.mjs): the stampede row opens 3,334 sockets per front
+// before its burst, which a 511-connection backlog and a 5 s keep-alive cut (ECONNRESET) on a loaded machine.
+const server = app.listen({ port: config.port ?? 0, host: '127.0.0.1', backlog: 4096 }, () => {
   if (cache) cache.attach(server);
   ready(/** @type {import('node:net').AddressInfo} */ (server.address()).port);
 });
+server.keepAliveTimeout = 60_000;
