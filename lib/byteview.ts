@@ -18,6 +18,24 @@ const EMPTY = Buffer.alloc(0);
 export const HEAP_VALUE_MAX_BYTES = 16 * 1024;
 
 /**
+ * The warning to give when caches of `totalMaxBytes` (the sum of a process's groups' maxBytes)
+ * may not fit V8's heap of `heapLimit` bytes (`v8.getHeapStatistics().heap_size_limit`), or
+ * undefined. Values up to HEAP_VALUE_MAX_BYTES live in that heap: a process whose full caches
+ * need more would die of "heap out of memory". Half the limit leaves room for the app's own heap
+ * and for the garbage of a churning cache.
+ */
+export function heapLimitWarning(totalMaxBytes: number, heapLimit: number): string | undefined {
+  if (totalMaxBytes * 2 <= heapLimit) return undefined;
+  const mib = (bytes: number) => Math.ceil(bytes / 2 ** 20);
+  return (
+    `geecache: the groups' maxBytes add up to ${mib(totalMaxBytes)} MiB, more than half of V8's heap limit (${mib(heapLimit)} MiB), ` +
+    `and values up to ${HEAP_VALUE_MAX_BYTES / 1024} KiB are kept in that heap: full caches of small values could end the process with "heap out of memory". ` +
+    `Start node with --max-old-space-size=${mib(totalMaxBytes) * 2 + 512} (twice maxBytes, plus 512 MiB for the app; or NODE_OPTIONS), or lower maxBytes. ` +
+    'Values over that size live outside the heap: if all of yours are larger, ignore this.'
+  );
+}
+
+/**
  * An immutable cached value: bytes or a string, as golang/groupcache's ByteView holds either.
  *
  * The cache hands the same value to every caller, so no caller may be able to change it: bytes

@@ -1,7 +1,8 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import v8 from 'node:v8';
 import { RingAgreement } from './agreement.js';
 import { RequestSigner } from './auth.js';
-import type { ByteView } from './byteview.js';
+import { type ByteView, heapLimitWarning } from './byteview.js';
 import { localStats, ringName, type StatsSource } from './clusterstats.js';
 import { dashboard } from './dashboard.js';
 import type { Discovery } from './discovery.js';
@@ -88,6 +89,11 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const pool = new HttpPool(config, signer);
   const membership = new Membership(pool, config.discovery, config.logger, Math.max(config.backoffMs, 1_000));
   for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership, config.logger);
+  const heapWarning = heapLimitWarning(
+    config.groups.reduce((sum, g) => sum + Math.max(0, g.maxBytes), 0),
+    v8.getHeapStatistics().heap_size_limit,
+  );
+  if (heapWarning) config.logger.warn(heapWarning);
   const ring = ringName(config.ring);
   const drain = new Drain();
   const agreement = new RingAgreement(config.logger);

@@ -1,6 +1,7 @@
+import v8 from 'node:v8';
 import { expect } from 'chai';
-import { ByteView, Group } from 'geecache';
-import { HEAP_VALUE_MAX_BYTES } from '../lib/byteview.js';
+import { ByteView, Group, geecache } from 'geecache';
+import { HEAP_VALUE_MAX_BYTES, heapLimitWarning } from '../lib/byteview.js';
 
 describe('ByteView', () => {
   it('holds a string as UTF-8: length counts bytes, toString decodes', () => {
@@ -113,6 +114,28 @@ describe('ByteView', () => {
     const single = new Uint8Array(new ArrayBuffer(HEAP_VALUE_MAX_BYTES + 4), 3); // one get's answer: 3 bytes of protobuf, then the value
     expect(ByteView.unwrap(new ByteView(single, false)).buffer).to.equal(single.buffer);
     expect(ByteView.unwrap(new ByteView(new Uint8Array(0))).length).to.equal(0);
+  });
+
+  it("geecache() warns once, naming --max-old-space-size, when the groups' maxBytes exceed half of the heap limit; not otherwise", async () => {
+    const limit = v8.getHeapStatistics().heap_size_limit;
+    const warnings: string[] = [];
+    const logger = { warn: (m: string) => warnings.push(m) };
+    const getter = () => 'v';
+    const big = geecache({
+      self: 'http://127.0.0.1:1',
+      logger,
+      groups: { a: { maxBytes: Math.ceil(limit / 4), getter }, b: { maxBytes: Math.ceil(limit / 3), getter } },
+    });
+    await big.close();
+    const heap = warnings.filter((w) => w.includes('--max-old-space-size'));
+    expect(heap, warnings.join('\n')).to.have.length(1);
+    expect(heap[0]).to.include(`${Math.ceil((Math.ceil(limit / 4) + Math.ceil(limit / 3)) / 2 ** 20)} MiB`);
+    warnings.length = 0;
+    const small = geecache({ self: 'http://127.0.0.1:1', logger, groups: { a: { maxBytes: Math.floor(limit / 4), getter } } });
+    await small.close();
+    expect(warnings.filter((w) => w.includes('--max-old-space-size'))).to.deep.equal([]);
+    expect(heapLimitWarning(2 ** 30, 2 ** 31)).to.equal(undefined);
+    expect(heapLimitWarning(2 ** 30 + 1, 2 ** 31)).to.include('--max-old-space-size=2562');
   });
 
   describe('inside a Group', () => {
