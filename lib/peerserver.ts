@@ -204,17 +204,15 @@ export class PeerServer {
     drain?.enter();
     let answered = false;
     let timer: NodeJS.Timeout | undefined;
-    const answer = (result: PeerResult) => {
+    const answer = (result: PeerResult | ByteView) => {
       if (answered) return;
       answered = true;
       clearTimeout(timer);
       drain?.leave();
-      this.#writeGet(res, result);
+      if (result instanceof ByteView) this.#writeView(res, result);
+      else this.#writeGet(res, result);
     };
-    pending.then(
-      (value) => answer(resultOf(value)),
-      (err) => answer(failure(err)),
-    );
+    pending.then(answer, (err) => answer(failure(err)));
     if (wait === undefined) return; // golang/groupcache askers send none: they wait for the load
     // Runs after the reaction above when `pending` was already settled (a reaction job queued first runs first).
     queueMicrotask(() => {
@@ -239,12 +237,7 @@ export class PeerServer {
     if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     if (res.destroyed) return;
     const { value } = result;
-    let prefix = this.#prefixes.get(value.length);
-    if (prefix === undefined) {
-      if (this.#prefixes.size >= MAX_PREFIXES) this.#prefixes.clear();
-      prefix = getResponsePrefix(value.length).toString('latin1');
-      this.#prefixes.set(value.length, prefix);
-    }
+    const prefix = this.#prefixOf(value.length);
     const suffix = getResponseSuffix(result.expiresAt);
     // An array of headers: Node's writeHead walks it without the for-in an object takes.
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
@@ -252,6 +245,43 @@ export class PeerServer {
     res.write(prefix, 'latin1');
     if (suffix) res.write(value);
     res.end(suffix ?? value);
+  }
+
+  /**
+   * #writeGet for a value as the cache holds it. ByteView keeps values up to 16 KiB as strings
+   * (byteview.ts); ByteView.unwrap would encode one into a new Buffer for every request. A
+   * string one byte per character (bytes kept as latin1, or ASCII text) is written as it is
+   * instead, after the prefix in the same string, which Node joins to the header block: one
+   * piece, one copy into the socket (Node's own, as for any string). Other text goes as UTF-8.
+   */
+  #writeView(res: ServerResponse, view: ByteView) {
+    const held = ByteView.held(view);
+    if (typeof held !== 'string') return this.#writeGet(res, resultOf(view));
+    if (res.destroyed) return;
+    const prefix = this.#prefixOf(view.length);
+    const suffix = getResponseSuffix(view.expiresAt);
+    res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + view.length + (suffix?.length ?? 0))]);
+    // Its UTF-8 length is its length only when every character is one byte: then latin1 writes exactly those bytes.
+    const latin1 = held.length === view.length;
+    if (latin1 && !suffix) return void res.end(prefix + held, 'latin1');
+    res.cork();
+    if (latin1) res.write(prefix + held, 'latin1');
+    else {
+      res.write(prefix, 'latin1');
+      res.write(held, 'utf8');
+    }
+    res.end(suffix);
+  }
+
+  /** The GetResponse prefix for a value of `length` bytes (see #prefixes). */
+  #prefixOf(length: number): string {
+    let prefix = this.#prefixes.get(length);
+    if (prefix === undefined) {
+      if (this.#prefixes.size >= MAX_PREFIXES) this.#prefixes.clear();
+      prefix = getResponsePrefix(length).toString('latin1');
+      this.#prefixes.set(length, prefix);
+    }
+    return prefix;
   }
 
   /** Every other method (batch POST, DELETE, PUT; 405 for the rest): check, parse, answer. */
