@@ -3,10 +3,12 @@
 // Also measured: the same with secret: false (no HMAC check), the Express-routed peer path
 // (fastPath: false), and the reference a Go user would run: golang/groupcache's own peer route
 // (an HTTPPool, test/go/peer; skipped with a message where go or the groupcache package is
-// missing). Each server is its own process; the load is a third one.
+// missing). Each server is its own process; the load is a third one. With wrk, a second pass loads
+// bare, signed and open at the same time (a wrk each) and compares their CPU per request round by
+// round: on a machine shared with other jobs, the servers then see the same moment.
 import { RequestSigner } from '../../dist/auth.js';
 import { encodeGetResponse } from '../../dist/wire.js';
-import { freePorts, get200, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
+import { freePorts, get200, median, round, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
 import { buildGoPeer, goAvailable, NO_GO, startGoPeer } from '../lib/gopeer.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
@@ -79,6 +81,13 @@ export async function run({ loadgen, log }) {
     // golang/groupcache ignores the signature header; it is sent all the same, so every server reads the same request size.
     if (go) configs.push({ id: 'go', servers: [go], load: () => ({ url: url(go.port) + GO_PATH, headers: signed(go)().headers }) });
     const m = await measure(loadgen, configs, { log });
+    // The node servers that answer at the same rate only: routed (a fifth of the rate) would just take CPU from them, and
+    // Go's runtime, short of cores, spends CPU spinning (2× its own figure alone, measured), so neither is compared here.
+    const peers = configs.filter((c) => c.id !== 'routed' && c.id !== 'go');
+    const together = loadgen.kind === 'wrk' ? await measureTogether(loadgen, peers, log) : undefined;
+    const togetherRatio = (id) => (together?.[id] ? round(median(together[id].map((x, i) => together.bare[i] / x)), 3) : Number.NaN);
+    const togetherSaid = (id) =>
+      `${round(median(together?.[id] ?? []), 1)} vs ${round(median(together?.bare ?? []), 1)} µs/req, median of ${together?.bare.length} rounds`;
     const ratio = pairedRatio(m, 'fastSigned', 'bare');
     const refCpu = m.bare.cpu[0];
     const said = (id) => `${Math.round(m[id].rps)} vs ${Math.round(m.bare.rps)} req/s; server CPU ${m[id].cpuUsPerReq} vs ${m.bare.cpuUsPerReq} µs/req`;
@@ -120,6 +129,17 @@ export async function run({ loadgen, log }) {
           goal: GOAL,
           measured: `what the throughput ratio would be if the server, not the load generator, were the bottleneck (bare server at ${refCpu}% CPU)`,
         },
+        // Only with wrk (several load generators at once); BENCH_LOADGEN=autocannon runs skip it.
+        ...(together
+          ? [
+              {
+                label: '… same, server CPU per request, every server loaded at once (paired in time): bare ÷ this',
+                value: togetherRatio('fastSigned'),
+                goal: GOAL,
+                measured: `${togetherSaid('fastSigned')}: each round's servers shared the machine at the same moment, so other jobs' load falls on all alike`,
+              },
+            ]
+          : []),
         { label: 'fast path, secret: false: throughput', value: pairedRatio(m, 'fastOpen', 'bare'), measured: said('fastOpen') },
         { label: '… same, server CPU per request: bare ÷ this', value: cpuRatio(m, 'fastOpen', 'bare'), measured: '' },
         { label: 'Express-routed (fastPath: false), signed: throughput', value: pairedRatio(m, 'routed', 'bare'), measured: said('routed') },
@@ -133,6 +153,8 @@ export async function run({ loadgen, log }) {
         rounds: settings.rounds,
         loadgen: loadgen.kind,
         measurements: m,
+        // Server CPU µs per request in each round of the pass with every server loaded at once (wrk only).
+        together,
         // Below ~90% the load generator, not the server, was the bottleneck and ratios are compressed toward 1.
         referenceServerCpuPercent: refCpu,
         loadgenBound: refCpu < 90,
@@ -142,4 +164,30 @@ export async function run({ loadgen, log }) {
   } finally {
     await stopAll(handles);
   }
+}
+
+/**
+ * Server CPU per request with every config's server loaded at the same time, each by its own wrk
+ * (the connections shared out), for settings.rounds rounds of duration/rounds seconds. On a
+ * machine shared with other jobs the interleaved rounds of measure() put each server in a
+ * different moment; here the servers compared in a round saw the same moment.
+ * @param {import('../lib/types.js').Loadgen} loadgen wrk (runs in parallel: a process each)
+ * @param {{ id: string, servers: import('../lib/types.js').ChildHandle[], load: () => any }[]} configs
+ * @param {(...args: unknown[]) => void} log
+ * @returns {Promise<Record<string, number[]>>} µs of CPU per answered request, by config, per round
+ */
+async function measureTogether(loadgen, configs, log) {
+  const { rounds } = settings;
+  const duration = settings.duration / rounds;
+  const connections = Math.max(1, Math.round(settings.connections / configs.length));
+  /** @type {Record<string, number[]>} */
+  const runs = Object.fromEntries(configs.map((c) => [c.id, []]));
+  for (let r = 0; r < rounds; r++) {
+    const before = await Promise.all(configs.map((c) => c.servers[0].call({ cmd: 'cpu' })));
+    const results = await Promise.all(configs.map((c) => loadgen.run({ ...c.load(), connections, duration })));
+    const after = await Promise.all(configs.map((c) => c.servers[0].call({ cmd: 'cpu' })));
+    for (const [i, c] of configs.entries()) runs[c.id].push((after[i].cpuUs - before[i].cpuUs) / results[i].ok);
+    log(`  together, round ${r + 1}/${rounds}: ${configs.map((c) => `${c.id} ${runs[c.id][r].toFixed(1)}`).join(', ')} µs CPU/req`);
+  }
+  return runs;
 }
