@@ -125,6 +125,21 @@ export class Group {
   }
 
   /**
+   * getForPeer's synchronous half, for the peer route's hot path: the cached value, counted as a
+   * peer's get, or undefined (a bad key, or not cached) counting nothing, for getForPeer to
+   * answer. A hit then costs no promise nor the microtask it takes to settle (BENCHMARKS.md,
+   * peer-serve). @internal
+   */
+  cachedForPeer(key: string): ByteView | undefined {
+    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength) return undefined;
+    const cached = this.#lookupCache(key);
+    if (cached === undefined) return undefined;
+    this.stats.gets++;
+    this.stats.serverRequests++;
+    return cached;
+  }
+
+  /**
    * The value of `key` for another peer's request. Never forwarded to a third peer: two peers
    * that disagree on the owner would otherwise pass a key back and forth (golang/groupcache
    * deadlocks there until a timeout). A bad key rejects with a BadKeyError.
