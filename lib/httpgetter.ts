@@ -56,7 +56,7 @@ const PROBE_INTERVAL_MS = 250;
 /**
  * How long renewals of hot copies (GetRequest.renew) are gathered before their batch leaves,
  * unless MAX_BATCH of them come first: nobody waits for them, and a renewal has half a copy's
- * life (2.5 s by default) before the copy runs out, so they travel in few, full batches.
+ * life (15 s by default) before the copy runs out, so they travel in few, full batches.
  */
 export const RENEW_BATCH_MS = 100;
 

@@ -12,7 +12,7 @@ import { ByteView } from './byteview.js';
 
 /**
  * Share of a copy's life after which a read renews it. Half: the renewal then has the other half
- * (2.5 s by default) to cross a slow-lane batch and a busy owner before the copy runs out, and a
+ * (15 s by default) to cross a slow-lane batch and a busy owner before the copy runs out, and a
  * key read at least once per `hotTtlMs / 2` is never missed; a key read all the time costs its
  * owner one get per `hotTtlMs / 2`, in big batches. Later (say 0.9) would save renewals of keys
  * read all the time but miss every key read less often than once per `hotTtlMs / 10`.

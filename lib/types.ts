@@ -56,7 +56,7 @@ export interface GroupOptions {
   /**
    * Longest life of a copy of a value this peer does not own: the hot cache's copies, and values
    * loaded here because the owner could not be asked. It bounds how long a peer that missed a
-   * `remove` (down, paused) can serve the old value. Default 5,000; 0: no cap (groupcache's copies live until evicted).
+   * `remove` (down, paused) can serve the old value. Default 30,000 (30 s; set 5,000 for a tighter bound, at the cost of more peer traffic); 0: no cap (groupcache's copies live until evicted).
    * A hot copy read past half this life is fetched again from its owner in the background
    * (lib/renewal.ts), so a key that is read stays cached without ever outliving this bound.
    */

@@ -121,9 +121,10 @@ export async function run({ loadgen: fallback, log }) {
 
     const pin = settings.pin && loadgen.kind === 'wrk' && HAS_TASKSET ? { cpus: LOAD_CPUS } : {};
     // Each run follows untimed load of its own, so it measures its workload's steady state, not
-    // what the configurations before it left: for a geecache front longer than a hot copy's life
-    // (hotTtlMs, 5 s), as a front serving that route all along would be; 1 s for the others, whose
-    // caches do not expire. (wrk runs whole seconds; smoke runs are shorter.)
+    // what the configurations before it left: 6 s for a geecache front, whose hot copies expire
+    // while other configurations run (hotTtlMs) and are fetched again, as on a front serving that
+    // route all along; 1 s for the others, whose caches do not expire. (wrk runs whole seconds;
+    // smoke runs are shorter.)
     const prewarm = settings.smoke ? settings.warmup : 1;
     const steady = settings.smoke ? settings.warmup : 6;
     const counters = async (/** @type {import('../lib/types.js').ChildHandle} */ h) => {
