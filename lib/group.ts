@@ -131,7 +131,11 @@ export class Group {
    * peer-serve). @internal
    */
   cachedForPeer(key: string): ByteView | undefined {
-    if (typeof key !== 'string' || key.length === 0 || key.length > this.#maxKeyLength) return undefined;
+    try {
+      this.#checkKey(key);
+    } catch {
+      return undefined; // getForPeer rejects it with the BadKeyError
+    }
     const cached = this.#lookupCache(key);
     if (cached === undefined) return undefined;
     this.stats.gets++;
