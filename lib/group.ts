@@ -6,7 +6,7 @@ import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.j
 import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import type { Logger } from './logger.js';
-import { LRU } from './lru.js';
+import { CacheBudget, LRU } from './lru.js';
 import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
 import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
@@ -81,13 +81,15 @@ export class Group {
     this.#getter = config.getter;
     this.#loadTimeoutMs = config.loadTimeoutMs;
     this.#maxKeyLength = config.maxKeyLength;
-    // One budget, as in groupcache: the hot cache's share comes out of maxBytes, not on top of it.
+    // One budget, as in groupcache: the hot cache's share comes out of maxBytes, not on top of it,
+    // and each cache may fill what the others leave unused (CacheBudget).
     const hotBytes = config.maxBytes > 0 ? Math.floor(config.maxBytes * config.hotCacheFraction) : 0;
     // Cached not-founds take 1/16 of the rest, only when they are on.
     const missingBytes = config.maxBytes > 0 && config.notFoundTtlMs > 0 ? Math.floor((config.maxBytes - hotBytes) / 16) : 0;
-    this.#mainCache = new LRU(config.maxBytes - hotBytes - missingBytes);
-    this.#hotCache = new LRU(hotBytes);
-    this.#missing = new LRU(missingBytes);
+    const budget = new CacheBudget(config.maxBytes);
+    this.#mainCache = budget.cache(config.maxBytes - hotBytes - missingBytes);
+    this.#hotCache = budget.cache(hotBytes);
+    this.#missing = budget.cache(missingBytes);
     this.#fresh = new Freshness(config);
   }
 

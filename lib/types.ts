@@ -35,7 +35,12 @@ export interface GroupOptions {
   loadTimeoutMs?: number;
   /** Longest key accepted, in UTF-16 code units. Default 1,024. */
   maxKeyLength?: number;
-  /** Share of `maxBytes` kept for copies of hot keys owned by other peers (golang/groupcache's hot cache). Default 1/8; 0 turns it off. */
+  /**
+   * Share of `maxBytes` kept for copies of hot keys owned by other peers (golang/groupcache's hot
+   * cache). Default 1/8; 0 turns it off. Each cache is sure of its share and may fill what the
+   * other leaves unused, giving it back first when the other needs it: a front that owns few
+   * keys keeps copies in most of `maxBytes`, and its owned values take the room back as they come.
+   */
   hotCacheFraction?: number;
   /**
    * How long a loaded value stays fresh, in milliseconds; the getter may set its own per value

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { ByteView } from '../lib/byteview.js';
-import { LRU, ENTRY_OVERHEAD_BYTES as O } from '../lib/lru.js';
+import { CacheBudget, LRU, ENTRY_OVERHEAD_BYTES as O } from '../lib/lru.js';
 
 /** A value of exactly `n` bytes. */
 const bytes = (n: number, fill = 'v') => new ByteView(fill.repeat(n));
@@ -133,5 +133,58 @@ describe('LRU', () => {
         expect(lru.stats()).to.deep.equal({ bytes: 0, items: 0, gets: 1, hits: 0, evictions: 0 });
       });
     }
+  });
+
+  describe('CacheBudget (one maxBytes for several caches)', () => {
+    const entry = O + 1 + 100; // a 1-character key and a 100-byte value
+    /** A budget of 10 entries: `a` sure of 8 of them, `b` of 2. */
+    const budget = () => {
+      const shared = new CacheBudget(10 * entry);
+      return { shared, a: shared.cache(8 * entry), b: shared.cache(2 * entry) };
+    };
+    const fill = (lru: LRU, prefix: string, n: number) => {
+      for (let i = 0; i < n; i++) expect(lru.add(String.fromCharCode(prefix.charCodeAt(0) + i), bytes(100))).to.equal(true);
+    };
+
+    it('lets a cache fill what the others leave unused', () => {
+      const { shared, b } = budget();
+      fill(b, 'A', 10);
+      expect(b.stats()).to.include({ items: 10, evictions: 0 });
+      expect(b.hasRoomFor('z', bytes(100)), 'the budget is full').to.equal(false);
+      fill(b, 'a', 1);
+      expect(b.stats()).to.include({ items: 10, evictions: 1 });
+      expect(b.has('A'), 'its own least recently used entry went').to.equal(false);
+      expect(shared.used).to.equal(10 * entry);
+    });
+
+    it("takes borrowed room back, least recently used first, down to the borrower's share and no further", () => {
+      const { shared, a, b } = budget();
+      fill(b, 'A', 10);
+      b.get('A'); // now the most recently used of b's
+      expect(a.hasRoomFor('a', bytes(100)), "within a's share: b's borrowed room is a's to take").to.equal(true);
+      fill(a, 'a', 7);
+      expect(b.stats()).to.include({ items: 3, evictions: 7 });
+      expect(gone(b, ['A', 'B', 'C', 'D', 'E', 'F', 'G', 'H', 'I', 'J'])).to.deep.equal(['B', 'C', 'D', 'E', 'F', 'G', 'H']);
+      fill(a, 'h', 3); // a's 9th and 10th entries are over its share: b gives back only down to its 2
+      expect(b.stats()).to.include({ items: 2 });
+      expect(a.stats()).to.include({ items: 8, evictions: 2 });
+      expect(shared.used).to.be.at.most(shared.maxBytes);
+    });
+
+    it('a cache with no share holds nothing, however much the budget has unused', () => {
+      const shared = new CacheBudget(10 * entry);
+      shared.cache(10 * entry);
+      const none = shared.cache(0);
+      expect(none.add('k', bytes(1))).to.equal(false);
+      expect(none.hasRoomFor('k', bytes(1))).to.equal(false);
+      expect(shared.used).to.equal(0);
+    });
+
+    it("never stores an entry larger than the cache's own share, even with the budget unused", () => {
+      const { a, b } = budget();
+      expect(b.add('k', bytes(3 * entry))).to.equal(false);
+      expect(b.hasRoomFor('k', bytes(3 * entry))).to.equal(false);
+      expect(a.add('k', bytes(3 * entry))).to.equal(true);
+    });
   });
 });
