@@ -1,6 +1,6 @@
 // Row vs-redis (issue 13): what a user would pick instead of geecache. The same Express handler,
 // `GET /v?k=` answering a 1 KB string, in three fronts (bench/children/front.mjs):
-//   geecache: peer A of 3 geecache peers (A, B, C), default options (hot cache 1/8); and the
+//   geecache: peer A of 3 geecache peers (A, B, C), default options (hot cache 1/8) and the README's maxBytes (64 MiB); and the
 //             same again with transport: 'undici' (a second cluster of 3);
 //   redis:    Express + ioredis read-through against a real redis-server (persistence off);
 //   lru:      Express + a per-process lru-cache.
@@ -86,10 +86,12 @@ export async function run({ loadgen: fallback, log }) {
     const redis = await startRedis(redisBin, ports[3], SERVER_CPUS);
     handles.push(redis);
     const undici = { transport: 'undici' };
+    // The README's maxBytes, as a user would copy it: 64 MiB for 10,000 keys of 1 KB (13 MB of entries, as counted).
+    const maxBytes = 64 << 20;
     const [a, b, c, ua, ub, uc, redisFront, lruFront] = await Promise.all([
-      ...urls.map((self, i) => front({ mode: 'geecache', port: ports[i], self, peers: urls, secret: SECRET }, `gee:${ports[i]}`)),
+      ...urls.map((self, i) => front({ mode: 'geecache', port: ports[i], self, peers: urls, secret: SECRET, maxBytes }, `gee:${ports[i]}`)),
       ...undiciUrls.map((self) =>
-        front({ mode: 'geecache', port: Number(new URL(self).port), self, peers: undiciUrls, secret: SECRET, ...undici }, `gee-undici:${self}`),
+        front({ mode: 'geecache', port: Number(new URL(self).port), self, peers: undiciUrls, secret: SECRET, maxBytes, ...undici }, `gee-undici:${self}`),
       ),
       front({ mode: 'redis', port: ports[4], redisPort: ports[3] }, 'redis-front'),
       front({ mode: 'lru', port: ports[5] }, 'lru-front'),
