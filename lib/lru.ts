@@ -102,7 +102,7 @@ export class LRU {
     this.#budget = budget;
     this.#cache = new LRUCache<string, ByteView>({
       // With a budget, lru-cache only bounds the cache by the whole of it; the budget keeps the sum in bounds (settle).
-      maxSize: budget ? Math.max(budget.maxBytes, maxBytes) : maxBytes,
+      maxSize: budget?.maxBytes ?? maxBytes,
       sizeCalculation: (value, key) => LRU.cost(key, value),
       dispose: (_value, _key, reason) => {
         if (reason === 'evict') this.#evictions++;
