@@ -148,6 +148,19 @@ const NOT_ALLOWED = (method: string) => new RegExp(`^method ${method} not allowe
 function corpus(origin: string): Case[] {
   const signer = signerFor(origin);
   const macOf = (path: string, now: number) => signer.sign('GET', path, now).split('.')[1];
+  /** A batch POST with `body`, signed, expected to be answered `status` with `expected`. */
+  const signedBatch = (name: string, body: Buffer, status: number, expected: RegExp): Case => ({
+    name,
+    request: {
+      method: 'POST',
+      target: '/_geecache/',
+      auth: signer.sign('POST', '/_geecache/', Date.now(), body),
+      headers: [`Content-Type: ${BATCH_TYPE}`],
+      body,
+    },
+    status,
+    body: expected,
+  });
   const k = '/_geecache/scores/k';
   const cases: Case[] = [
     // Bad %-escapes and bytes that are not UTF-8: 400, whatever part of the path they are in.
@@ -460,36 +473,13 @@ function corpus(origin: string): Case[] {
       status: 401,
       body: UNAUTHORIZED,
     },
-    (() => {
-      const body = Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]); // an item claiming 4 GB
-      return {
-        name: 'a signed batch that is not protobuf',
-        request: {
-          method: 'POST',
-          target: '/_geecache/',
-          auth: signer.sign('POST', '/_geecache/', Date.now(), body),
-          headers: [`Content-Type: ${BATCH_TYPE}`],
-          body,
-        },
-        status: 400,
-        body: /^bad batch request: /,
-      };
-    })(),
-    (() => {
-      const body = Buffer.from(encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `b${i}` }))));
-      return {
-        name: 'a signed batch of 257 gets',
-        request: {
-          method: 'POST',
-          target: '/_geecache/',
-          auth: signer.sign('POST', '/_geecache/', Date.now(), body),
-          headers: [`Content-Type: ${BATCH_TYPE}`],
-          body,
-        },
-        status: 400,
-        body: /over the limit of 256/,
-      };
-    })(),
+    signedBatch('a signed batch that is not protobuf', Buffer.from([0x0a, 0xff, 0xff, 0xff, 0xff, 0x0f, 0x01]), 400, /^bad batch request: /), // an item claiming 4 GB
+    signedBatch(
+      'a signed batch of 257 gets',
+      Buffer.from(encodeBatchRequest(Array.from({ length: 257 }, (_, i) => ({ group: 'scores', key: `b${i}` })))),
+      400,
+      /over the limit of 256/,
+    ),
     {
       name: 'an unsigned 5 MB batch (refused before its body is read)',
       request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) },

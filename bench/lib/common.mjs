@@ -193,6 +193,28 @@ export function startPeer(config) {
   return startChild(PEER_FIXTURE, { port, maxBytes: 64 << 20, metrics: false, ...config }, { name: `peer:${port}` });
 }
 
+/**
+ * Runs a hit micro-benchmark child (bench/children/local-hit.mjs, ttl-hit.mjs) in a fresh process,
+ * so other rows' JIT state cannot tilt it, with the settings' key count, value size, ops and runs;
+ * logs and returns its result (`nsPerOp` by case, and whatever else the child reports).
+ * @param {string} script
+ * @param {(line: string) => void} log
+ */
+export async function runHitChild(script, log) {
+  const child = await startChild(script, {}, { name: script.replace(/\.mjs$/, '') });
+  try {
+    const r = await child.call({ cmd: 'run', keyCount: settings.localKeys, valueBytes: settings.valueBytes, ops: settings.localOps, runs: settings.localRuns });
+    log(
+      `  ns/op: ${Object.entries(r.nsPerOp)
+        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
+        .join(', ')}`,
+    );
+    return r;
+  } finally {
+    await child.stop();
+  }
+}
+
 /** Whether `taskset` is installed (util-linux): then processes can be pinned to CPUs. */
 export const HAS_TASKSET = spawnSync('sh', ['-c', 'command -v taskset'], { encoding: 'utf8' }).status === 0;
 

@@ -2,53 +2,43 @@
 // ttlMs (lru-cache checks each entry's expiry) and with ttlMs + staleMs (geecache also reads the
 // clock to spot a stale entry), each against the same group without TTL, in a fresh process
 // (bench/children/ttl-hit.mjs).
-import { round, settings, startChild } from '../lib/common.mjs';
+import { round, runHitChild, settings } from '../lib/common.mjs';
 
 export const name = 'ttl-hit';
 export const title = 'Cached get with TTL';
 
 /** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
-  const child = await startChild('ttl-hit.mjs', {}, { name: 'ttl-hit' });
-  try {
-    const r = await child.call({ cmd: 'run', keyCount: settings.localKeys, valueBytes: settings.valueBytes, ops: settings.localOps, runs: settings.localRuns });
-    const ns = r.nsPerOp;
-    log(
-      `  ns/op: ${Object.entries(ns)
-        .map(([k, v]) => `${k} ${v.toFixed(1)}`)
-        .join(', ')}`,
-    );
-    /** @type {import('../lib/types.js').Goal} */
-    const goal = { op: '<=', target: 1.1, text: '≤ 1.1×' };
-    const ratio = round(r.ttlRatio, 2);
-    return {
-      value: ratio,
-      unit: '×',
-      goal,
-      reference: `the same get without TTL: ${ns.plain.toFixed(1)} ns/op`,
-      lines: [
-        {
-          label: 'await group.get(k), cached, ttlMs set (cost vs no TTL)',
-          value: ratio,
-          goal,
-          measured: `${ns.ttl.toFixed(0)} vs ${ns.plain.toFixed(0)} ns/op`,
-        },
-        {
-          label: 'the same with staleMs too (stale-while-revalidate)',
-          value: round(r.staleRatio, 2),
-          measured: `${ns.stale.toFixed(0)} vs ${ns.plain.toFixed(0)} ns/op`,
-        },
-      ],
-      details: {
-        keys: settings.localKeys,
-        valueBytes: settings.valueBytes,
-        opsPerRun: settings.localOps,
-        runs: settings.localRuns,
-        nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])),
-        getterRuns: r.loads,
+  const r = await runHitChild('ttl-hit.mjs', log);
+  const ns = r.nsPerOp;
+  /** @type {import('../lib/types.js').Goal} */
+  const goal = { op: '<=', target: 1.1, text: '≤ 1.1×' };
+  const ratio = round(r.ttlRatio, 2);
+  return {
+    value: ratio,
+    unit: '×',
+    goal,
+    reference: `the same get without TTL: ${ns.plain.toFixed(1)} ns/op`,
+    lines: [
+      {
+        label: 'await group.get(k), cached, ttlMs set (cost vs no TTL)',
+        value: ratio,
+        goal,
+        measured: `${ns.ttl.toFixed(0)} vs ${ns.plain.toFixed(0)} ns/op`,
       },
-    };
-  } finally {
-    await child.stop();
-  }
+      {
+        label: 'the same with staleMs too (stale-while-revalidate)',
+        value: round(r.staleRatio, 2),
+        measured: `${ns.stale.toFixed(0)} vs ${ns.plain.toFixed(0)} ns/op`,
+      },
+    ],
+    details: {
+      keys: settings.localKeys,
+      valueBytes: settings.valueBytes,
+      opsPerRun: settings.localOps,
+      runs: settings.localRuns,
+      nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])),
+      getterRuns: r.loads,
+    },
+  };
 }
