@@ -109,6 +109,7 @@ export class LRU {
       },
     });
   }
+
   /** What an entry costs against `maxBytes`. */
   static cost(key: string, value: ByteView): number {
     return ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + value.length;
@@ -188,7 +189,7 @@ export class LRU {
   /** The cache's counters. */
   stats(): LRUStats {
     return {
-      bytes: this.#cache?.calculatedSize ?? 0,
+      bytes: this.bytes,
       items: this.#cache?.size ?? 0,
       gets: this.#gets,
       hits: this.#hits,
