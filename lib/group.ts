@@ -49,9 +49,10 @@ export class Group {
   readonly #hotCache: LRU;
   /** Hot copies being fetched again ahead of their expiry (see #renew). */
   readonly #renewals = new Renewals();
-  /** Copies read before their renew point, renewed when they reach it (if still the key's copy). */
-  readonly #renewQueue = new RenewalQueue((key, copy) => {
-    if (this.#hotCache.peek(key) === copy) this.#renew(key, copy);
+  /** Copies read before their renew point, renewed when they reach it (if still the key's copy: the one kept with that point). */
+  readonly #renewQueue = new RenewalQueue((key, renewAt) => {
+    const copy = this.#hotCache.peek(key) as HotCopy | undefined;
+    if (copy !== undefined && copy.renewAt === renewAt && copy.read) this.#renew(key, copy);
   });
   /** Merges concurrent gets of a key, covering the peer fetch and the local load. */
   readonly #flight = new Flight<ByteView>();
@@ -382,7 +383,7 @@ export class Group {
     const ttl = this.#fresh.copyTtl(value.expiresAt, now);
     if (ttl !== undefined && ttl <= 0) return;
     if (value instanceof HotCopy) value.keptFor(ttl, this.#fresh.config.hotTtlMs, now);
-    if (cache.add(key, value, ttl) && value instanceof HotCopy && value.renewAt !== Number.POSITIVE_INFINITY) this.#renewQueue.track(key, value);
+    if (cache.add(key, value, ttl) && value instanceof HotCopy && value.renewAt !== Number.POSITIVE_INFINITY) this.#renewQueue.track(key, value.renewAt);
   }
 
   async #load(key: string): Promise<ByteView> {

@@ -85,37 +85,40 @@ export class Renewals {
 /**
  * Copies kept in the hot cache, in the order they reach their renew point (a copy's renew point
  * is its keeping time + half of hotTtlMs, so arrival order is renew order): every
- * {@link RENEW_SWEEP_MS} the ones past it are handed to `renew` if they were read meanwhile and
- * not renewed yet; the others are let go (they expire, or a read after the point renews them).
- * The timer runs only while copies wait, unref'd.
+ * {@link RENEW_SWEEP_MS} the keys past it are handed to `renew`, which renews the key's copy if it
+ * is still the one kept then (its renewAt is that point) and was read meanwhile; the others are
+ * let go (they expire, or a read after the point renews them). Only the key and the point wait
+ * here, not the copy: a copy evicted meanwhile is garbage at once, not held outside the hot
+ * cache's accounting until its point (up to hotTtlMs / 2, for every copy a churning hot cache let
+ * go). The timer runs only while keys wait, unref'd.
  */
 export class RenewalQueue {
   #keys: string[] = [];
-  #copies: HotCopy[] = [];
+  #due: number[] = [];
   #head = 0;
   #timer: NodeJS.Timeout | undefined;
-  readonly #renew: (key: string, copy: HotCopy) => void;
+  readonly #renew: (key: string, renewAt: number) => void;
 
-  /** `renew(key, copy)` is called for each read copy that reached its renew point. */
-  constructor(renew: (key: string, copy: HotCopy) => void) {
+  /** `renew(key, renewAt)` is called for each key whose copy kept with that renew point has reached it. */
+  constructor(renew: (key: string, renewAt: number) => void) {
     this.#renew = renew;
   }
 
-  /** `copy` was just kept for `key` with a finite renewAt. */
-  track(key: string, copy: HotCopy): void {
+  /** A copy was just kept for `key` with a finite `renewAt`. */
+  track(key: string, renewAt: number): void {
     if (this.#keys.length - this.#head >= MAX_WAITING) return;
     this.#keys.push(key);
-    this.#copies.push(copy);
+    this.#due.push(renewAt);
     if (!this.#timer) {
       this.#timer = setInterval(() => this.#sweep(), RENEW_SWEEP_MS);
       this.#timer.unref();
     }
   }
 
-  /** Drops every waiting copy (a clear; also close()). */
+  /** Drops every waiting key (a clear; also close()). */
   clear(): void {
     this.#keys = [];
-    this.#copies = [];
+    this.#due = [];
     this.#head = 0;
     clearInterval(this.#timer);
     this.#timer = undefined;
@@ -123,20 +126,14 @@ export class RenewalQueue {
 
   #sweep(now = Date.now()): void {
     const keys = this.#keys;
-    const copies = this.#copies;
+    const due = this.#due;
     let i = this.#head;
-    for (; i < copies.length; i++) {
-      const copy = copies[i];
-      // Infinity: renewed already, by a read after its point.
-      if (copy.renewAt === Number.POSITIVE_INFINITY) continue;
-      if (copy.renewAt > now) break;
-      if (copy.read) this.#renew(keys[i], copy);
-    }
+    for (; i < due.length && due[i] <= now; i++) this.#renew(keys[i], due[i]);
     this.#head = i;
-    if (i === copies.length) this.clear();
-    else if (i > 1024 && i * 2 > copies.length) {
+    if (i === due.length) this.clear();
+    else if (i > 1024 && i * 2 > due.length) {
       this.#keys = keys.slice(i);
-      this.#copies = copies.slice(i);
+      this.#due = due.slice(i);
       this.#head = 0;
     }
   }

@@ -5,10 +5,14 @@
 // counts and values, never on durations.
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { ByteView } from 'geecache';
 import { Coalescer } from '../lib/coalescer.js';
 import { PEER_REQUEST_CHANNEL, type PeerRequestMessage } from '../lib/diagnostics.js';
+import { Group } from '../lib/group.js';
+import type { PeerGetter } from '../lib/peers.js';
 import { type FreshCluster, type FreshPeer, sleep, startFreshCluster, until } from './helpers/freshcluster.js';
 
 const HOT_TTL_MS = 1_000;
@@ -206,5 +210,26 @@ describe('Coalescer with a delay (the slow lane of renewals)', () => {
     lane.flush();
     expect(sent.at(-1)).to.deep.equal([7]);
     expect(await Promise.all(outcomes)).to.deep.equal([10, 20, 30, 40, 50, 60, 70]);
+  });
+});
+
+describe('renewal queue: memory', () => {
+  it('holds keys, not copies: a copy the hot cache let go is garbage at once, not kept until its renew point', async () => {
+    setFlagsFromString('--expose-gc');
+    const gc = runInNewContext('gc') as () => void;
+    const value = 'v'.repeat(1024);
+    const peer: PeerGetter = { get: async () => ({ value: Buffer.from(value) }) };
+    // Room for about 15 copies of ~1.3 KB; a copy's renew point is 30 s away, far past this test.
+    const group = new Group('renewal-memory', { maxBytes: 20_000, hotTtlMs: 60_000, getter: () => 'local' });
+    group.registerPeers({ pickPeer: () => peer });
+    const refs: WeakRef<object>[] = [];
+    for (let i = 0; i < 2_000; i++) refs.push(new WeakRef(await group.get(`key-${i}`)));
+    const { hot } = group.cacheStats();
+    expect(hot.evictions, 'copies were kept and then evicted').to.be.greaterThan(20);
+    await new Promise((resolve) => setImmediate(resolve)); // WeakRef targets are kept to the end of the job that made them
+    gc();
+    const alive = refs.filter((r) => r.deref() !== undefined).length;
+    expect(alive, 'only the copies the hot cache still holds are alive').to.be.at.most(hot.items);
+    group.clear();
   });
 });
