@@ -196,7 +196,8 @@ export function startPeer(config) {
 /**
  * Runs a hit micro-benchmark child (bench/children/local-hit.mjs, ttl-hit.mjs) in a fresh process,
  * so other rows' JIT state cannot tilt it, with the settings' key count, value size, ops and runs;
- * logs and returns its result (`nsPerOp` by case, and whatever else the child reports).
+ * logs and returns its result (`nsPerOp` by case, and whatever else the child reports) with the
+ * row's `details` (the settings and the rounded ns/op).
  * @param {string} script
  * @param {(line: string) => void} log
  */
@@ -209,7 +210,14 @@ export async function runHitChild(script, log) {
         .map(([k, v]) => `${k} ${v.toFixed(1)}`)
         .join(', ')}`,
     );
-    return r;
+    const details = {
+      keys: settings.localKeys,
+      valueBytes: settings.valueBytes,
+      opsPerRun: settings.localOps,
+      runs: settings.localRuns,
+      nsPerOp: Object.fromEntries(Object.entries(r.nsPerOp).map(([k, v]) => [k, round(v, 1)])),
+    };
+    return { ...r, details };
   } finally {
     await child.stop();
   }

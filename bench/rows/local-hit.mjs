@@ -1,6 +1,6 @@
 // Row local-hit: `await group.get(k)` of a cached key against lru-cache's get, in a fresh
 // process (bench/children/local-hit.mjs) so other rows' JIT state cannot tilt it.
-import { round, runHitChild, settings } from '../lib/common.mjs';
+import { round, runHitChild } from '../lib/common.mjs';
 
 export const name = 'local-hit';
 export const title = 'Local hit';
@@ -37,12 +37,6 @@ export async function run({ log }) {
         measured: `${ns.lruCacheAwaited.toFixed(0)} ns/op; group.get / this = ${(ns.group / ns.lruCacheAwaited).toFixed(2)}×`,
       },
     ],
-    details: {
-      keys: settings.localKeys,
-      valueBytes: settings.valueBytes,
-      opsPerRun: settings.localOps,
-      runs: settings.localRuns,
-      nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])),
-    },
+    details: r.details,
   };
 }

@@ -2,7 +2,7 @@
 // ttlMs (lru-cache checks each entry's expiry) and with ttlMs + staleMs (geecache also reads the
 // clock to spot a stale entry), each against the same group without TTL, in a fresh process
 // (bench/children/ttl-hit.mjs).
-import { round, runHitChild, settings } from '../lib/common.mjs';
+import { round, runHitChild } from '../lib/common.mjs';
 
 export const name = 'ttl-hit';
 export const title = 'Cached get with TTL';
@@ -32,13 +32,6 @@ export async function run({ log }) {
         measured: `${ns.stale.toFixed(0)} vs ${ns.plain.toFixed(0)} ns/op`,
       },
     ],
-    details: {
-      keys: settings.localKeys,
-      valueBytes: settings.valueBytes,
-      opsPerRun: settings.localOps,
-      runs: settings.localRuns,
-      nsPerOp: Object.fromEntries(Object.entries(ns).map(([k, v]) => [k, round(v, 1)])),
-      getterRuns: r.loads,
-    },
+    details: { ...r.details, getterRuns: r.loads },
   };
 }
