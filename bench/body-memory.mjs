@@ -127,7 +127,7 @@ const many = async (n, make, options) => {
 // A captured signature: only a build with the current RequestSigner (url + body) can make one.
 let signed;
 try {
-  const { RequestSigner, digestOf } = await import('../dist/auth.js');
+  const { RequestSigner, digestOf } = await import('../dist/protocol/auth.js');
   const body = Buffer.alloc(BODY, 7);
   if (digestOf) signed = () => head(new RequestSigner(SECRET).sign('POST', `${self}/_geecache/`, Date.now(), body), digestOf(body));
 } catch {}

@@ -3,8 +3,17 @@
  * results and errors are made of, and the pieces for use without Express (README, "API").
  */
 
-export { ByteView } from './byteview.js';
-export { ConsistentHashRing } from './consistenthash.js';
+export { ByteView } from './cache/byteview.js';
+export { Group, type SetOptions } from './cache/group.js';
+export type { InvalidationReport } from './cache/invalidation.js';
+export type { LRUStats } from './cache/lru.js';
+export type { PeerGetter, PeerPicker } from './cache/peers.js';
+export { GroupRegistry } from './cache/registry.js';
+export type { GroupStats } from './cache/stats.js';
+export type { PeerErrorCause } from './client/peermonitor.js';
+export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './cluster/discovery.js';
+export { HttpPool } from './cluster/httppool.js';
+export type { MembershipStats } from './cluster/membership.js';
 export {
   LOAD_CHANNEL,
   type LoadMessage,
@@ -12,22 +21,13 @@ export {
   PEER_REQUEST_CHANNEL,
   type PeerErrorMessage,
   type PeerRequestMessage,
-} from './diagnostics.js';
-export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './discovery.js';
-export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './errors.js';
-export { Group, type SetOptions } from './group.js';
-export type { HealthReport, PeerHealth } from './health.js';
-export { HttpPool } from './httppool.js';
-export type { InvalidationReport } from './invalidation.js';
-export type { Logger } from './logger.js';
-export type { LRUStats } from './lru.js';
-export type { MembershipStats } from './membership.js';
+} from './common/diagnostics.js';
+export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './common/errors.js';
+export type { Logger } from './common/logger.js';
+export type { Bytes, GeecacheOptions, Getter, GetterContext, GroupOptions, RingOption } from './config/types.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
-export type { PeerErrorCause } from './peermonitor.js';
-export type { PeerGetter, PeerPicker } from './peers.js';
-export { GroupRegistry } from './registry.js';
-export { RendezvousRing } from './rendezvous.js';
-export type { Ring } from './ring.js';
-export type { GroupStats } from './stats.js';
-export type { Bytes, GeecacheOptions, Getter, GetterContext, GroupOptions, RingOption } from './types.js';
-export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './wire.js';
+export type { HealthReport, PeerHealth } from './ops/health.js';
+export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './protocol/wire.js';
+export { ConsistentHashRing } from './ring/consistenthash.js';
+export { RendezvousRing } from './ring/rendezvous.js';
+export type { Ring } from './ring/ring.js';

@@ -1,21 +1,21 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
-import { RingAgreement } from './agreement.js';
-import { RequestSigner } from './auth.js';
-import { type ByteView, heapLimitWarning } from './byteview.js';
-import { localStats, ringName, type StatsSource } from './clusterstats.js';
-import { dashboard } from './dashboard.js';
-import type { Discovery } from './discovery.js';
-import { Drain, drainOnSigterm } from './drain.js';
-import type { Group } from './group.js';
-import { type HealthReport, health } from './health.js';
-import { HttpPool } from './httppool.js';
-import { Membership, type MembershipStats } from './membership.js';
-import { resolveOptions } from './options.js';
-import { PeerServer } from './peerserver.js';
-import { GroupRegistry } from './registry.js';
-import { SelfCheck } from './selfcheck.js';
-import type { GeecacheOptions } from './types.js';
+import { type ByteView, heapLimitWarning } from './cache/byteview.js';
+import type { Group } from './cache/group.js';
+import { GroupRegistry } from './cache/registry.js';
+import { RingAgreement } from './cluster/agreement.js';
+import type { Discovery } from './cluster/discovery.js';
+import { Drain, drainOnSigterm } from './cluster/drain.js';
+import { HttpPool } from './cluster/httppool.js';
+import { Membership, type MembershipStats } from './cluster/membership.js';
+import { resolveOptions } from './config/options.js';
+import type { GeecacheOptions } from './config/types.js';
+import { dashboard } from './ops/dashboard.js';
+import { type HealthReport, health } from './ops/health.js';
+import { SelfCheck } from './ops/selfcheck.js';
+import { localStats, ringName, type StatsSource } from './ops/statsdoc.js';
+import { RequestSigner } from './protocol/auth.js';
+import { PeerServer } from './server/peerserver.js';
 
 /**
  * On SIGTERM, after the drain, the process keeps answering "leaving" this long before it exits,

@@ -14,10 +14,10 @@
  * counts kept elsewhere. prom-client itself is therefore needed only for its Registry.
  */
 import type { Registry } from 'prom-client';
-import type { Group } from './group.js';
-import type { HistogramSnapshot } from './histogram.js';
+import type { Group } from './cache/group.js';
+import { PEER_ERROR_CAUSES } from './client/peermonitor.js';
+import type { HistogramSnapshot } from './common/histogram.js';
 import type { GeecacheMiddleware } from './middleware.js';
-import { PEER_ERROR_CAUSES } from './peermonitor.js';
 
 type Labels = Record<string, string>;
 interface Sample {

@@ -1,4 +1,4 @@
-// The app requests of a burst wait their turn behind peer requests (lib/appqueue.ts): a queued
+// The app requests of a burst wait their turn behind peer requests (lib/server/appqueue.ts): a queued
 // request's handler must still run in the async context it arrived in, as instrumentation that
 // wraps the server's 'request' event (tracing spans, AsyncLocalStorage) expects.
 import { AsyncLocalStorage } from 'node:async_hooks';

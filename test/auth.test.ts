@@ -1,7 +1,7 @@
 // RequestSigner: HMAC signatures over method, target peer, request line, time and body; the
 // per-second client signature; the verified-signature memo.
 import { expect } from 'chai';
-import { digestOf, MAX_CLOCK_SKEW_MS, RequestSigner, type SignedRequest } from '../lib/auth.js';
+import { digestOf, MAX_CLOCK_SKEW_MS, RequestSigner, type SignedRequest } from '../lib/protocol/auth.js';
 
 describe('RequestSigner', () => {
   const url = 'http://127.0.0.1:3000/_geecache/scores/k';

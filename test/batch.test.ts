@@ -1,8 +1,8 @@
 // Coalescing: gets bound for one peer in the same event-loop turn travel as one batch request.
 
 import { expect } from 'chai';
-import { digestOf, RequestSigner } from '../lib/auth.js';
-import { decodeBatchResponse, encodeBatchRequest } from '../lib/wire.js';
+import { digestOf, RequestSigner } from '../lib/protocol/auth.js';
+import { decodeBatchResponse, encodeBatchRequest } from '../lib/protocol/wire.js';
 import { closePeers, type InProcessPeer, startPeers as startInProcess } from './helpers/peer.js';
 
 const SECRET = 'batch-test-secret-0123456789';

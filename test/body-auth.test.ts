@@ -4,7 +4,7 @@
 // body byte it buffers) is sampled over its /_test/memory route while they run.
 import net from 'node:net';
 import { expect } from 'chai';
-import { digestOf, RequestSigner } from '../lib/auth.js';
+import { digestOf, RequestSigner } from '../lib/protocol/auth.js';
 import { type ChildPeer, freePort, startPeer } from './helpers/cluster.js';
 
 const SECRET = 'test-secret-0123456789';

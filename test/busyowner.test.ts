@@ -1,6 +1,6 @@
 // Busy is not down, on a saturated owner (issue 13 goal 6): real child-process peers. An owner
 // whose event loop is taken by a burst of CPU-bound app requests — far longer than timeoutMs in
-// all — still answers its peers' gets and liveness probes (lib/appqueue.ts), so a cold key asked
+// all — still answers its peers' gets and liveness probes (lib/server/appqueue.ts), so a cold key asked
 // through every peer meanwhile is loaded once in the cluster; a stopped owner (SIGSTOP) is still
 // taken for down, and its keys are loaded by the peers that ask.
 import http from 'node:http';

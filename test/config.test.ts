@@ -3,8 +3,8 @@
 // way and, refused, leaves the old ring in place.
 import { expect } from 'chai';
 import { ConfigError, ConsistentHashRing, type GeecacheMiddleware, type GeecacheOptions, geecache, RendezvousRing } from 'geecache';
-import { ConfigError as SourceConfigError } from '../lib/errors.js';
-import { resolveOptions } from '../lib/options.js';
+import { ConfigError as SourceConfigError } from '../lib/common/errors.js';
+import { resolveOptions } from '../lib/config/options.js';
 
 const SELF = 'http://10.0.0.1:3000';
 const OTHER = 'http://10.0.0.2:3000';

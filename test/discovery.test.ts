@@ -4,7 +4,7 @@
 import os from 'node:os';
 import { expect } from 'chai';
 import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from 'geecache';
-import { canonicalPeers, findSelf, MAX_PEERS, selfFromInterfaces } from '../lib/discovery.js';
+import { canonicalPeers, findSelf, MAX_PEERS, selfFromInterfaces } from '../lib/cluster/discovery.js';
 import { freePort } from './helpers/cluster.js';
 import { Dnsmasq } from './helpers/dnsmasq.js';
 

@@ -3,7 +3,7 @@
 // and the error a caller sees has the same name and status on every peer.
 import { expect } from 'chai';
 import { BadKeyError, Group, LoadTimeoutError, OwnerLoadError } from 'geecache';
-import { RequestSigner } from '../lib/auth.js';
+import { RequestSigner } from '../lib/protocol/auth.js';
 import { type ChildPeer, startCluster } from './helpers/cluster.js';
 
 const SECRET = 'test-secret-0123456789';

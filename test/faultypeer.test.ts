@@ -6,7 +6,7 @@ import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
 import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from 'geecache';
-import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../lib/wire.js';
+import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../lib/protocol/wire.js';
 import { closeServer, type InProcessPeer, listen, startPeer } from './helpers/peer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

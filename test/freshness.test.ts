@@ -3,7 +3,7 @@
 // past TTLs; the assertions are on values and counts, never on durations.
 import { expect } from 'chai';
 import { NotFoundError } from 'geecache';
-import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../lib/wire.js';
+import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../lib/protocol/wire.js';
 import { type FreshCluster, sleep, startFreshCluster, until, untilHotCopy } from './helpers/freshcluster.js';
 
 describe('freshness: TTL', function () {

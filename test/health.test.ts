@@ -1,7 +1,7 @@
 // cache.health() and the signed stats route it reads ({basePath}_stats), against real peers.
 import { expect } from 'chai';
 import { geecache } from 'geecache';
-import { RequestSigner } from '../lib/auth.js';
+import { RequestSigner } from '../lib/protocol/auth.js';
 import { type ChildPeer, freePort, startPeer, stopAll } from './helpers/cluster.js';
 
 const SECRET = 'test-secret-0123456789';

@@ -7,8 +7,8 @@ import net from 'node:net';
 import { expect } from 'chai';
 import type { Request, Response } from 'express';
 import type { GeecacheOptions } from 'geecache';
-import { digestOf, RequestSigner } from '../lib/auth.js';
-import { decodeGetResponse, encodeBatchRequest } from '../lib/wire.js';
+import { digestOf, RequestSigner } from '../lib/protocol/auth.js';
+import { decodeGetResponse, encodeBatchRequest } from '../lib/protocol/wire.js';
 import { freePort } from './helpers/cluster.js';
 import { type InProcessPeer, startPeer as startInProcess } from './helpers/peer.js';
 

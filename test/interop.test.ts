@@ -4,7 +4,7 @@
 // and not even then when GEECACHE_REQUIRE_GO is set (CI).
 import { expect } from 'chai';
 import { ConsistentHashRing } from 'geecache';
-import { decodeGetResponse, encodeGetResponse, encodeSegment } from '../lib/wire.js';
+import { decodeGetResponse, encodeGetResponse, encodeSegment } from '../lib/protocol/wire.js';
 import { type ChildPeer, freePort, startPeer, stopAll } from './helpers/cluster.js';
 import { buildGoPeer, goAvailable, startGoPeer } from './helpers/gopeer.js';
 

@@ -1,6 +1,6 @@
 // Notices ("warn once per peer and cause, then count") and the logger option's resolution.
 import { expect } from 'chai';
-import { Notices, REARM_MS, resolveLogger } from '../lib/logger.js';
+import { Notices, REARM_MS, resolveLogger } from '../lib/common/logger.js';
 
 describe('logger', () => {
   it('Notices warns once per key, counts repeats, and warns again after a quiet spell', () => {

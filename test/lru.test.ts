@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { ByteView } from '../lib/byteview.js';
-import { CacheBudget, LRU, ENTRY_OVERHEAD_BYTES as O } from '../lib/lru.js';
+import { ByteView } from '../lib/cache/byteview.js';
+import { CacheBudget, LRU, ENTRY_OVERHEAD_BYTES as O } from '../lib/cache/lru.js';
 
 /** A value of exactly `n` bytes. */
 const bytes = (n: number, fill = 'v') => new ByteView(fill.repeat(n));

@@ -7,8 +7,8 @@ import express5, { type Express, type NextFunction, type Request, type Response 
 import express4 from 'express4';
 import { type GeecacheOptions, geecache } from 'geecache';
 import request from 'supertest';
-import { RequestSigner } from '../lib/auth.js';
-import { decodeGetResponse } from '../lib/wire.js';
+import { RequestSigner } from '../lib/protocol/auth.js';
+import { decodeGetResponse } from '../lib/protocol/wire.js';
 import { closeServer } from './helpers/peer.js';
 
 const SECRET = 'middleware-test-secret-0123';

@@ -4,8 +4,8 @@
 // and without an expiry. The route writes a held string as it is (PeerServer#writeView) instead
 // of encoding it into a Buffer per request; a wrong encoding would show here as other bytes.
 import { expect } from 'chai';
-import { RequestSigner } from '../lib/auth.js';
-import { readGetResponse } from '../lib/wire.js';
+import { RequestSigner } from '../lib/protocol/auth.js';
+import { readGetResponse } from '../lib/protocol/wire.js';
 import { type InProcessPeer, startPeer } from './helpers/peer.js';
 
 const SECRET = 'a-long-test-secret-123';

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { geecache } from 'geecache';
 import { registerMetrics } from 'geecache/prometheus';
 import { Registry } from 'prom-client';
-import { ENTRY_OVERHEAD_BYTES } from '../lib/lru.js';
+import { ENTRY_OVERHEAD_BYTES } from '../lib/cache/lru.js';
 import { startCluster } from './helpers/cluster.js';
 import { type Prometheus, pollQuery, startPrometheus } from './helpers/prometheus.js';
 

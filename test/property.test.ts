@@ -7,7 +7,7 @@ import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { BadKeyError, ConsistentHashRing, RendezvousRing, type Ring } from 'geecache';
-import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../lib/wire.js';
+import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../lib/protocol/wire.js';
 import { closePeers, type InProcessPeer, startPeers } from './helpers/peer.js';
 
 /** Strings of any well-formed Unicode: every code point, graphemes, controls, ASCII. */

@@ -1,4 +1,4 @@
-// Renewal of hot copies ahead of expiry (lib/renewal.ts), on an in-process cluster of real HTTP
+// Renewal of hot copies ahead of expiry (lib/cache/renewal.ts), on an in-process cluster of real HTTP
 // servers on loopback: a copy read past the middle of its hotTtlMs life is fetched again from its
 // owner in the background, in big batches, so a key read all the time stays answered from the
 // hot cache. Waits are bounded polls for a state or for a time to pass; the assertions are on
@@ -9,10 +9,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { ByteView } from 'geecache';
-import { Coalescer } from '../lib/coalescer.js';
-import { PEER_REQUEST_CHANNEL, type PeerRequestMessage } from '../lib/diagnostics.js';
-import { Group } from '../lib/group.js';
-import type { PeerGetter } from '../lib/peers.js';
+import { Group } from '../lib/cache/group.js';
+import type { PeerGetter } from '../lib/cache/peers.js';
+import { Coalescer } from '../lib/client/coalescer.js';
+import { PEER_REQUEST_CHANNEL, type PeerRequestMessage } from '../lib/common/diagnostics.js';
 import { type FreshCluster, type FreshPeer, sleep, startFreshCluster, until } from './helpers/freshcluster.js';
 
 const HOT_TTL_MS = 1_000;

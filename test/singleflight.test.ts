@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { Flight } from '../lib/singleflight.js';
+import { Flight } from '../lib/cache/singleflight.js';
 
 /** A promise and the functions that settle it. */
 function deferred<T>() {

@@ -1,9 +1,9 @@
-// The client transport (lib/httpgetter.ts) against raw loopback servers posing as peers: the
+// The client transport (lib/client/httpgetter.ts) against raw loopback servers posing as peers: the
 // shared byte budget of responses in flight, and no request after close().
 import http from 'node:http';
 import { expect } from 'chai';
 import { type GeecacheMiddleware, geecache, type Ring } from 'geecache';
-import { encodeGetResponse } from '../lib/wire.js';
+import { encodeGetResponse } from '../lib/protocol/wire.js';
 import { closeServer, listen } from './helpers/peer.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

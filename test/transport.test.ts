@@ -1,5 +1,5 @@
-// The client transport between peers (lib/httpgetter.ts) and the streamed batch answer
-// (lib/peerserver.ts), against real child-process peers: a slow load does not take a healthy
+// The client transport between peers (lib/client/httpgetter.ts) and the streamed batch answer
+// (lib/server/peerserver.ts), against real child-process peers: a slow load does not take a healthy
 // owner out, a slow key does not hold its batch, a recovered peer is used again at once.
 import { expect } from 'chai';
 import { type ChildPeer, startCluster, stopAll } from './helpers/cluster.js';

@@ -1,4 +1,4 @@
-// transport: 'undici' (lib/undicitransport.ts): the same peer protocol over undici's Pool.request,
+// transport: 'undici' (lib/client/undici.ts): the same peer protocol over undici's Pool.request,
 // between real peers in child processes.
 import { expect } from 'chai';
 import { ConfigError, geecache } from 'geecache';

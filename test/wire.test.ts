@@ -1,4 +1,4 @@
-// The hand-written codecs of lib/wire.ts against code generated from proto/geecache.proto by the
+// The hand-written codecs of lib/protocol/wire.ts against code generated from proto/geecache.proto by the
 // protobuf library's own generator (protoc-gen-es): random messages round-trip both ways.
 import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
@@ -19,7 +19,7 @@ import {
   type PeerResult,
   readGetResponse,
   resultFramePrefix,
-} from '../lib/wire.js';
+} from '../lib/protocol/wire.js';
 import { BatchRequestSchema, BatchResponseSchema, GetResponseSchema, ResultSchema, SetRequestSchema } from './gen/geecache_pb.js';
 
 // Keys are any string the URL or a batch can carry: well-formed Unicode.

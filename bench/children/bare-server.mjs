@@ -1,7 +1,7 @@
 // The peer-serve row's reference: a bare node:http server answering every request with the same protobuf
 // bytes (and headers) as geecache's peer route does for the hot key.
 import http from 'node:http';
-import { encodeGetResponse } from '../../dist/wire.js';
+import { encodeGetResponse } from '../../dist/protocol/wire.js';
 import { config, cpuSample, ready, serve, valueFor } from './ipc.mjs';
 
 const body = Buffer.from(encodeGetResponse(valueFor(config.key, config.valueBytes)));

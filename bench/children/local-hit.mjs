@@ -4,7 +4,7 @@
 
 import { ByteView, geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
-import { LRU } from '../../dist/lru.js';
+import { LRU } from '../../dist/cache/lru.js';
 import { median } from '../lib/common.mjs';
 import { accessOrder, MASK, ready, sampleInTurns, serve, valueFor } from './ipc.mjs';
 

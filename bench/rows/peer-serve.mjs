@@ -9,8 +9,8 @@
 // exists, to CPU 0, the wrks to CPU 1).
 
 import { spawnSync } from 'node:child_process';
-import { RequestSigner } from '../../dist/auth.js';
-import { encodeGetResponse } from '../../dist/wire.js';
+import { RequestSigner } from '../../dist/protocol/auth.js';
+import { encodeGetResponse } from '../../dist/protocol/wire.js';
 import { freePorts, get200, HAS_TASKSET, median, round, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
 import { buildGoPeer, goAvailable, NO_GO, startGoPeer } from '../lib/gopeer.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';

@@ -18,7 +18,7 @@ export interface GroupStats {
   localLoadErrs: number;
   /** Requests from other peers served by this process. */
   serverRequests: number;
-  /** Hot copies fetched again from their owner ahead of expiry, off the request path (lib/renewal.ts). */
+  /** Hot copies fetched again from their owner ahead of expiry, off the request path (lib/cache/renewal.ts). */
   hotRenewals: number;
 }
 

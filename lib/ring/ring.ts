@@ -1,6 +1,6 @@
+import type { RingOption } from '../config/types.js';
 import { ConsistentHashRing } from './consistenthash.js';
 import { RendezvousRing } from './rendezvous.js';
-import type { RingOption } from './types.js';
 
 /**
  * Assigns each key to one peer so that every node with the same peer list agrees on the

@@ -1,6 +1,6 @@
-import type { PeerSource } from './discovery.js';
-import type { Logger } from './logger.js';
-import type { Ring } from './ring.js';
+import type { PeerSource } from '../cluster/discovery.js';
+import type { Logger } from '../common/logger.js';
+import type { Ring } from '../ring/ring.js';
 
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
 export type Bytes = Buffer | Uint8Array | string;
@@ -63,7 +63,7 @@ export interface GroupOptions {
    * loaded here because the owner could not be asked. It bounds how long a peer that missed a
    * `remove` (down, paused) can serve the old value. Default 30,000 (30 s; set 5,000 for a tighter bound, at the cost of more peer traffic); 0: no cap (groupcache's copies live until evicted).
    * A hot copy read past half this life is fetched again from its owner in the background
-   * (lib/renewal.ts), so a key that is read stays cached without ever outliving this bound.
+   * (lib/cache/renewal.ts), so a key that is read stays cached without ever outliving this bound.
    */
   hotTtlMs?: number;
   /** How long a getter's NotFoundError is cached at the key's owner. Default 0: not cached, the next get asks the getter again. */

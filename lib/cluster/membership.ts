@@ -1,9 +1,9 @@
+import type { PeerGetter, PeerPicker } from '../cache/peers.js';
+import { OwnerLoadError, PeerLeavingError } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import type { GetRequest, GetResponse } from '../protocol/wire.js';
 import { Discovery, type SourceConfig } from './discovery.js';
-import { OwnerLoadError, PeerLeavingError } from './errors.js';
 import type { HttpPool } from './httppool.js';
-import type { Logger } from './logger.js';
-import type { PeerGetter, PeerPicker } from './peers.js';
-import type { GetRequest, GetResponse } from './wire.js';
 
 /** Counters of membership at work. */
 export interface MembershipStats {

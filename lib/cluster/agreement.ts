@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { type FullLogger, Notices } from './logger.js';
+import { type FullLogger, Notices } from '../common/logger.js';
 
 /**
  * A short digest of a membership list: every peer sends its own on peer requests, so a peer

@@ -1,4 +1,4 @@
-import type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './wire.js';
+import type { GetRequest, GetResponse, RemoveRequest, SetRequest } from '../protocol/wire.js';
 
 /**
  * Fetches values from one remote peer: the client side of the peer protocol. Whole messages in

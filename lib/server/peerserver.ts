@@ -1,12 +1,10 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
-import { AppQueue } from './appqueue.js';
-import { digestOf, type RequestSigner } from './auth.js';
-import { ByteView } from './byteview.js';
-import type { Drain } from './drain.js';
-import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from './errors.js';
-import type { GroupRegistry } from './registry.js';
-import { SelfOrigin } from './selforigin.js';
+import { ByteView } from '../cache/byteview.js';
+import type { GroupRegistry } from '../cache/registry.js';
+import type { Drain } from '../cluster/drain.js';
+import { BadKeyError, errorFacts, LoadTimeoutError, messageOf, NotFoundError } from '../common/errors.js';
+import { digestOf, type RequestSigner } from '../protocol/auth.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
@@ -40,7 +38,9 @@ import {
   SET_CONTENT_TYPE,
   STATS_PATH,
   WAIT_HEADER,
-} from './wire.js';
+} from '../protocol/wire.js';
+import { AppQueue } from './appqueue.js';
+import { SelfOrigin } from './selforigin.js';
 
 /** A plain GET from a geecache asker still loading after this long is sent `102 Processing`. */
 const PROCESSING_AFTER_MS = 100;

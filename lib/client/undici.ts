@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
-import { ConfigError } from './errors.js';
+import { ConfigError } from '../common/errors.js';
 import type { Transport, TransportRequest, TransportResponse } from './transport.js';
 
 /** The part of undici's Pool this transport uses (undici is an optional dependency: no types from it here). */

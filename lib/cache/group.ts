@@ -1,18 +1,18 @@
 import { LRUCache } from 'lru-cache';
+import { type LoadMessage, loadChannel } from '../common/diagnostics.js';
+import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from '../common/errors.js';
+import { Histogram } from '../common/histogram.js';
+import type { Logger } from '../common/logger.js';
+import { resolveGroup } from '../config/options.js';
+import type { Bytes, Getter, GroupOptions } from '../config/types.js';
 import { ByteView } from './byteview.js';
-import { type LoadMessage, loadChannel } from './diagnostics.js';
-import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from './errors.js';
 import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
-import { Histogram } from './histogram.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
-import type { Logger } from './logger.js';
 import { CacheBudget, LRU } from './lru.js';
-import { resolveGroup } from './options.js';
 import type { PeerPicker } from './peers.js';
 import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
-import type { Bytes, Getter, GroupOptions } from './types.js';
 
 /** Options of {@link Group.set}. */
 export interface SetOptions {
@@ -319,7 +319,7 @@ export class Group {
     const hot = this.#hotCache.get(key) as HotCopy | undefined;
     if (hot !== undefined) {
       this.stats.cacheHits++;
-      // Past the middle of its life, a read copy is fetched again in the background (lib/renewal.ts);
+      // Past the middle of its life, a read copy is fetched again in the background (lib/cache/renewal.ts);
       // before it, the read is noted, and the copy is renewed when it gets there.
       if (hot.renewAt <= this.#clock.now()) this.#renew(key, hot);
       else hot.read = true;

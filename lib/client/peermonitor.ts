@@ -1,8 +1,8 @@
-import { MAX_CLOCK_SKEW_MS } from './auth.js';
-import { type PeerErrorMessage, type PeerRequestMessage, peerErrorChannel, peerRequestChannel } from './diagnostics.js';
-import { messageOf } from './errors.js';
-import { Histogram } from './histogram.js';
-import { type FullLogger, Notices } from './logger.js';
+import { type PeerErrorMessage, type PeerRequestMessage, peerErrorChannel, peerRequestChannel } from '../common/diagnostics.js';
+import { messageOf } from '../common/errors.js';
+import { Histogram } from '../common/histogram.js';
+import { type FullLogger, Notices } from '../common/logger.js';
+import { MAX_CLOCK_SKEW_MS } from '../protocol/auth.js';
 
 /**
  * Why a request to a peer failed, as counted per peer and used as the `cause` label. Each has

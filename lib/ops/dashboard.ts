@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { type GroupFigures, gatherStats, type StatsSource } from './clusterstats.js';
+import { messageOf } from '../common/errors.js';
 import { PAGE_SCRIPT, PAGE_STYLE, pageHtml } from './dashboardpage.js';
-import { messageOf } from './errors.js';
+import { type GroupFigures, gatherStats, type StatsSource } from './statsdoc.js';
 
 /** How often the page refreshes itself. */
 const REFRESH_MS = 2000;

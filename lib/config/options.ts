@@ -1,9 +1,9 @@
-import { checkSource, findSelf, isSource, originOf, type SourceConfig, selfFromInterfaces } from './discovery.js';
-import { ConfigError } from './errors.js';
-import { type FullLogger, resolveLogger } from './logger.js';
-import type { TransportName } from './transport.js';
+import type { TransportName } from '../client/transport.js';
+import { loadUndici } from '../client/undici.js';
+import { checkSource, findSelf, isSource, originOf, type SourceConfig, selfFromInterfaces } from '../cluster/discovery.js';
+import { ConfigError } from '../common/errors.js';
+import { type FullLogger, resolveLogger } from '../common/logger.js';
 import type { GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
-import { loadUndici } from './undicitransport.js';
 
 /**
  * Every default of {@link GeecacheOptions} and {@link GroupOptions}, in one table: the README's

@@ -1,4 +1,4 @@
-import type { Logger } from './logger.js';
+import type { Logger } from '../common/logger.js';
 
 /**
  * A peer leaving the cluster, gracefully: once {@link start}ed, the peer server answers new peer

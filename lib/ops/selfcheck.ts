@@ -1,5 +1,5 @@
 import type { IncomingMessage, Server } from 'node:http';
-import type { FullLogger } from './logger.js';
+import type { FullLogger } from '../common/logger.js';
 
 /**
  * Start-up mistakes only the running server reveals, each warned about once with its fix:

@@ -72,7 +72,7 @@ export class Freshness {
    * here because the owner could not be asked): until the value expires, and never longer than
    * `hotTtlMs`, so a copy that missed a remove heals by itself. undefined: forever; <= 0: do not
    * keep it at all (it is already expired, e.g. served stale by its owner). A hot copy's renewal
-   * (lib/renewal.ts) stores a value fetched anew, with a new copyTtl: never an old copy extended.
+   * (lib/cache/renewal.ts) stores a value fetched anew, with a new copyTtl: never an old copy extended.
    */
   copyTtl(expiresAt: number | undefined, now = Date.now()): number | undefined {
     const cap = this.config.hotTtlMs > 0 ? this.config.hotTtlMs : undefined;

@@ -1,4 +1,4 @@
-import { gatherStats, type StatsSource } from './clusterstats.js';
+import { gatherStats, type StatsSource } from './statsdoc.js';
 
 /** One other peer as {@link health} sees it. */
 export interface PeerHealth {

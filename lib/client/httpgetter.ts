@@ -1,15 +1,10 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
-import { digestOf, type RequestSigner } from './auth.js';
-import { ByteBudget } from './bytebudget.js';
-import { Coalescer } from './coalescer.js';
-import { messageOf, NotFoundError, OwnerLoadError, PeerLeavingError } from './errors.js';
-import { type FullLogger, SILENT } from './logger.js';
-import { PeerMonitor } from './peermonitor.js';
-import type { PeerGetter } from './peers.js';
-import { NodeFetchTransport, type Transport, type TransportName, type TransportResponse } from './transport.js';
-import { loadUndici, UndiciTransport } from './undicitransport.js';
+import type { PeerGetter } from '../cache/peers.js';
+import { messageOf, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
+import { type FullLogger, SILENT } from '../common/logger.js';
+import { digestOf, type RequestSigner } from '../protocol/auth.js';
 import {
   AUTH_HEADER,
   BATCH_CONTENT_TYPE,
@@ -40,7 +35,12 @@ import {
   SET_CONTENT_TYPE,
   type SetRequest,
   WAIT_HEADER,
-} from './wire.js';
+} from '../protocol/wire.js';
+import { ByteBudget } from './bodybudget.js';
+import { Coalescer } from './coalescer.js';
+import { PeerMonitor } from './peermonitor.js';
+import { NodeFetchTransport, type Transport, type TransportName, type TransportResponse } from './transport.js';
+import { loadUndici, UndiciTransport } from './undici.js';
 
 const LONE_SURROGATE = /\p{Cs}/u;
 /** Connection errors that say the peer is gone, rather than that this one exchange went wrong. */
@@ -76,7 +76,7 @@ export interface HttpGetterOptions {
   readonly budget?: ByteBudget;
   /** The asker's membership digest, sent on every request (see RingAgreement). */
   readonly ringHash?: () => string;
-  /** The HTTP client (lib/transport.ts): node-fetch (default) or undici. */
+  /** The HTTP client (lib/client/transport.ts): node-fetch (default) or undici. */
   readonly transport?: TransportName;
 }
 
@@ -141,7 +141,7 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #options: HttpGetterOptions;
   readonly #agent: http.Agent;
-  /** Sends the requests (lib/transport.ts): node-fetch over #agent, or undici. */
+  /** Sends the requests (lib/client/transport.ts): node-fetch over #agent, or undici. */
   readonly #transport: Transport;
   /** One keep-alive socket for liveness probes, apart from the pool. */
   readonly #probeAgent: http.Agent;

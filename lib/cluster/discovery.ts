@@ -1,8 +1,8 @@
 import { promises as dns } from 'node:dns';
 import net from 'node:net';
 import os from 'node:os';
-import { ConfigError, messageOf } from './errors.js';
-import type { Logger } from './logger.js';
+import { ConfigError, messageOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 
 /** Settings every dynamic source shares. */
 interface SourceTiming {

@@ -1,11 +1,11 @@
-import { RequestSigner } from './auth.js';
-import type { Group } from './group.js';
-import type { HttpPool } from './httppool.js';
-import type { LRUStats } from './lru.js';
-import type { PeerErrorCause } from './peermonitor.js';
-import type { GroupRegistry } from './registry.js';
-import type { GroupStats } from './stats.js';
-import { AUTH_HEADER, STATS_PATH } from './wire.js';
+import type { Group } from '../cache/group.js';
+import type { LRUStats } from '../cache/lru.js';
+import type { GroupRegistry } from '../cache/registry.js';
+import type { GroupStats } from '../cache/stats.js';
+import type { PeerErrorCause } from '../client/peermonitor.js';
+import type { HttpPool } from '../cluster/httppool.js';
+import { RequestSigner } from '../protocol/auth.js';
+import { AUTH_HEADER, STATS_PATH } from '../protocol/wire.js';
 
 /** Largest stats answer read from a peer. */
 const MAX_STATS_BYTES = 1 << 20;

@@ -1,12 +1,12 @@
+import type { PeerPicker } from '../cache/peers.js';
+import { ByteBudget } from '../client/bodybudget.js';
+import { HttpGetter, type HttpGetterOptions } from '../client/httpgetter.js';
+import { ConfigError } from '../common/errors.js';
+import { checkPeers } from '../config/options.js';
+import type { RingOption } from '../config/types.js';
+import type { RequestSigner } from '../protocol/auth.js';
+import { makeRing, type Ring } from '../ring/ring.js';
 import { membershipHash } from './agreement.js';
-import type { RequestSigner } from './auth.js';
-import { ByteBudget } from './bytebudget.js';
-import { ConfigError } from './errors.js';
-import { HttpGetter, type HttpGetterOptions } from './httpgetter.js';
-import { checkPeers } from './options.js';
-import type { PeerPicker } from './peers.js';
-import { makeRing, type Ring } from './ring.js';
-import type { RingOption } from './types.js';
 
 /** What an {@link HttpPool} needs of the configuration. */
 export interface HttpPoolOptions extends Omit<HttpGetterOptions, 'signer'> {

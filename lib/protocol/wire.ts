@@ -79,7 +79,7 @@ export interface GetRequest {
    */
   waitMs?: number;
   /**
-   * A renewal of a hot copy (lib/renewal.ts), not a get someone waits for: the client may hold it
+   * A renewal of a hot copy (lib/cache/renewal.ts), not a get someone waits for: the client may hold it
    * back to send it in a big batch. In-process only: not on the wire.
    */
   renew?: boolean;
