@@ -8,9 +8,7 @@ for (const name of ['spawn', 'spawnSync', 'exec', 'execSync', 'execFile', 'execF
   const original = childProcess[name];
   childProcess[name] = function (...args) {
     if (/[\\/]node_modules[\\/]workerpool[\\/]/.test(new Error().stack ?? '')) return original.apply(this, args);
-    throw new Error(
-      `npm run test:unit runs in-process tests only, and this test called child_process.${name}: add its file to STARTS_PROCESSES in test/mocharc.unit.cjs`,
-    );
+    throw new Error(`npm run test:unit runs in-process tests only, and this test called child_process.${name}: move its file to test/process/`);
   };
 }
 syncBuiltinESMExports();

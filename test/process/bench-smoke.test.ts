@@ -1,0 +1,140 @@
+// The benchmark harness, end to end in smoke mode (tiny durations and sizes): every row runs and
+// reports numbers, and no child process outlives it. It checks the harness, never the speed.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory', 'membership'];
+
+interface Line {
+  label: string;
+  value: number;
+}
+interface Row {
+  name: string;
+  title: string;
+  value: number | null;
+  error?: string;
+  lines: Line[];
+}
+interface Result {
+  meta: { childPids: number[]; settings: { smoke: boolean } };
+  rows: Row[];
+  table: string;
+}
+
+/** Runs bench/run.mjs in smoke mode with `args`, writing its JSON to `out`; a developer's BENCH_* does not leak in. */
+function runBench(args: string[], out: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('BENCH_')));
+  const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'run.mjs'), ...args], {
+    cwd: ROOT,
+    env: { ...env, BENCH_SMOKE: '1', BENCH_OUT: out },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+describe('bench harness (smoke mode)', function () {
+  this.timeout(420_000); // about 2 minutes on a machine shared with other test runs
+  let dir: string;
+  let result: Result;
+  let stdout = '';
+  let stderr = '';
+  let code: number | null;
+
+  before(async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geecache-bench-smoke-'));
+    const out = path.join(dir, 'latest.json');
+    ({ code, stdout, stderr } = await runBench([], out));
+    if (fs.existsSync(out)) result = JSON.parse(fs.readFileSync(out, 'utf8')) as Result;
+  });
+
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('exits 0 and writes the JSON', () => {
+    expect(code, `bench exited ${code}:\n${stderr}`).to.equal(0);
+    expect(result, 'no JSON written').to.be.an('object');
+    expect(result.meta.settings.smoke).to.equal(true);
+  });
+
+  it('has every row, each with numeric values and no error', () => {
+    expect(result.rows.map((r) => r.name)).to.deep.equal(ROWS);
+    for (const row of result.rows) {
+      expect(row.error, `row ${row.name} failed: ${row.error}`).to.equal(undefined);
+      expect(row.value, `row ${row.name} value`).to.be.a('number');
+      expect(Number.isFinite(row.value), `row ${row.name} value ${row.value}`).to.equal(true);
+      expect(row.lines.length, `row ${row.name} lines`).to.be.greaterThan(0);
+      for (const line of row.lines) {
+        expect(Number.isFinite(line.value), `row ${row.name} "${line.label}" = ${line.value}`).to.equal(true);
+      }
+    }
+  });
+
+  it('prints the table', () => {
+    expect(stdout).to.include('| row | measurement |');
+    for (const name of ROWS) expect(stdout).to.match(new RegExp(`^\\| ${name} \\|`, 'm'));
+    expect(result.table).to.equal(stdout.trim());
+  });
+
+  it('leaves no child process running', async () => {
+    expect(result.meta.childPids.length).to.be.greaterThan(5);
+    let alive = result.meta.childPids.filter(isAlive);
+    for (let i = 0; i < 20 && alive.length > 0; i++) {
+      await new Promise((r) => setTimeout(r, 100)); // an orphan may still be waiting to be reaped
+      alive = alive.filter(isAlive);
+    }
+    expect(alive, `still running: ${alive.join(', ')}`).to.deep.equal([]);
+  });
+});
+
+describe('bench runner: rows by name', function () {
+  this.timeout(60_000);
+
+  let dir: string;
+  before(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'geecache-bench-rows-'));
+  });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('runs only the row named on the command line', async () => {
+    const out = path.join(dir, 'ring.json');
+    const { code, stderr } = await runBench(['ring'], out);
+    expect(code, stderr).to.equal(0);
+    const result = JSON.parse(fs.readFileSync(out, 'utf8')) as Result;
+    expect(result.rows.map((r) => r.name)).to.deep.equal(['ring']);
+  });
+
+  it('refuses an unknown row name and lists the rows', async () => {
+    const out = path.join(dir, 'none.json');
+    const { code, stderr } = await runBench(['rign'], out);
+    expect(code).to.equal(1);
+    expect(stderr).to.include('no bench row named rign');
+    for (const name of ROWS) expect(stderr).to.include(name);
+    expect(fs.existsSync(out)).to.equal(false);
+  });
+});
