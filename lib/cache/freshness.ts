@@ -12,6 +12,31 @@ export interface FreshnessConfig {
   readonly notFoundTtlMs: number;
 }
 
+/**
+ * Longest TTL geecache takes, in ms: 100 years. Larger ones are refused, never clamped — the
+ * group's ttlMs, staleMs, hotTtlMs and notFoundTtlMs with a ConfigError, a getter's setTtl() and
+ * set()'s ttlMs with a RangeError (a getter's RangeError fails that load) — because an expiry
+ * travels between peers as int64 Unix nanoseconds (mailgun/groupcache's `expire`), which ends in
+ * April 2262: now + 100 years (+ staleMs) stays inside it until the year 2162. For "never
+ * expires" use 0 (the group's ttlMs), or no setTtl call.
+ */
+export const MAX_TTL_MS = 100 * 365.25 * 24 * 60 * 60 * 1000;
+
+/**
+ * `ms` if it is a TTL geecache takes (positive, finite, at most {@link MAX_TTL_MS}); throws a
+ * TypeError (not a positive number) or RangeError (too large) naming `what` otherwise.
+ */
+export function checkTtl(ms: unknown, what: string): number {
+  if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms))) throw new TypeError(`${what} must be a positive number of milliseconds, got ${shown(ms)}`);
+  if (ms > MAX_TTL_MS)
+    throw new RangeError(`${what} must be at most ${MAX_TTL_MS} (100 years: expiries travel as int64 Unix nanoseconds, which end in 2262), got ${ms}`);
+  return ms;
+}
+
+/** A value as an error message shows it: a number as written, a string quoted and cut to 64 characters, else its type. */
+const shown = (value: unknown): string =>
+  typeof value === 'number' ? String(value) : typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : value === null ? 'null' : typeof value;
+
 /** First wait before a failed stale refresh is retried; doubled per failure up to {@link MAX_REFRESH_BACKOFF_MS}. */
 export const REFRESH_BACKOFF_MS = 1_000;
 /** Longest wait between retries of a failing stale refresh. */

@@ -6,7 +6,7 @@ import type { Logger } from '../common/logger.js';
 import { resolveGroup } from '../config/options.js';
 import type { Bytes, Getter, GroupOptions } from '../config/types.js';
 import { ByteView } from './byteview.js';
-import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
+import { CoarseClock, checkTtl, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { CacheBudget, LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
@@ -223,10 +223,7 @@ export class Group {
     if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
       throw new TypeError(`set: value for key ${JSON.stringify(key)} of group "${this.name}" is ${describe(value)}; pass a Buffer, Uint8Array or string`);
     }
-    const ttlMs = options?.ttlMs;
-    if (ttlMs !== undefined && !(typeof ttlMs === 'number' && ttlMs > 0 && Number.isFinite(ttlMs))) {
-      throw new TypeError(`set: ttlMs must be a positive number of milliseconds, got ${JSON.stringify(ttlMs)}`);
-    }
+    const ttlMs = options?.ttlMs === undefined ? undefined : checkTtl(options.ttlMs, 'set: ttlMs');
     const view = new ByteView(value, true, this.#fresh.expiryOf(ttlMs));
     if (!this.#mainCache.fits(key, view)) {
       throw new RangeError(
@@ -429,9 +426,7 @@ export class Group {
     const ticket = this.#guard.begin(key);
     let ttlMs: number | undefined;
     const setTtl = (ms: number) => {
-      if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms)))
-        throw new TypeError(`setTtl(ms): ms must be a positive number of milliseconds, got ${ms}`);
-      ttlMs = ms;
+      ttlMs = checkTtl(ms, 'setTtl(ms): ms');
     };
     let value: ByteView;
     const startedAt = performance.now();

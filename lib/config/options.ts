@@ -1,3 +1,4 @@
+import { MAX_TTL_MS } from '../cache/freshness.js';
 import type { TransportName } from '../client/transport.js';
 import { loadUndici } from '../client/undici.js';
 import { checkSource, findSelf, isSource, originOf, type SourceConfig, selfFromInterfaces } from '../cluster/discovery.js';
@@ -246,7 +247,7 @@ export function resolveGroup(name: string, group: GroupOptions, option = 'group'
       `must be a fraction from 0 up to (not including) 1 (0.1: each TTL is cut by up to 10%), got ${JSON.stringify(jitter)}`,
     );
   }
-  const ttlMs = positive(group.ttlMs, `${option}.ttlMs`, DEFAULTS.group.ttlMs, true);
+  const ttlMs = ttlOption(group.ttlMs, `${option}.ttlMs`, DEFAULTS.group.ttlMs, '; 0 means values never expire');
   if (jitter > 0 && ttlMs === 0) throw new ConfigError(`${option}.ttlJitter`, 'needs ttlMs: set ttlMs (e.g. 60_000), or drop ttlJitter');
   return Object.freeze({
     name,
@@ -257,9 +258,9 @@ export function resolveGroup(name: string, group: GroupOptions, option = 'group'
     hotCacheFraction: hot,
     ttlMs,
     ttlJitter: jitter,
-    staleMs: positive(group.staleMs, `${option}.staleMs`, DEFAULTS.group.staleMs, true),
-    hotTtlMs: positive(group.hotTtlMs, `${option}.hotTtlMs`, DEFAULTS.group.hotTtlMs, true),
-    notFoundTtlMs: positive(group.notFoundTtlMs, `${option}.notFoundTtlMs`, DEFAULTS.group.notFoundTtlMs, true),
+    staleMs: ttlOption(group.staleMs, `${option}.staleMs`, DEFAULTS.group.staleMs),
+    hotTtlMs: ttlOption(group.hotTtlMs, `${option}.hotTtlMs`, DEFAULTS.group.hotTtlMs),
+    notFoundTtlMs: ttlOption(group.notFoundTtlMs, `${option}.notFoundTtlMs`, DEFAULTS.group.notFoundTtlMs),
   });
 }
 
@@ -348,6 +349,21 @@ function positive(value: unknown, option: string, fallback: number, allowZero = 
   }
   if (value > max) throw new ConfigError(option, `must be at most ${max}, got ${value}`);
   return value;
+}
+
+/**
+ * A group's TTL option (ttlMs, staleMs, hotTtlMs, notFoundTtlMs): 0 or a positive number of ms
+ * up to MAX_TTL_MS (100 years; see cache/freshness.ts: an expiry must fit the wire's int64 Unix
+ * nanoseconds). A larger one is refused, not clamped.
+ */
+function ttlOption(value: unknown, option: string, fallback: number, zero = ''): number {
+  if (typeof value === 'number' && value > MAX_TTL_MS) {
+    throw new ConfigError(
+      option,
+      `must be at most ${MAX_TTL_MS} ms (100 years: expiries travel between peers as int64 Unix nanoseconds, which end in 2262)${zero}, got ${value}`,
+    );
+  }
+  return positive(value, option, fallback, true);
 }
 
 function checkLogger(value: unknown): GeecacheOptions['logger'] {

@@ -152,8 +152,21 @@ function writeFailure(writer: BinaryWriter, result: PeerFailure): void {
   if (result.errorStatus !== undefined) writer.tag(8, WireType.Varint).int32(result.errorStatus);
 }
 
-/** Milliseconds since the epoch as the wire's Unix nanoseconds. */
-const toNanos = (ms: number): bigint => BigInt(Math.round(ms)) * 1_000_000n;
+/**
+ * The latest expiry the wire carries, in ms since the epoch: int64 Unix nanoseconds end in April
+ * 2262. Inputs are checked long before (MAX_TTL_MS in cache/freshness.ts); the peer route fails
+ * one key, not the process, should an expiry past it get here anyway.
+ */
+export const MAX_EXPIRES_AT_MS = Number((2n ** 63n - 1n) / 1_000_000n);
+
+/** Milliseconds since the epoch as the wire's Unix nanoseconds; a RangeError past what an int64 holds. */
+const toNanos = (ms: number): bigint => {
+  if (!(ms >= -MAX_EXPIRES_AT_MS && ms <= MAX_EXPIRES_AT_MS))
+    throw new RangeError(
+      `expiry ${ms} (ms since the epoch) is past what the wire carries (int64 Unix nanoseconds, up to ${MAX_EXPIRES_AT_MS} ms: the year 2262)`,
+    );
+  return BigInt(Math.round(ms)) * 1_000_000n;
+};
 /** The wire's Unix nanoseconds as milliseconds since the epoch; 0 (mailgun's "never") as undefined. */
 const fromNanos = (ns: bigint | string): number | undefined => {
   const ms = Number(BigInt(ns) / 1_000_000n);

@@ -3,6 +3,7 @@
 // way and, refused, leaves the old ring in place.
 import { expect } from 'chai';
 import { ConfigError, ConsistentHashRing, type GeecacheMiddleware, type GeecacheOptions, geecache, RendezvousRing } from 'geecache';
+import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
 import { ConfigError as SourceConfigError } from '../../lib/common/errors.js';
 import { resolveOptions } from '../../lib/config/options.js';
 
@@ -265,6 +266,14 @@ describe('configuration errors at start-up', () => {
     ] as [string, unknown][]) {
       it(`refuses ${option} ${typeof bad === 'number' ? bad : JSON.stringify(bad)}`, () =>
         expectConfigError(group({ [option]: bad }), `groups.scores.${option}`));
+    }
+    for (const option of ['ttlMs', 'staleMs', 'hotTtlMs', 'notFoundTtlMs']) {
+      it(`takes ${option} up to MAX_TTL_MS (100 years, what the wire's int64 Unix nanoseconds leave room for) and refuses more, naming the bound`, () => {
+        expect(() => start(group({ [option]: MAX_TTL_MS }))).not.to.throw();
+        for (const over of [MAX_TTL_MS + 1, 8e12, Number.MAX_SAFE_INTEGER, Number.MAX_VALUE, Infinity]) {
+          expectConfigError(group({ [option]: over }), `groups.scores.${option}`, new RegExp(`must be at most ${MAX_TTL_MS} ms`));
+        }
+      });
     }
     it('says ttlJitter needs ttlMs', () => {
       expectConfigError(group({ ttlJitter: 0.1 }), 'groups.scores.ttlJitter', /needs ttlMs/);

@@ -3,6 +3,7 @@
 // past TTLs; the assertions are on values and counts, never on durations.
 import { expect } from 'chai';
 import { NotFoundError } from 'geecache';
+import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
 import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../../lib/protocol/wire.js';
 import { type FreshCluster, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/freshcluster.js';
 
@@ -65,6 +66,30 @@ describe('freshness: TTL', function () {
     await sleep(400);
     // Still within its own 5 s (checked against its deadline, not assumed of the machine's speed).
     if (Date.now() < view.expiresAt!) expect(String(await owner.group.get(key))).to.equal('v1');
+  });
+
+  it('setTtl takes up to MAX_TTL_MS, whose expiry travels to other peers; beyond it the load fails with a RangeError naming the bound', async () => {
+    const longest = `ttl${MAX_TTL_MS}:longest`;
+    c.db.set(longest, 'v1');
+    const mine = await c.ownerOf(longest).group.get(longest);
+    const theirs = await c.otherThan(longest).group.get(longest);
+    expect(mine.expiresAt! - Date.now()).to.be.greaterThan(MAX_TTL_MS - 60_000);
+    expect(theirs.expiresAt).to.equal(mine.expiresAt);
+    const over = `ttl${MAX_TTL_MS + 1}:over`;
+    c.db.set(over, 'v1');
+    const owner = c.ownerOf(over);
+    const errors = await Promise.all(
+      [owner, c.otherThan(over)].map((p) =>
+        p.group.get(over).then(
+          () => undefined,
+          (err: Error) => err,
+        ),
+      ),
+    );
+    expect(errors[0]).to.be.instanceOf(RangeError);
+    for (const err of errors) expect(err?.message).to.match(new RegExp(`setTtl\\(ms\\): ms must be at most ${MAX_TTL_MS}`));
+    // Ran on the owner only: the asker took the owner's failure as it is.
+    expect(c.peers.map((p) => p.loads.get(over) ?? 0)).to.deep.equal(c.peers.map((p) => (p === owner ? 1 : 0)));
   });
 });
 
@@ -203,6 +228,12 @@ describe('freshness: remove, set and clear, cluster-wide', function () {
     expect((err as Error).message).to.match(/maxBytes.*nothing was stored/);
     await g.set('typed', 'x', { ttlMs: -1 }).catch((e) => (err = e));
     expect((err as Error).message).to.match(/ttlMs must be a positive number/);
+    for (const ttlMs of [MAX_TTL_MS + 1, 8e12, Infinity]) {
+      err = undefined;
+      await g.set('typed', 'x', { ttlMs }).catch((e) => (err = e));
+      expect(err, String(ttlMs)).to.be.instanceOf(ttlMs === Infinity ? TypeError : RangeError);
+      if (ttlMs !== Infinity) expect((err as Error).message).to.match(new RegExp(`set: ttlMs must be at most ${MAX_TTL_MS}`));
+    }
     for (const p of c.peers) {
       expect(p.group.peek('typed')).to.equal(undefined);
       expect(p.group.peek('huge')).to.equal(undefined);

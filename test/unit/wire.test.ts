@@ -16,6 +16,7 @@ import {
   encodeSetRequest,
   getResponsePrefix,
   getResponseSuffix,
+  MAX_EXPIRES_AT_MS,
   type PeerResult,
   readGetResponse,
   resultFramePrefix,
@@ -161,5 +162,22 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
         });
       }),
     );
+  });
+
+  it('an expiry up to MAX_EXPIRES_AT_MS (int64 Unix nanoseconds, the year 2262) round-trips; past it every encoder throws a RangeError that says so', () => {
+    const latest = { ok: true as const, value: new Uint8Array([1]), expiresAt: MAX_EXPIRES_AT_MS };
+    expect(fromBinary(GetResponseSchema, encodeGetResponse(latest.value, MAX_EXPIRES_AT_MS)).expire).to.equal(BigInt(MAX_EXPIRES_AT_MS) * NS);
+    expect(decodeBatchResponse(encodeBatchResponse([latest]))).to.deep.equal([latest]);
+    for (const expiresAt of [MAX_EXPIRES_AT_MS + 1, 1e16, Number.MAX_VALUE, Infinity, Number.NaN]) {
+      const past = { ...latest, expiresAt };
+      for (const encode of [
+        () => encodeGetResponse(past.value, expiresAt),
+        () => getResponseSuffix(expiresAt),
+        () => encodeSetRequest({ group: 'g', key: 'k', value: past.value, expiresAt }),
+        () => encodeBatchResponse([past]),
+        () => resultFramePrefix(0, past),
+      ])
+        expect(encode, String(expiresAt)).to.throw(RangeError, /past what the wire carries/);
+    }
   });
 });
