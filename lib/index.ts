@@ -5,9 +5,10 @@
 
 export { ByteView } from './cache/byteview.js';
 export { Group, type SetOptions } from './cache/group.js';
+export type { Bytes, Getter, GetterContext, GroupOptions } from './cache/groupoptions.js';
 export type { InvalidationReport } from './cache/invalidation.js';
 export type { LRUStats } from './cache/lru.js';
-export type { PeerGetter, PeerPicker } from './cache/peers.js';
+export type { GetRequest, GetResponse, PeerGetter, PeerPicker, RemoveRequest, SetRequest } from './cache/peers.js';
 export { GroupRegistry } from './cache/registry.js';
 export type { GroupStats } from './cache/stats.js';
 export type { PeerErrorCause } from './client/peermonitor.js';
@@ -24,10 +25,9 @@ export {
 } from './common/diagnostics.js';
 export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './common/errors.js';
 export type { Logger } from './common/logger.js';
-export type { Bytes, GeecacheOptions, Getter, GetterContext, GroupOptions, RingOption } from './config/types.js';
+export type { GeecacheOptions } from './config/types.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
 export type { HealthReport, PeerHealth } from './ops/health.js';
-export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from './protocol/wire.js';
 export { ConsistentHashRing } from './ring/consistenthash.js';
 export { RendezvousRing } from './ring/rendezvous.js';
-export type { Ring } from './ring/ring.js';
+export type { Ring, RingOption } from './ring/types.js';

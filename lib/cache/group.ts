@@ -4,9 +4,9 @@ import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, Ow
 import { Histogram } from '../common/histogram.js';
 import type { Logger } from '../common/logger.js';
 import { resolveGroup } from '../config/options.js';
-import type { Bytes, Getter, GroupOptions } from '../config/types.js';
 import { ByteView } from './byteview.js';
 import { CoarseClock, checkTtl, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
+import type { Bytes, Getter, GroupOptions } from './groupoptions.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { CacheBudget, LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';

@@ -1,6 +1,5 @@
 import type { Logger } from '../common/logger.js';
-import type { RemoveRequest } from '../protocol/wire.js';
-import type { PeerGetter } from './peers.js';
+import type { PeerGetter, RemoveRequest } from './peers.js';
 
 /** How often removes that could not reach a peer are sent again. */
 export const REMOVE_RETRY_MS = 1_000;

@@ -1,4 +1,50 @@
-import type { GetRequest, GetResponse, RemoveRequest, SetRequest } from '../protocol/wire.js';
+/**
+ * peers.ts defines how a group finds and asks the other processes of its cluster: the
+ * PeerPicker/PeerGetter seam (golang/groupcache's peers.go) and the messages that cross it. The
+ * cache knows peers only through this file; cluster/ implements it, protocol/ puts its messages
+ * on the wire.
+ */
+
+/** What a peer is asked: golang/groupcache's `GetRequest { string group = 1; string key = 2; }`. */
+export interface GetRequest {
+  group: string;
+  key: string;
+  /**
+   * How long the asker will wait for the owner's load, in ms (its group's `loadTimeoutMs`); not a
+   * protobuf field: it travels as the `x-geecache-wait-ms` header (protocol/wire.ts). Absent: `timeoutMs`.
+   */
+  waitMs?: number;
+  /**
+   * A renewal of a hot copy (lib/cache/renewal.ts), not a get someone waits for: the client may hold it
+   * back to send it in a big batch. In-process only: not on the wire.
+   */
+  renew?: boolean;
+}
+
+/**
+ * What a peer answers: golang/groupcache's `GetResponse { bytes value = 1; double minute_qps = 2; }`
+ * (qps unused), with mailgun/groupcache's `int64 expire = 3` (Unix nanoseconds on the wire).
+ */
+export interface GetResponse {
+  value: Uint8Array;
+  /** When the value expires, in milliseconds since the epoch; undefined: never (or a Go peer, which does not say). */
+  expiresAt?: number;
+}
+
+/** What a peer is told to store: mailgun/groupcache's `SetRequest` (expire in Unix nanoseconds on the wire). */
+export interface SetRequest {
+  group: string;
+  key: string;
+  value: Uint8Array;
+  /** Milliseconds since the epoch; undefined: never. */
+  expiresAt?: number;
+}
+
+/** What a peer is told to drop: one key, or with no key the whole group (`group.clear()`). */
+export interface RemoveRequest {
+  group: string;
+  key?: string;
+}
 
 /**
  * Fetches values from one remote peer: the client side of the peer protocol. Whole messages in

@@ -1,5 +1,5 @@
-import type { GroupOptions } from '../config/types.js';
 import { Group } from './group.js';
+import type { GroupOptions } from './groupoptions.js';
 
 /**
  * A set of groups by name. Each geecache() instance has its own (there is no process-wide one),

@@ -3,9 +3,9 @@ import { ByteBudget } from '../client/bodybudget.js';
 import { HttpGetter, type HttpGetterOptions } from '../client/httpgetter.js';
 import { ConfigError } from '../common/errors.js';
 import { checkPeers } from '../config/options.js';
-import type { RingOption } from '../config/types.js';
 import type { RequestSigner } from '../protocol/auth.js';
-import { makeRing, type Ring } from '../ring/ring.js';
+import { makeRing } from '../ring/ring.js';
+import type { Ring, RingOption } from '../ring/types.js';
 import { membershipHash } from './agreement.js';
 
 /** What an {@link HttpPool} needs of the configuration. */

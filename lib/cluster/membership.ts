@@ -1,7 +1,6 @@
-import type { PeerGetter, PeerPicker } from '../cache/peers.js';
+import type { GetRequest, GetResponse, PeerGetter, PeerPicker } from '../cache/peers.js';
 import { OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import type { GetRequest, GetResponse } from '../protocol/wire.js';
 import { Discovery, type SourceConfig } from './discovery.js';
 import type { HttpPool } from './httppool.js';
 

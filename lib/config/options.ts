@@ -1,10 +1,12 @@
 import { MAX_TTL_MS } from '../cache/freshness.js';
+import type { Getter, GroupOptions } from '../cache/groupoptions.js';
 import type { TransportName } from '../client/transport.js';
 import { loadUndici } from '../client/undici.js';
 import { checkSource, findSelf, isSource, originOf, type SourceConfig, selfFromInterfaces } from '../cluster/discovery.js';
 import { ConfigError } from '../common/errors.js';
 import { type FullLogger, resolveLogger } from '../common/logger.js';
-import type { GeecacheOptions, Getter, GroupOptions, RingOption } from './types.js';
+import type { RingOption } from '../ring/types.js';
+import type { GeecacheOptions } from './types.js';
 
 /**
  * Every default of {@link GeecacheOptions} and {@link GroupOptions}, in one table: the README's

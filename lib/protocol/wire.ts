@@ -1,4 +1,5 @@
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import type { GetRequest, GetResponse, SetRequest } from '../cache/peers.js';
 
 /*
  * The peer protocol: golang/groupcache's `GET {basePath}{group}/{key}` answered with a protobuf
@@ -69,46 +70,8 @@ export const MAX_ERROR_TEXT = 1024;
 /** `GET {basePath}_stats`, signed like every peer request: a peer's figures as JSON (geecache peers only). */
 export const STATS_PATH = '_stats';
 
-/** What a peer is asked: golang/groupcache's `GetRequest { string group = 1; string key = 2; }`. */
-export interface GetRequest {
-  group: string;
-  key: string;
-  /**
-   * How long the asker will wait for the owner's load, in ms (its group's `loadTimeoutMs`); not a
-   * protobuf field: it travels as the {@link WAIT_HEADER} header. Absent: `timeoutMs`.
-   */
-  waitMs?: number;
-  /**
-   * A renewal of a hot copy (lib/cache/renewal.ts), not a get someone waits for: the client may hold it
-   * back to send it in a big batch. In-process only: not on the wire.
-   */
-  renew?: boolean;
-}
-
-/**
- * What a peer answers: golang/groupcache's `GetResponse { bytes value = 1; double minute_qps = 2; }`
- * (qps unused), with mailgun/groupcache's `int64 expire = 3` (Unix nanoseconds on the wire).
- */
-export interface GetResponse {
-  value: Uint8Array;
-  /** When the value expires, in milliseconds since the epoch; undefined: never (or a Go peer, which does not say). */
-  expiresAt?: number;
-}
-
-/** What a peer is told to store: mailgun/groupcache's `SetRequest` (expire in Unix nanoseconds on the wire). */
-export interface SetRequest {
-  group: string;
-  key: string;
-  value: Uint8Array;
-  /** Milliseconds since the epoch; undefined: never. */
-  expiresAt?: number;
-}
-
-/** What a peer is told to drop: one key, or with no key the whole group (`group.clear()`). */
-export interface RemoveRequest {
-  group: string;
-  key?: string;
-}
+/** The messages these codecs put on the wire are the cache's own (cache/peers.ts): re-exported for the peer client and server. */
+export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from '../cache/peers.js';
 
 /**
  * One get's outcome as a server produces it and a batch carries it. A failure keeps the status a

@@ -1,4 +1,4 @@
-import type { Ring } from './ring.js';
+import type { Ring } from './types.js';
 
 /**
  * The membership half of a ring: an ordered peer list, and a call to {@link rebuild} whenever
