@@ -1,0 +1,226 @@
+/**
+ * Admission to the peer route: every check a peer request passes before a handler acts on it, in
+ * one place. On the headers (admit): the route is on (403), the signature was made for this peer
+ * (401), the asker's membership digest is compared with ours, a leaving peer sends gets elsewhere
+ * (503). On a body (body): its length is bounded (411, 413), bodies read at once are capped (503),
+ * a dripped one is cut off (408), and it must match its signed digest (401).
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { digestOf, type RequestSigner } from '../protocol/auth.js';
+import {
+  AUTH_HEADER,
+  DIGEST_HEADER,
+  LEAVING_HEADER,
+  MAX_BODY_BYTES_IN_FLIGHT,
+  MAX_SET_REQUEST_BYTES,
+  PEEK_HEADER,
+  RING_HEADER,
+  WAIT_HEADER,
+} from '../protocol/wire.js';
+import { refuse, reply } from './reply.js';
+import { SelfOrigin } from './selforigin.js';
+
+/** Told the membership digest (RING_HEADER) of each asker that sends one: notices peers whose membership differs from ours. */
+export interface RingCheck {
+  check(theirs: string): void;
+}
+
+/** Counts peer requests in flight and says when this peer is leaving the cluster (a Drain). */
+export interface InFlight {
+  /** True once leaving: new gets are answered 503 + LEAVING_HEADER (peeks and writes still served). */
+  readonly leaving: boolean;
+  /** A peer request started; call {@link leave} once it is answered. */
+  enter(): void;
+  leave(): void;
+}
+
+/** What admission needs of the configuration. */
+export interface AdmissionOptions {
+  /** Checks signatures; undefined with `secret: false`. */
+  readonly signer: RequestSigner | undefined;
+  /** False for a lone peer with no secret: its route then answers 403 to everything. */
+  readonly enabled: boolean;
+  /** This peer's base URL as the others reach it: signatures name their target peer's origin. */
+  readonly self: string;
+  /** A body not received within this long is cut off (408, connection closed). */
+  readonly timeoutMs: number;
+  /** Counts requests in flight; once leaving, gets are refused (see InFlight). */
+  readonly drain?: InFlight;
+  /** Compares each asker's membership digest with ours. */
+  readonly agreement?: RingCheck;
+}
+
+/** A body's kind, for its bounds and messages. */
+export type BodyKind = 'batch' | 'set';
+
+const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
+const LEAVING = 'leaving: this peer is shutting down; ask the next owner or load locally';
+
+/**
+ * Headers of a 401: the Date is the clock the signature check used, so the client can tell
+ * skewed clocks from a wrong secret (Node's own Date header comes from another clock source).
+ */
+const unauthorizedHeaders = () => ({ date: new Date(Date.now()).toUTCString() });
+
+/**
+ * A peer request as admission read it: the request line, and the headers acted on, read in one
+ * pass over rawHeaders (Node builds `req.headers` only when it is read, a measurable share of
+ * serving a hot key). Repeats are joined with ", " as `req.headers` joins them; names are
+ * lowercased only when their length matches one of these.
+ */
+export class PeerRequest {
+  /** The request target as sent, query included (what the signature covers). */
+  readonly url: string;
+  /** The target without its query. */
+  readonly path: string;
+  readonly method: string;
+  host: string | undefined;
+  auth: string | undefined;
+  ring: string | undefined;
+  peek: string | undefined;
+  wait: string | undefined;
+  /** The Content-Length as signed: '' without one, 'chunked' for a chunked body. */
+  length = '';
+  /** The body's digest as signed ('' without one). */
+  digest = '';
+  readonly #raw: string[];
+
+  constructor(req: IncomingMessage, url: string) {
+    this.url = url;
+    const query = url.indexOf('?');
+    this.path = query < 0 ? url : url.slice(0, query);
+    this.method = req.method ?? '';
+    const raw = req.rawHeaders;
+    this.#raw = raw;
+    let length: string | undefined;
+    let chunked = false;
+    let digest: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) {
+      const n = raw[i].length;
+      if (n !== 4 && n !== 14 && n !== 15 && n !== 17 && n !== 18 && n !== 25) continue;
+      const name = raw[i].toLowerCase();
+      const value = raw[i + 1];
+      if (name === 'host') this.host = join(this.host, value);
+      else if (name === AUTH_HEADER) this.auth = join(this.auth, value);
+      else if (name === RING_HEADER) this.ring = join(this.ring, value);
+      else if (name === PEEK_HEADER) this.peek = join(this.peek, value);
+      else if (name === WAIT_HEADER) this.wait = join(this.wait, value);
+      else if (name === 'content-length') length = join(length, value);
+      else if (name === 'transfer-encoding') chunked = true;
+      else if (name === DIGEST_HEADER) digest = join(digest, value);
+    }
+    // A GET may carry a body (nothing reads it): then its length and digest are signed like a POST's.
+    if (length !== undefined) this.length = length;
+    else if (chunked) this.length = 'chunked';
+    if (digest !== undefined) this.digest = digest;
+  }
+
+  /** Any other header (`name` in lower case), read from rawHeaders the same way. */
+  header(name: string): string | undefined {
+    const raw = this.#raw;
+    let value: string | undefined;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i].length === name.length && raw[i].toLowerCase() === name) value = join(value, raw[i + 1]);
+    return value;
+  }
+}
+
+const join = (seen: string | undefined, value: string) => (seen === undefined ? value : `${seen}, ${value}`);
+
+/** The checks of {@link PeerRequest}s and their bodies, for one peer server. */
+export class Admission {
+  readonly #options: AdmissionOptions;
+  /** Which origins name this peer: signatures must be made for it. */
+  readonly #self: SelfOrigin;
+  /** Body bytes being read right now, over all connections, by kind (see body). */
+  readonly #bodyBytes = { batch: 0, set: 0 };
+
+  constructor(options: AdmissionOptions) {
+    this.#options = options;
+    this.#self = new SelfOrigin(options.self);
+  }
+
+  /**
+   * The request, checked from its headers alone, or undefined once it is answered. The signature
+   * covers this peer's origin, the whole request line and the body's length and digest, so an
+   * unsigned client gets its 401 before a byte of any body is read (and a closed connection, when
+   * it sent one), and leaves nothing buffered here.
+   */
+  admit(req: IncomingMessage, res: ServerResponse, url: string): PeerRequest | undefined {
+    const { signer, enabled, agreement, drain } = this.#options;
+    if (!enabled) return void reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
+    const request = new PeerRequest(req, url);
+    if (signer && !this.#signed(signer, request)) return void refuseEarly(req, res, request, 401, UNAUTHORIZED, unauthorizedHeaders());
+    if (request.ring !== undefined) agreement?.check(request.ring);
+    // Leaving: gets and batches go elsewhere; peeks (handoff from this peer's cache) and writes are still served.
+    if (drain?.leaving && request.peek === undefined && (request.method === 'GET' || request.method === 'POST'))
+      return void refuseEarly(req, res, request, 503, LEAVING, { [LEAVING_HEADER]: '1' });
+    return request;
+  }
+
+  /**
+   * The body of an admitted request, or undefined once the request is answered: it needs a
+   * Content-Length (chunked: 411) within `limit` (413); bodies being read are capped server-wide
+   * (503: batches MAX_BODY_BYTES_IN_FLIGHT, sets one of MAX_SET_REQUEST_BYTES), so replays of a
+   * captured request on many connections cannot make this peer buffer more; a body not all there
+   * within timeoutMs is cut off (408); then it must match its signed digest (401).
+   */
+  async body(req: IncomingMessage, res: ServerResponse, request: PeerRequest, kind: BodyKind, limit: number): Promise<Buffer | undefined> {
+    const { length, digest } = request;
+    if (length === '' || length === 'chunked') return void refuse(req, res, 411, `a ${kind} request needs a Content-Length (chunked bodies are refused)`);
+    const size = Number(length);
+    if (!(size <= limit)) return void refuse(req, res, 413, `${kind} request over ${limit} bytes`);
+    const cap = kind === 'batch' ? MAX_BODY_BYTES_IN_FLIGHT : MAX_SET_REQUEST_BYTES;
+    if (this.#bodyBytes[kind] + size > cap)
+      return void refuse(req, res, 503, `busy: ${cap} bytes of ${kind} bodies already being read; retry`, { 'retry-after': '1' });
+    this.#bodyBytes[kind] += size;
+    let body: Buffer | undefined;
+    try {
+      body = await readBody(req, size, this.#options.timeoutMs);
+    } finally {
+      this.#bodyBytes[kind] -= size;
+    }
+    if (body === undefined) return void refuse(req, res, 408, `${kind} body not received in full within timeoutMs (${this.#options.timeoutMs} ms)`);
+    if (this.#options.signer && digestOf(body) !== digest)
+      return void reply(res, 401, 'unauthorized: the body does not match its signed digest', unauthorizedHeaders());
+    return body;
+  }
+
+  /** Whether the signature is valid, fresh, and made for this peer (a remembered body-less one costs no HMAC). */
+  #signed(signer: RequestSigner, { method, url, host, auth, length, digest }: PeerRequest): boolean {
+    const origin = this.#self.of(host);
+    return length === '' && digest === ''
+      ? signer.verifyBodyless(method, origin, url, auth)
+      : signer.verify({ method, url: origin + url, length, digest }, auth);
+  }
+}
+
+/** A refusal from the headers alone: a request without a body keeps its connection; one with a body left unread closes it. */
+function refuseEarly(req: IncomingMessage, res: ServerResponse, request: PeerRequest, status: number, text: string, headers: Record<string, string>): void {
+  if (request.length === '') reply(res, status, text, headers);
+  else refuse(req, res, status, text, headers);
+}
+
+/**
+ * The request body of `size` bytes (its Content-Length, already checked), read into one buffer;
+ * undefined when it is not all there within `timeoutMs` (a dripped body) or the client left.
+ */
+function readBody(req: IncomingMessage, size: number, timeoutMs: number): Promise<Buffer | undefined> {
+  return new Promise((resolve) => {
+    const body = Buffer.allocUnsafe(size);
+    let at = 0;
+    const done = (value: Buffer | undefined) => {
+      clearTimeout(timer);
+      req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onFail);
+      resolve(value);
+    };
+    const onData = (chunk: Buffer) => {
+      if (at + chunk.length > size) return done(undefined); // Node enforces Content-Length; never trust it
+      chunk.copy(body, at);
+      at += chunk.length;
+    };
+    const onEnd = () => done(at === size ? body : undefined);
+    const onFail = () => done(undefined);
+    const timer = setTimeout(onFail, timeoutMs);
+    req.on('data', onData).on('end', onEnd).on('error', onFail).on('close', onFail);
+  });
+}
