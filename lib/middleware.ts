@@ -96,7 +96,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   if (heapWarning) config.logger.warn(heapWarning);
   const ring = ringName(config.ring);
   const drain = new Drain();
-  const agreement = new RingAgreement(config.logger);
+  const agreement = new RingAgreement(config.logger, pool);
   const server = new PeerServer(registry, {
     basePath: config.basePath,
     signer,
@@ -105,7 +105,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     timeoutMs: config.timeoutMs,
     stats: () => localStats(pool, registry, ring, config.basePath),
     drain,
-    agreement: { check: (theirs) => agreement.check(theirs, pool.hash(), () => `${pool.peers().length} peers: ${pool.peers().join(', ')}`) },
+    agreement,
   });
   const unhook = config.drainOnSigterm ? drainOnSigterm(() => leave(SIGTERM_LINGER_MS), config.logger) : undefined;
 

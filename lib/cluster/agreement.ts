@@ -13,6 +13,12 @@ export function membershipHash(peers: readonly string[]): string {
     .slice(0, 16);
 }
 
+/** This peer's membership, as the agreement compares it: its digest, and its peers for a warning. */
+export interface Members {
+  hash(): string;
+  peers(): readonly string[];
+}
+
 /** A disagreement that lasts this long is no longer a change spreading: it is warned about. */
 export const PERSISTENT_MS = 30_000;
 /** Distinct foreign digests remembered (a bound, whatever askers send). */
@@ -30,18 +36,22 @@ export class RingAgreement {
   readonly stats = { checked: 0, disagreed: 0 };
   readonly #logger: FullLogger;
   readonly #notices: Notices;
+  readonly #members: Members;
   /** Foreign digest → when first seen (against the digest we had then). */
   readonly #seen = new Map<string, { ours: string; since: number }>();
 
-  constructor(logger: FullLogger) {
+  /** `members`: this peer's membership (an HttpPool), read at each check. */
+  constructor(logger: FullLogger, members: Members) {
     this.#logger = logger;
     this.#notices = new Notices(logger);
+    this.#members = members;
   }
 
   /** Compares an asker's digest (undefined: a peer that sends none, e.g. golang/groupcache) with ours. */
-  check(theirs: string | undefined, ours: string, describeOurs: () => string, now = Date.now()): void {
+  check(theirs: string | undefined, now = Date.now()): void {
     if (theirs === undefined) return;
     this.stats.checked++;
+    const ours = this.#members.hash();
     if (theirs === ours) return;
     this.stats.disagreed++;
     const seen = this.#seen.get(theirs);
@@ -55,8 +65,13 @@ export class RingAgreement {
     this.#notices.warn(
       `ring:${theirs}:${ours}`,
       () =>
-        `peers have disagreed on membership for over ${PERSISTENT_MS / 1000} s (a peer asks with ${theirs}, ours is ${ours}: ${describeOurs()}); ` +
+        `peers have disagreed on membership for over ${PERSISTENT_MS / 1000} s (a peer asks with ${theirs}, ours is ${ours}: ${this.#describeOurs()}); ` +
         'keys are loaded more than once meanwhile. Give every peer the same peers list (or the same discovery source), spelled the same way',
     );
+  }
+
+  #describeOurs(): string {
+    const peers = this.#members.peers();
+    return `${peers.length} peers: ${peers.join(', ')}`;
   }
 }
