@@ -88,7 +88,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const registry = new GroupRegistry();
   const pool = new HttpPool(config, signer);
   const membership = new Membership(pool, config.discovery, config.logger, Math.max(config.backoffMs, 1_000));
-  for (const { name, ...groupOptions } of config.groups) registry.newGroup(name, groupOptions).registerPeers(membership, config.logger);
+  for (const group of config.groups) registry.newGroup(group.name, group).registerPeers(membership, config.logger);
   const heapWarning = heapLimitWarning(
     config.groups.reduce((sum, g) => sum + Math.max(0, g.maxBytes), 0),
     v8.getHeapStatistics().heap_size_limit,

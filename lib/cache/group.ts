@@ -1,12 +1,12 @@
 import { LRUCache } from 'lru-cache';
+import { describe } from '../common/describe.js';
 import { type LoadMessage, loadChannel } from '../common/diagnostics.js';
 import { BadKeyError, isInstance, LoadTimeoutError, messageOf, NotFoundError, OwnerLoadError } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import type { Logger } from '../common/logger.js';
-import { resolveGroup } from '../config/options.js';
 import { ByteView } from './byteview.js';
 import { CoarseClock, checkTtl, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
-import type { Bytes, Getter, GroupOptions } from './groupoptions.js';
+import { type Bytes, type Getter, type GroupConfig, type GroupOptions, resolveGroup } from './groupoptions.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { CacheBudget, LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
@@ -75,8 +75,11 @@ export class Group {
   /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
   readonly #failures = new LRUCache<string, { error: unknown }>({ max: MAX_REMEMBERED_FAILURES, ttl: PEER_FAILURE_BACKOFF_MS });
 
-  /** Checks `options` (a ConfigError names a bad one) and fills in the defaults. */
-  constructor(name: string, options: GroupOptions) {
+  /**
+   * Checks `options` (a ConfigError names a bad one) and fills in the defaults; options geecache()
+   * already checked (a GroupConfig) are taken as they are.
+   */
+  constructor(name: string, options: GroupOptions | GroupConfig) {
     const config = resolveGroup(name, options);
     this.name = name;
     this.#getter = config.getter;
@@ -532,9 +535,4 @@ function toByteView(value: unknown, group: string, key: string, expiresAt: numbe
     got = 'an object whose properties throw when read'; // e.g. a Proxy: never let it throw from here
   }
   throw new TypeError(`getter for group "${group}" returned ${got} for key ${JSON.stringify(key)}; return a Buffer, Uint8Array or string`);
-}
-
-/** What a wrong value is, for an error message: null, a type, or an object's class. */
-function describe(value: unknown): string {
-  return value === null ? 'null' : typeof value === 'object' ? (value.constructor?.name ?? 'object') : typeof value;
 }

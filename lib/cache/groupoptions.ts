@@ -4,6 +4,11 @@
  * from geecache()'s `groups` or from `new Group()`.
  */
 
+import { checkKnown, MAX_TIMER_MS, positive } from '../common/checks.js';
+import { DEFAULTS } from '../common/defaults.js';
+import { ConfigError } from '../common/errors.js';
+import { MAX_TTL_MS } from './freshness.js';
+
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
 export type Bytes = Buffer | Uint8Array | string;
 
@@ -70,4 +75,98 @@ export interface GroupOptions {
   hotTtlMs?: number;
   /** How long a getter's NotFoundError is cached at the key's owner. Default 0: not cached, the next get asks the getter again. */
   notFoundTtlMs?: number;
+}
+
+/** One group's options, checked, with defaults filled in; made only by {@link resolveGroup}. */
+export class GroupConfig {
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly getter: Getter;
+  readonly loadTimeoutMs: number;
+  readonly maxKeyLength: number;
+  readonly hotCacheFraction: number;
+  readonly ttlMs: number;
+  readonly ttlJitter: number;
+  readonly staleMs: number;
+  readonly hotTtlMs: number;
+  readonly notFoundTtlMs: number;
+
+  /** @internal Use {@link resolveGroup}. */
+  constructor(fields: GroupConfig) {
+    this.name = fields.name;
+    this.maxBytes = fields.maxBytes;
+    this.getter = fields.getter;
+    this.loadTimeoutMs = fields.loadTimeoutMs;
+    this.maxKeyLength = fields.maxKeyLength;
+    this.hotCacheFraction = fields.hotCacheFraction;
+    this.ttlMs = fields.ttlMs;
+    this.ttlJitter = fields.ttlJitter;
+    this.staleMs = fields.staleMs;
+    this.hotTtlMs = fields.hotTtlMs;
+    this.notFoundTtlMs = fields.notFoundTtlMs;
+    Object.freeze(this);
+  }
+}
+
+const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction', 'ttlMs', 'ttlJitter', 'staleMs', 'hotTtlMs', 'notFoundTtlMs'];
+const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
+
+/**
+ * Checks one group's options and fills in its defaults; `option` is how messages name it
+ * (`groups.scores`). A {@link GroupConfig} is returned as it is: it was checked when it was made.
+ */
+export function resolveGroup(name: string, group: GroupOptions | GroupConfig, option = 'group'): GroupConfig {
+  if (group instanceof GroupConfig && group.name === name) return group;
+  if (!GROUP_NAME.test(name) || name === '.' || name === '..') {
+    throw new ConfigError(option, `has an invalid name: use 1-128 letters, digits, '.', '_', '~' or '-' (not "." or "..", which URLs drop)`);
+  }
+  if (typeof group !== 'object' || group === null || Array.isArray(group)) throw new ConfigError(option, 'must be an object: { maxBytes, getter }');
+  checkKnown(group, GROUP_OPTIONS, `${option}.`);
+  if (!Number.isSafeInteger(group.maxBytes)) {
+    const got = typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes);
+    throw new ConfigError(`${option}.maxBytes`, `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${got}`);
+  }
+  if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
+  const defaults = DEFAULTS.group;
+  const hot = group.hotCacheFraction ?? defaults.hotCacheFraction;
+  if (!(typeof hot === 'number' && hot >= 0 && hot < 1)) {
+    throw new ConfigError(`${option}.hotCacheFraction`, `must be a number from 0 up to (not including) 1, got ${JSON.stringify(hot)}`);
+  }
+  const jitter = group.ttlJitter ?? defaults.ttlJitter;
+  if (!(typeof jitter === 'number' && jitter >= 0 && jitter < 1)) {
+    throw new ConfigError(
+      `${option}.ttlJitter`,
+      `must be a fraction from 0 up to (not including) 1 (0.1: each TTL is cut by up to 10%), got ${JSON.stringify(jitter)}`,
+    );
+  }
+  const ttlMs = ttlOption(group.ttlMs, `${option}.ttlMs`, defaults.ttlMs, '; 0 means values never expire');
+  if (jitter > 0 && ttlMs === 0) throw new ConfigError(`${option}.ttlJitter`, 'needs ttlMs: set ttlMs (e.g. 60_000), or drop ttlJitter');
+  return new GroupConfig({
+    name,
+    maxBytes: group.maxBytes,
+    getter: group.getter,
+    loadTimeoutMs: positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, defaults.loadTimeoutMs, false, MAX_TIMER_MS),
+    maxKeyLength: positive(group.maxKeyLength, `${option}.maxKeyLength`, defaults.maxKeyLength),
+    hotCacheFraction: hot,
+    ttlMs,
+    ttlJitter: jitter,
+    staleMs: ttlOption(group.staleMs, `${option}.staleMs`, defaults.staleMs),
+    hotTtlMs: ttlOption(group.hotTtlMs, `${option}.hotTtlMs`, defaults.hotTtlMs),
+    notFoundTtlMs: ttlOption(group.notFoundTtlMs, `${option}.notFoundTtlMs`, defaults.notFoundTtlMs),
+  });
+}
+
+/**
+ * A group's TTL option (ttlMs, staleMs, hotTtlMs, notFoundTtlMs): 0 or a positive number of ms
+ * up to MAX_TTL_MS (100 years; see cache/freshness.ts: an expiry must fit the wire's int64 Unix
+ * nanoseconds). A larger one is refused, not clamped.
+ */
+function ttlOption(value: unknown, option: string, fallback: number, zero = ''): number {
+  if (typeof value === 'number' && value > MAX_TTL_MS) {
+    throw new ConfigError(
+      option,
+      `must be at most ${MAX_TTL_MS} ms (100 years: expiries travel between peers as int64 Unix nanoseconds, which end in 2262)${zero}, got ${value}`,
+    );
+  }
+  return positive(value, option, fallback, true);
 }

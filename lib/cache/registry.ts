@@ -1,5 +1,5 @@
 import { Group } from './group.js';
-import type { GroupOptions } from './groupoptions.js';
+import type { GroupConfig, GroupOptions } from './groupoptions.js';
 
 /**
  * A set of groups by name. Each geecache() instance has its own (there is no process-wide one),
@@ -8,8 +8,8 @@ import type { GroupOptions } from './groupoptions.js';
 export class GroupRegistry {
   readonly #groups = new Map<string, Group>();
 
-  /** Creates a group; the name must be new to this registry. */
-  newGroup(name: string, options: GroupOptions): Group {
+  /** Creates a group; the name must be new to this registry. Options geecache() checked (a GroupConfig) are not checked again. */
+  newGroup(name: string, options: GroupOptions | GroupConfig): Group {
     if (this.#groups.has(name)) throw new Error(`group "${name}" already exists`);
     const group = new Group(name, options);
     this.#groups.set(name, group);

@@ -1,8 +1,8 @@
 import type { PeerPicker } from '../cache/peers.js';
 import { ByteBudget } from '../client/bodybudget.js';
 import { HttpGetter, type HttpGetterOptions } from '../client/httpgetter.js';
+import { checkPeers } from '../common/checks.js';
 import { ConfigError } from '../common/errors.js';
-import { checkPeers } from '../config/options.js';
 import type { RequestSigner } from '../protocol/auth.js';
 import { makeRing } from '../ring/ring.js';
 import type { Ring, RingOption } from '../ring/types.js';

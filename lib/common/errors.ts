@@ -1,7 +1,10 @@
 /**
- * The errors geecache raises, each designed for whoever has to act on it: a ConfigError for the
- * developer at start-up, the others for the code that called `get`.
+ * errors.ts holds the errors geecache raises, each designed for whoever has to act on it (a
+ * ConfigError for the developer at start-up, the others for the code that called `get`), and the
+ * rules for what may be said about any thrown value: its name, message and HTTP status.
  */
+
+import { describe } from './describe.js';
 
 /** A configuration mistake found at start-up; the message names the option and the fix. */
 export class ConfigError extends TypeError {
@@ -62,7 +65,12 @@ export interface ErrorFacts {
   status: number | undefined;
 }
 
-const NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
+/** An error name as it may be repeated, and travel between peers: a token of letters, digits and `_$.-`, at most 64. */
+export const ERROR_NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
+
+/** `status` if it is an HTTP error status (400-599), else undefined: what an error's status may be. */
+export const httpErrorStatus = (status: unknown): number | undefined =>
+  typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
 
 /**
  * Reads the name, message and HTTP status of anything a getter may throw — an Error, a string,
@@ -72,7 +80,7 @@ const NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
 export function errorFacts(err: unknown): ErrorFacts {
   const name = attempt(() => {
     const value = (err as { name?: unknown }).name;
-    return typeof value === 'string' && NAME.test(value) ? value : undefined;
+    return typeof value === 'string' && ERROR_NAME.test(value) ? value : undefined;
   });
   const message = attempt(() => {
     if (typeof err === 'string') return err;
@@ -83,10 +91,9 @@ export function errorFacts(err: unknown): ErrorFacts {
   });
   const status = attempt(() => {
     const e = err as { status?: unknown; statusCode?: unknown };
-    for (const value of [e.status, e.statusCode]) if (typeof value === 'number' && Number.isInteger(value) && value >= 400 && value <= 599) return value;
-    return undefined;
+    return httpErrorStatus(e.status) ?? httpErrorStatus(e.statusCode);
   });
-  return { name: name ?? 'Error', message: message ?? `a thrown ${describeType(err)} with no message`, status };
+  return { name: name ?? 'Error', message: message ?? `a thrown ${describe(err)} with no message`, status };
 }
 
 /** `err instanceof type`, false where that throws (a Proxy whose getPrototypeOf trap throws). */
@@ -106,16 +113,6 @@ function attempt<T>(read: () => T | undefined): T | undefined {
     return read();
   } catch {
     return undefined;
-  }
-}
-
-function describeType(value: unknown): string {
-  try {
-    if (value === null) return 'null';
-    if (typeof value !== 'object' && typeof value !== 'function') return typeof value;
-    return Object.getPrototypeOf(value) === null ? 'object without prototype' : typeof value;
-  } catch {
-    return 'object';
   }
 }
 

@@ -91,12 +91,8 @@ export type PeerFailure = { ok: false; status: number; error: string; kind?: str
 export const ERROR_NAME_HEADER = 'x-geecache-error-name';
 export const ERROR_STATUS_HEADER = 'x-geecache-error-status';
 
-/** An error name as it may travel (a token: letters, digits, `_$.-`, at most 64). */
-export const ERROR_NAME = /^[A-Za-z_$][\w$.-]{0,63}$/;
-
-/** `status` if it is an HTTP error status (400-599), else undefined: what an error's status may be. */
-export const httpErrorStatus = (status: unknown): number | undefined =>
-  typeof status === 'number' && Number.isInteger(status) && status >= 400 && status <= 599 ? status : undefined;
+/** The rules for an error's name and status are common/errors.ts's; re-exported for the peer client. */
+export { ERROR_NAME, httpErrorStatus } from '../common/errors.js';
 
 /** A failure with only the fields that are set (decoders build results that compare equal to encoded ones). */
 function failed(status: number, error: string, kind: string | undefined, name: string | undefined, errorStatus: number | undefined): PeerFailure {
