@@ -1,8 +1,10 @@
 import { promises as dns } from 'node:dns';
-import net from 'node:net';
-import os from 'node:os';
 import { ConfigError, messageOf } from '../common/errors.js';
-import type { Logger } from '../common/logger.js';
+import { type Logger, Notices } from '../common/logger.js';
+import { AnswerError, baseUrl, canonicalPeers, neverPeer, type Refusal, reasonOf, withoutNonPeers } from './peeranswer.js';
+
+export { canonicalPeers, MAX_PEERS, originOf } from './peeranswer.js';
+export { findSelf, selfFromInterfaces } from './selfaddress.js';
 
 /** Settings every dynamic source shares. */
 interface SourceTiming {
@@ -54,15 +56,18 @@ export interface SourceConfig {
   /** The address family and scheme of the peers it finds (self given as a port is built with them). */
   readonly family: 4 | 6;
   readonly protocol: 'http' | 'https';
-  /** One lookup: the raw answer as base URLs (not yet checked). */
-  readonly lookup: () => Promise<unknown>;
+  /**
+   * One lookup: the raw answer as base URLs (not yet checked). A DNS record that is never a peer
+   * (see peeranswer.ts) is left out and handed to `refuse`, named as the warning names it.
+   */
+  readonly lookup: (refuse: (refusal: Refusal) => void) => Promise<unknown>;
 }
 
 export const DISCOVERY_DEFAULTS = Object.freeze({ intervalMs: 10_000, family: 4, protocol: 'http' });
-/** More peers than this in one answer is a broken source, not a cluster. */
-export const MAX_PEERS = 1024;
 /** A lookup still running after this long fails (the DNS resolver has its own, shorter timeouts). */
 const LOOKUP_TIMEOUT_MS = 10_000;
+/** Longest error text of a failed lookup kept and logged: a source's errors may be long, or anyone's text. */
+const MAX_ERROR_TEXT = 300;
 /** At most one lookup triggered by failing peers per this long. */
 const POKE_MIN_MS = 1_000;
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -121,10 +126,12 @@ export function checkSource(source: PeerSource): SourceConfig {
     if (!Number.isInteger(port) || (port as number) < 1 || (port as number) > 65535) {
       throw new ConfigError('peers.port', `must be the port every peer listens on (1-65535), got ${JSON.stringify(port)}`);
     }
-    const lookup = async () => (await addresses(resolver, name, family)).map((a) => baseUrl(protocol, a, port as number));
+    const record = family === 4 ? 'A' : 'AAAA';
+    const lookup = async (refuse: (refusal: Refusal) => void) =>
+      admitted(await addresses(resolver, name, family), (a) => `${record} record ${a} of ${name}`, refuse).map((a) => baseUrl(protocol, a, port as number));
     return Object.freeze({ kind: 'dns' as const, label: `dns ${name}:${port}`, intervalMs, family, protocol, lookup });
   }
-  const lookup = async () => srvLookup(resolver, name, family, protocol);
+  const lookup = async (refuse: (refusal: Refusal) => void) => srvLookup(resolver, name, family, protocol, refuse);
   return Object.freeze({ kind: 'srv' as const, label: `srv ${name}`, intervalMs, family, protocol, lookup });
 }
 
@@ -146,114 +153,40 @@ async function addresses(resolver: dns.Resolver, name: string, family: 4 | 6): P
   return family === 4 ? resolver.resolve4(name) : resolver.resolve6(name);
 }
 
-/** Each SRV record as `protocol://address:port`, its target resolved; any malformed record fails the whole answer. */
-async function srvLookup(resolver: dns.Resolver, name: string, family: 4 | 6, protocol: string): Promise<string[]> {
+/**
+ * Each SRV record as `protocol://address:port`, its target resolved. A malformed record (target
+ * ".", RFC 2782's "no service here", or not a host name) or a target that does not resolve fails
+ * the whole answer; a record on port 0, or a target address that is never a peer, is refused.
+ */
+async function srvLookup(resolver: dns.Resolver, name: string, family: 4 | 6, protocol: string, refuse: (refusal: Refusal) => void): Promise<string[]> {
   const records = await resolver.resolveSrv(name);
   const urls: string[] = [];
   for (const r of records) {
-    // "." is RFC 2782's "no service here"; port 0 cannot be listened on.
-    if (!r.name || r.name === '.') throw new Error(`malformed SRV record for ${name}: target "." (no service here) is not a peer`);
-    if (!HOSTNAME.test(r.name)) throw new Error(`malformed SRV record for ${name}: target ${JSON.stringify(r.name)} is not a host name`);
-    if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) throw new Error(`malformed SRV record for ${name}: target ${r.name} has port ${r.port}`);
+    if (!r.name || r.name === '.') throw new AnswerError('EBADRECORD', `malformed SRV record for ${name}: target "." (no service here) is not a peer`);
+    if (!HOSTNAME.test(r.name))
+      throw new AnswerError('EBADRECORD', `malformed SRV record for ${name}: target ${JSON.stringify(r.name.slice(0, 253))} is not a host name`);
+    if (!Number.isInteger(r.port) || r.port < 1 || r.port > 65535) {
+      refuse({ record: `SRV record ${r.name}:${r.port} of ${name}`, cause: 'port 0' });
+      continue;
+    }
     let found: string[];
     try {
       found = await addresses(resolver, r.name, family);
     } catch (err) {
-      throw new Error(`SRV target ${r.name} of ${name} does not resolve: ${(err as Error).message}`);
+      throw new AnswerError('EUNRESOLVED', `SRV target ${r.name} of ${name} does not resolve: ${messageOf(err)}`);
     }
-    for (const a of found) urls.push(baseUrl(protocol, a, r.port));
+    for (const a of admitted(found, (address) => `address ${address} of SRV target ${r.name} of ${name}`, refuse)) urls.push(baseUrl(protocol, a, r.port));
   }
   return urls;
 }
 
-function baseUrl(protocol: string, address: string, port: number): string {
-  return new URL(`${protocol}://${net.isIPv6(address) ? `[${address}]` : address}:${port}`).origin;
-}
-
-/**
- * Checks one answer and puts it in the canonical form every peer derives from the same answer:
- * each entry an origin (`http://10.0.0.1:3000`), sorted. Throws an Error saying what is wrong
- * with it: not an array, not base URLs, duplicates, empty, over {@link MAX_PEERS}.
- */
-export function canonicalPeers(answer: unknown): string[] {
-  if (!Array.isArray(answer)) throw new Error(`the answer is not an array of base URLs: got ${describe(answer)}`);
-  if (answer.length === 0) throw new Error('the answer is empty');
-  if (answer.length > MAX_PEERS) throw new Error(`the answer has ${answer.length} peers, over the limit of ${MAX_PEERS}`);
-  const seen = new Set<string>();
-  answer.forEach((entry, i) => {
-    const origin = originOf(entry);
-    if (origin === undefined) throw new Error(`entry ${i} is not a base URL such as "http://10.0.0.1:3000": ${describe(entry)}`);
-    if (seen.has(origin)) throw new Error(`entry ${i} (${origin}) is listed twice`);
-    seen.add(origin);
+/** The `addresses` a peer may have; each other one is handed to `refuse`, named by `record`. */
+function admitted(addresses: string[], record: (address: string) => string, refuse: (refusal: Refusal) => void): string[] {
+  return addresses.filter((address) => {
+    const cause = neverPeer(address);
+    if (cause !== undefined) refuse({ record: record(address), cause });
+    return cause === undefined;
   });
-  return [...seen].sort();
-}
-
-/** The origin of a base URL (http or https, no path, query or credentials), else undefined. */
-export function originOf(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value)) return undefined;
-  return url.origin;
-}
-
-function describe(value: unknown): string {
-  const text = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
-}
-
-/**
- * This process's entry in `peers` when `self` is given as a port: the one entry on that port
- * whose address belongs to this host (an address of one of its interfaces, or within a loopback
- * interface's range). Undefined when none or several match; `why` then says which.
- */
-export function findSelf(port: number, peers: readonly string[], interfaces = os.networkInterfaces()): { self?: string; why?: string } {
-  const local = new net.BlockList();
-  for (const list of Object.values(interfaces)) {
-    for (const i of list ?? []) {
-      const type = i.family === 'IPv4' ? 'ipv4' : 'ipv6';
-      if (i.internal && i.cidr) local.addSubnet(i.address, Number(i.cidr.split('/')[1]), type);
-      else local.addAddress(i.address, type);
-    }
-  }
-  const matches = peers.filter((p) => {
-    const url = new URL(p);
-    const host = url.hostname.replace(/^\[|\]$/g, '');
-    const family = net.isIP(host);
-    return Number(url.port || (url.protocol === 'https:' ? 443 : 80)) === port && family !== 0 && local.check(host, family === 4 ? 'ipv4' : 'ipv6');
-  });
-  if (matches.length === 1) return { self: matches[0] };
-  if (matches.length === 0) return { why: `no peer in [${peers.join(', ')}] is on port ${port} at an address of this host` };
-  return { why: `several peers are on port ${port} at addresses of this host (${matches.join(', ')}): give self as a URL` };
-}
-
-/**
- * Self when it is given as a port with a discovery source, before any answer: this host's one
- * non-loopback address of `family` (a pod's, a VM's), on `port`. Undefined when the host has
- * none or several (docker0, a second NIC); `why` then lists them.
- */
-export function selfFromInterfaces(
-  port: number,
-  family: 4 | 6,
-  protocol: 'http' | 'https',
-  interfaces = os.networkInterfaces(),
-): { self?: string; why?: string } {
-  const wanted = family === 4 ? 'IPv4' : 'IPv6';
-  const addresses = Object.values(interfaces)
-    .flatMap((list) => list ?? [])
-    .filter((i) => !i.internal && i.family === wanted && !(family === 6 && i.address.toLowerCase().startsWith('fe80:')))
-    .map((i) => i.address);
-  const unique = [...new Set(addresses)];
-  if (unique.length === 1) return { self: baseUrl(protocol, unique[0], port) };
-  return {
-    why: unique.length === 0 ? `this host has no non-loopback IPv${family} address` : `this host has several IPv${family} addresses (${unique.join(', ')})`,
-  };
 }
 
 /** What {@link Discovery} calls. */
@@ -266,14 +199,20 @@ export interface DiscoveryHooks {
 /**
  * Runs a {@link PeerSource}: asks at once, then every `intervalMs`, and again (at most once a
  * second) when {@link poke}d because a peer failed. Each answer is checked and made canonical
- * (see {@link canonicalPeers}), so every peer that sees the same answer builds the same ring. A
- * failed or bad answer keeps the last good list and is reported once, until the source recovers.
+ * (see {@link canonicalPeers}), so every peer that sees the same answer builds the same ring;
+ * records that are never a peer (an unspecified, broadcast, multicast or reserved address, port
+ * 0) are left out. A failed or bad answer keeps the last good list. Warnings are grouped by
+ * cause — an error's name and code, not its text, which may change on every call — and each
+ * cause is warned about once, then counted (see Notices), with its text cut to 300 characters.
  */
 export class Discovery {
   readonly source: SourceConfig;
   /** Counters, for tests and metrics. */
-  readonly stats = { lookups: 0, failures: 0, changes: 0 };
+  readonly stats = { lookups: 0, failures: 0, changes: 0, refused: 0 };
   readonly #hooks: DiscoveryHooks;
+  readonly #notices: Notices;
+  /** Whether the failure since the last good answer was logged: its recovery is then logged too. */
+  #failureLogged = false;
   #last: string[] | undefined;
   #lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
@@ -286,6 +225,7 @@ export class Discovery {
   constructor(source: SourceConfig, hooks: DiscoveryHooks) {
     this.source = source;
     this.#hooks = hooks;
+    this.#notices = new Notices(hooks.logger);
     this.#firstAnswer = new Promise((resolve) => (this.#resolveFirst = resolve));
     void this.#run();
   }
@@ -339,22 +279,34 @@ export class Discovery {
 
   async #lookupOnce(): Promise<void> {
     this.stats.lookups++;
+    const label = this.source.label;
     let peers: string[];
     try {
-      peers = canonicalPeers(await withTimeout(this.source.lookup(), LOOKUP_TIMEOUT_MS));
+      const refused: Refusal[] = [];
+      const raw = await withTimeout(
+        this.source.lookup((refusal) => refused.push(refusal)),
+        LOOKUP_TIMEOUT_MS,
+      );
+      const checked = withoutNonPeers(raw);
+      refused.push(...checked.refused);
+      if (this.#closed) return;
+      this.#refused(refused);
+      if (refused.length > 0 && Array.isArray(checked.answer) && checked.answer.length === 0)
+        throw new AnswerError('EREFUSED', `every record was refused (${refused[0].record}: ${reasonOf(refused[0].cause)})`);
+      peers = canonicalPeers(checked.answer);
     } catch (err) {
       if (this.#closed) return;
       this.stats.failures++;
-      const message = `geecache: peer discovery (${this.source.label}) failed: ${messageOf(err)}; ${
-        this.#last ? `keeping the last good list of ${this.#last.length} peers` : 'serving alone until it answers'
-      }`;
-      if (message !== this.#lastError) this.#hooks.logger.warn(message);
-      this.#lastError = message;
+      const keeping = this.#last ? `keeping the last good list of ${this.#last.length} peers` : 'serving alone until it answers';
+      const message = `peer discovery (${label}) failed: ${bounded(messageOf(err))}; ${keeping}`;
+      if (this.#notices.warn(`failed:${causeOf(err)}`, () => message)) this.#failureLogged = true;
+      this.#lastError = `geecache: ${message}`;
       return;
     }
     if (this.#closed) return;
-    if (this.#lastError) this.#hooks.logger.info?.(`geecache: peer discovery (${this.source.label}) answers again: ${peers.length} peers`);
+    if (this.#lastError && this.#failureLogged) this.#hooks.logger.info?.(`geecache: peer discovery (${label}) answers again: ${peers.length} peers`);
     this.#lastError = undefined;
+    this.#failureLogged = false;
     const changed = !this.#last || this.#last.join('\n') !== peers.join('\n');
     this.#last = peers;
     if (changed) {
@@ -362,17 +314,49 @@ export class Discovery {
       try {
         this.#hooks.onChange(peers);
       } catch (err) {
-        this.#hooks.logger.warn(`geecache: peer discovery (${this.source.label}): could not apply the answer: ${messageOf(err)}`);
+        this.#notices.warn(`apply:${causeOf(err)}`, () => `peer discovery (${label}): could not apply the answer: ${bounded(messageOf(err))}`);
       }
     }
     this.#resolveFirst();
   }
+
+  /** Warns about refused records, once per cause (naming the first record refused for it), and counts them. */
+  #refused(refused: Refusal[]): void {
+    this.stats.refused += refused.length;
+    for (const { record, cause } of refused) {
+      this.#notices.warn(
+        `refused:${cause}`,
+        () =>
+          `peer discovery (${this.source.label}) refused ${bounded(record)}: ${reasonOf(cause)}, so it is never a peer; the answer's other records are used`,
+      );
+    }
+  }
+}
+
+/** `text`, cut to {@link MAX_ERROR_TEXT} characters. */
+const bounded = (text: string): string => (text.length > MAX_ERROR_TEXT ? `${text.slice(0, MAX_ERROR_TEXT)}…` : text);
+
+/**
+ * What a failed lookup's warnings are grouped by: the error's name and code (ENOTFOUND, a
+ * {@link AnswerError}'s), never its message, which may change on every call (a request id, a
+ * time). A name or code that is not a short token counts as none.
+ */
+function causeOf(err: unknown): string {
+  const token = (read: () => unknown) => {
+    try {
+      const value = read();
+      return typeof value === 'string' && /^[\w$.-]{1,64}$/.test(value) ? value : '';
+    } catch {
+      return '';
+    }
+  };
+  return `${token(() => (err as { name?: unknown }).name)}:${token(() => (err as { code?: unknown }).code)}`;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new AnswerError('ETIMEOUT', `no answer within ${ms} ms`)), ms);
   });
   try {
     return await Promise.race([promise, deadline]);

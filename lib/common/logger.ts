@@ -59,6 +59,8 @@ function guard(pick: () => ((message: string) => void) | undefined): (message: s
 
 /** A problem quiet this long is warned about again when it comes back. */
 export const REARM_MS = 10 * 60_000;
+/** Most problems one Notices remembers; past it the one seen longest ago is forgotten. */
+export const MAX_NOTICES = 1024;
 
 /**
  * "Warn once, then count": the first occurrence of a problem (a peer and a cause) is logged at
@@ -67,22 +69,26 @@ export const REARM_MS = 10 * 60_000;
  * next occurrence is a new incident and is warned about again.
  */
 export class Notices {
-  readonly #logger: FullLogger;
+  readonly #logger: Pick<Logger, 'warn'>;
+  /** By key, in the order last seen (a repeat moves to the end), so the first is the one to forget. */
   readonly #seen = new Map<string, { count: number; lastAt: number }>();
 
-  constructor(logger: FullLogger) {
+  constructor(logger: Pick<Logger, 'warn'>) {
     this.#logger = logger;
   }
 
   /** Records an occurrence of `key`; logs `message()` at warn if it is the first. True if logged. */
   warn(key: string, message: () => string, now = Date.now()): boolean {
     const seen = this.#seen.get(key);
+    if (seen) this.#seen.delete(key);
     if (seen && now - seen.lastAt < REARM_MS) {
       seen.count++;
       seen.lastAt = now;
+      this.#seen.set(key, seen);
       return false;
     }
     const before = seen?.count ?? 0;
+    if (this.#seen.size >= MAX_NOTICES) this.#seen.delete(this.#seen.keys().next().value as string);
     this.#seen.set(key, { count: before + 1, lastAt: now });
     this.#logger.warn(`geecache: ${message()} (warned once; repeats are counted, not logged)`);
     return true;

@@ -218,6 +218,79 @@ describe('discovery: a function source', () => {
     ).to.equal(true);
   });
 
+  it('leaves out entries that are never a peer (unspecified, broadcast, multicast or reserved address, port 0), warning once per cause, naming the entry', async () => {
+    const logger = recorder();
+    const good = ['http://127.0.0.3:4000', self];
+    const never = [
+      'http://0.0.0.0:4000',
+      'http://0:4001',
+      'http://255.255.255.255:4000',
+      'http://4294967295:4001',
+      'http://224.0.0.1:4000',
+      'http://[ff02::1]:4000',
+      'http://[::ffff:239.1.2.3]:4000',
+      'http://[::]:4000',
+      'http://240.0.0.1:4000',
+      'http://127.0.0.4:0',
+    ];
+    cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: () => [...never, ...good], intervalMs: 100 } });
+    await cache.discovery!.whenAnswered();
+    const lookups = cache.discovery!.stats.lookups;
+    await until('two more lookups', () => cache!.discovery!.stats.lookups > lookups + 1);
+    expect(cache.pool.peers()).to.deep.equal([self, 'http://127.0.0.3:4000']);
+    const refusals = logger.warnings.filter((m) => m.includes('refused'));
+    for (const [cause, first] of [
+      [/unspecified address/, 'entry 0 (http://0.0.0.0:4000)'],
+      [/broadcast address/, 'entry 2 (http://255.255.255.255:4000)'],
+      [/multicast address/, 'entry 4 (http://224.0.0.1:4000)'],
+      [/reserved address/, 'entry 8 (http://240.0.0.1:4000)'],
+      [/port 0 cannot be listened on/, 'entry 9 (http://127.0.0.4:0)'],
+    ] as [RegExp, string][]) {
+      const warned = refusals.filter((m) => cause.test(m));
+      expect(warned, `${cause}: ${JSON.stringify(refusals)}`).to.have.length(1);
+      expect(warned[0]).to.include(`function discover) refused ${first}`);
+    }
+    expect(refusals).to.have.length(5);
+    expect(cache.discovery!.stats.refused).to.be.at.least(never.length * 2);
+    expect(logger.warnings.filter((m) => m.includes('failed'))).to.deep.equal([]);
+  });
+
+  it('an answer of only such entries fails as a whole: the last good list is kept', async () => {
+    const logger = recorder();
+    let answer = [self, 'http://127.0.0.3:4000'];
+    cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: () => answer, intervalMs: 100 } });
+    await cache.discovery!.whenAnswered();
+    answer = ['http://0.0.0.0:4000', 'http://255.255.255.255:4000'];
+    await until(
+      'the failure reported',
+      () => logger.warnings.some((m) => /failed: every record was refused/.test(m)),
+      { state: () => logger.warnings },
+    );
+    expect(cache.pool.peers()).to.deep.equal([self, 'http://127.0.0.3:4000']);
+  });
+
+  it('a discover() whose error text changes on every call is warned about once, the text cut short; each new cause once more', async () => {
+    const logger = recorder();
+    let calls = 0;
+    let fail = (n: number): never => {
+      throw new Error(`registry down (request ${n}) ${'x'.repeat(100_000)}`);
+    };
+    cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: () => fail(++calls), intervalMs: 100 } });
+    await until('ten lookups', () => calls >= 10);
+    expect(logger.warnings).to.have.length(1);
+    expect(logger.warnings[0]).to.match(/function discover\) failed: registry down \(request 1\) x+…; serving alone until it answers/);
+    expect(logger.warnings[0].length).to.be.below(600);
+    expect(cache.discovery!.lastError!.length).to.be.below(600);
+    // Another cause (a name or code) is another warning, once.
+    fail = (n) => {
+      throw Object.assign(new Error(`timed out after ${n} ms`), { code: 'ETIMEDOUT' });
+    };
+    const seen = calls;
+    await until('ten more lookups', () => calls >= seen + 10);
+    expect(logger.warnings).to.have.length(2);
+    expect(logger.warnings[1]).to.match(/failed: timed out after \d+ ms/);
+  });
+
   it('keeps self in the ring when the answer does not list it yet, and says so once', async () => {
     const logger = recorder();
     cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: () => ['http://127.0.0.4:4000', 'http://127.0.0.3:4000'], intervalMs: 100 } });
@@ -293,6 +366,71 @@ describe('discovery: DNS through a real dnsmasq', function () {
       () => pool.peers(),
     );
     expect(pool.peers()).to.deep.equal([url(2), url(4)]);
+  });
+
+  it('A and AAAA records of an unspecified, broadcast, multicast or reserved address are refused, one warning per cause naming the record; the rest become members', async () => {
+    const port = 4000;
+    await dns.update({ a: { 'peers.test': ['127.0.0.2', '0.0.0.0', '255.255.255.255', '224.0.0.1', '239.255.255.250', '240.0.0.1', '127.0.0.3'] } });
+    const logger = recorder();
+    cache = geecache({
+      self: 'http://127.0.0.2:4000',
+      secret: SECRET,
+      groups,
+      logger,
+      peers: { dns: 'peers.test', port, resolver: dns.address, intervalMs: 100 },
+    });
+    await cache.discovery!.whenAnswered();
+    const lookups = cache.discovery!.stats.lookups;
+    await until('two more lookups', () => cache!.discovery!.stats.lookups > lookups + 1);
+    expect(cache.pool.peers()).to.deep.equal(['http://127.0.0.2:4000', 'http://127.0.0.3:4000']);
+    const refusals = logger.warnings.filter((m) => m.includes('refused'));
+    expect(refusals, JSON.stringify(refusals)).to.have.length(4);
+    expect(refusals.find((m) => m.includes('A record 0.0.0.0 of peers.test'))).to.match(
+      /dns peers\.test:4000\) refused A record 0\.0\.0\.0 of peers\.test: an unspecified address/,
+    );
+    expect(refusals.find((m) => m.includes('A record 255.255.255.255 of peers.test'))).to.match(/the broadcast address/);
+    expect(refusals.find((m) => /A record 2(24\.0\.0\.1|39\.255\.255\.250) of peers\.test/.test(m))).to.match(/a multicast address/);
+    expect(refusals.find((m) => m.includes('A record 240.0.0.1 of peers.test'))).to.match(/a reserved address/);
+    cache.close();
+
+    await dns.update({ a: { 'six.peers.test': ['::1', '::', 'ff02::1', '::ffff:224.0.0.9'] } });
+    const six = recorder();
+    cache = geecache({
+      self: 'http://[::1]:4000',
+      secret: SECRET,
+      groups,
+      logger: six,
+      peers: { dns: 'six.peers.test', family: 6, port, resolver: dns.address, intervalMs: 100 },
+    });
+    await cache.discovery!.whenAnswered();
+    expect(cache.pool.peers()).to.deep.equal(['http://[::1]:4000']);
+    const refused6 = six.warnings.filter((m) => m.includes('refused'));
+    expect(refused6, JSON.stringify(refused6)).to.have.length(2);
+    expect(refused6.find((m) => m.includes('AAAA record :: of six.peers.test'))).to.match(/an unspecified address/);
+    expect(refused6.find((m) => /AAAA record (ff02::1|::ffff:224\.0\.0\.9|::ffff:e000:9) of six\.peers\.test/.test(m))).to.match(/a multicast address/);
+  });
+
+  it('SRV: a record on port 0 and a target address that is never a peer are refused; the other records are used', async () => {
+    const srv = '_geecache._tcp.peers.test';
+    const a = { 'p1.peers.test': ['127.0.0.2'], 'p2.peers.test': ['127.0.0.3'], 'group.peers.test': ['224.0.0.251'] };
+    await dns.update({
+      a,
+      srv: {
+        [srv]: [
+          { target: 'p1.peers.test', port: 4001 },
+          { target: 'p2.peers.test', port: 0 },
+          { target: 'group.peers.test', port: 4002 },
+        ],
+      },
+    });
+    const logger = recorder();
+    cache = geecache({ self: 'http://127.0.0.2:4001', secret: SECRET, groups, logger, peers: { srv, resolver: dns.address, intervalMs: 100 } });
+    await cache.discovery!.whenAnswered();
+    expect(cache.pool.peers()).to.deep.equal(['http://127.0.0.2:4001']);
+    const refusals = logger.warnings.filter((m) => m.includes('refused'));
+    expect(refusals, JSON.stringify(refusals)).to.have.length(2);
+    expect(refusals.find((m) => m.includes('SRV record p2.peers.test:0 of _geecache._tcp.peers.test'))).to.match(/port 0 cannot be listened on/);
+    expect(refusals.find((m) => m.includes('address 224.0.0.251 of SRV target group.peers.test'))).to.match(/a multicast address/);
   });
 
   it('SRV records: each target address on its own port; a malformed answer keeps the last good list', async () => {

@@ -1,6 +1,6 @@
 // Notices ("warn once per peer and cause, then count") and the logger option's resolution.
 import { expect } from 'chai';
-import { Notices, REARM_MS, resolveLogger } from '../../lib/common/logger.js';
+import { MAX_NOTICES, Notices, REARM_MS, resolveLogger } from '../../lib/common/logger.js';
 
 describe('logger', () => {
   it('Notices warns once per key, counts repeats, and warns again after a quiet spell', () => {
@@ -20,6 +20,20 @@ describe('logger', () => {
       'geecache: peer b is down (warned once; repeats are counted, not logged)',
       'geecache: peer a is down again (warned once; repeats are counted, not logged)',
     ]);
+  });
+
+  it('Notices remembers at most MAX_NOTICES problems: past that the one seen longest ago is forgotten, so it is warned about again', () => {
+    const lines: string[] = [];
+    const notices = new Notices({ warn: (m) => lines.push(m) });
+    notices.warn('kept', () => 'kept');
+    for (let i = 0; i < MAX_NOTICES - 1; i++) notices.warn(`k${i}`, () => `k${i}`);
+    notices.warn('kept', () => 'kept'); // seen again: now the most recent
+    notices.warn('one more', () => 'one more'); // the map is full: k0 is forgotten
+    expect(notices.count('kept')).to.equal(2);
+    expect(notices.count('k0')).to.equal(0);
+    expect(lines).to.have.length(MAX_NOTICES + 1);
+    notices.warn('k0', () => 'k0 again');
+    expect(lines.at(-1)).to.include('k0 again');
   });
 
   it('the message of a repeat is never built', () => {
