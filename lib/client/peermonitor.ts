@@ -1,8 +1,11 @@
+// Error accounting of one peer client: requests, failures by cause, latency, and one warning per
+// cause that names the fix.
 import { type PeerErrorMessage, type PeerRequestMessage, peerErrorChannel, peerRequestChannel } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import { type FullLogger, Notices } from '../common/logger.js';
 import { MAX_CLOCK_SKEW_MS } from '../protocol/auth.js';
+import { isDownError, PROBE_INTERVAL_MS } from './liveness.js';
 
 /**
  * Why a request to a peer failed, as counted per peer and used as the `cause` label. Each has
@@ -41,8 +44,6 @@ export interface PeerMonitorOptions {
   backoffMs: number;
   logger: FullLogger;
 }
-
-const DOWN_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
 
 /**
  * Watches the answers of one remote peer: counts requests and errors by cause, keeps a latency
@@ -144,11 +145,11 @@ export class PeerMonitor {
       return;
     }
     const timedOut = (err as Error)?.name === 'AbortError' || code === 'ETIMEDOUT';
-    if (!timedOut && !DOWN_CODES.has(code)) {
+    if (!timedOut && !isDownError(err)) {
       this.#count('reset', undefined, `peer ${this.peer}: ${messageOf(err)}`, false);
       return;
     }
-    const skipped = `its keys are loaded locally meanwhile, and it is skipped until it answers a probe (every 250 ms; at most backoffMs, ${this.#options.backoffMs} ms)`;
+    const skipped = `its keys are loaded locally meanwhile, and it is skipped until it answers a probe (every ${PROBE_INTERVAL_MS} ms; at most backoffMs, ${this.#options.backoffMs} ms)`;
     if (timedOut)
       this.#fail(
         'timeout',

@@ -1,11 +1,15 @@
-import type http from 'node:http';
+// The client's HTTP seam: the Transport interface every peer request goes through, and its default,
+// node-fetch over a keep-alive agent (lib/client/undici.ts is the other).
+import http from 'node:http';
+import https from 'node:https';
 import type { Readable } from 'node:stream';
 import fetch from 'node-fetch';
 
 /**
- * How an HttpGetter sends one request to its peer and gets the answer's head and body stream:
- * the only part of the client that differs between HTTP libraries (groupcache's design makes the
- * transport pluggable the same way). Timeouts, budgets, probing and decoding stay in HttpGetter.
+ * How the peer client sends one request and gets the answer's head and body stream: the only part
+ * of the client that differs between HTTP libraries (groupcache's design makes the transport
+ * pluggable the same way). Every request to a peer — gets, batches, writes, liveness probes, the
+ * stats document — goes through one of these; timeouts, budgets, probing and decoding stay above it.
  */
 export interface Transport {
   /** Sends the request; resolves once the answer's status and headers are in. Rejects (with the socket error's `code`, or the signal's reason) when it fails. */
@@ -22,6 +26,11 @@ export interface TransportRequest {
   body?: Buffer;
   /** Aborts the request or the body being read. */
   signal: AbortSignal;
+  /**
+   * Called with the status of each informational (1xx) answer before the final one: a geecache
+   * owner sends `102 Processing` on a plain GET whose load is taking a while ("alive, keep waiting").
+   */
+  onInformation?: (status: number) => void;
 }
 
 export interface TransportResponse {
@@ -35,27 +44,58 @@ export interface TransportResponse {
 /** The transports the `transport` option names. */
 export type TransportName = 'node-fetch' | 'undici';
 
-/** node-fetch over a keep-alive agent: the default (the design card's choice). */
+/** The part of http.Agent that is handed each request as it is created (not in @types/node). */
+interface AgentInternals {
+  addRequest(req: http.ClientRequest, options: unknown): void;
+}
+
+/**
+ * A keep-alive agent that passes each new request's 1xx answers (its `'information'` events) to
+ * the callback of the request being sent: node-fetch never shows the ClientRequest, but hands it
+ * to its agent, synchronously, while fetch() builds it.
+ */
+function informingAgent(secure: boolean, maxSockets: number) {
+  const Base = secure ? https.Agent : http.Agent;
+  const addRequest = (Base.prototype as unknown as AgentInternals).addRequest;
+  return new (class extends Base {
+    /** Set only for the duration of the fetch() call that creates the request. */
+    sending: ((status: number) => void) | undefined;
+    addRequest(req: http.ClientRequest, options: unknown): void {
+      const onInformation = this.sending;
+      if (onInformation) req.on('information', (info) => onInformation(info.statusCode));
+      addRequest.call(this, req, options);
+    }
+  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+}
+
+/** node-fetch over a keep-alive agent of `maxSockets` connections: the default (the design card's choice). */
 export class NodeFetchTransport implements Transport {
   readonly #origin: string;
-  readonly #agent: http.Agent;
+  readonly #agent: ReturnType<typeof informingAgent>;
 
-  constructor(origin: string, agent: http.Agent) {
+  constructor(origin: string, maxSockets: number) {
     this.#origin = origin;
-    this.#agent = agent;
+    this.#agent = informingAgent(origin.startsWith('https:'), maxSockets);
   }
 
-  async request({ method, path, headers, body, signal }: TransportRequest): Promise<TransportResponse> {
-    const res = await fetch(this.#origin + path, {
-      method,
-      headers,
-      body,
-      agent: this.#agent,
-      // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
-      redirect: 'manual',
-      signal,
-      compress: false,
-    });
+  async request({ method, path, headers, body, signal, onInformation }: TransportRequest): Promise<TransportResponse> {
+    this.#agent.sending = onInformation;
+    let answer: ReturnType<typeof fetch>;
+    try {
+      answer = fetch(this.#origin + path, {
+        method,
+        headers,
+        body,
+        agent: this.#agent,
+        // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
+        redirect: 'manual',
+        signal,
+        compress: false,
+      });
+    } finally {
+      this.#agent.sending = undefined;
+    }
+    const res = await answer;
     return { status: res.status, header: (name) => res.headers.get(name), body: res.body as unknown as Readable };
   }
 

@@ -1,3 +1,7 @@
+/**
+ * The opt-in undici transport (`transport: 'undici'`): the Transport interface over undici's
+ * Pool.request, loaded on demand because undici is an optional dependency.
+ */
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { ConfigError } from '../common/errors.js';
@@ -11,6 +15,7 @@ interface UndiciPool {
     headers: Record<string, string>;
     body?: Buffer;
     signal: AbortSignal;
+    onInfo?: (info: { statusCode: number }) => void;
   }): Promise<{ statusCode: number; headers: Record<string, string | string[] | undefined>; body: Readable }>;
   destroy(): Promise<void>;
 }
@@ -52,8 +57,10 @@ export class UndiciTransport implements Transport {
     this.#pool = new undici.Pool(origin, { connections: maxSockets, pipelining: 1 });
   }
 
-  async request({ method, path, headers, body, signal }: TransportRequest): Promise<TransportResponse> {
-    const res = await this.#pool.request({ path, method, headers, body, signal });
+  async request({ method, path, headers, body, signal, onInformation }: TransportRequest): Promise<TransportResponse> {
+    // undici's hook for informational (1xx) answers, such as an owner's `102 Processing`.
+    const onInfo = onInformation && ((info: { statusCode: number }) => onInformation(info.statusCode));
+    const res = await this.#pool.request({ path, method, headers, body, signal, onInfo });
     const all = res.headers;
     return {
       status: res.statusCode,
