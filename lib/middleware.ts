@@ -142,7 +142,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     next();
   };
   let closed = false;
-  const stats: StatsSource = { pool, registry, secret: config.secret, ring, basePath: config.basePath, timeoutMs: config.timeoutMs };
+  const stats: StatsSource = { pool, registry, secret: config.secret, ring, basePath: config.basePath };
   return Object.assign(middleware, {
     get: cache.get,
     group,

@@ -2,10 +2,10 @@ import type { Group } from '../cache/group.js';
 import type { LRUStats } from '../cache/lru.js';
 import type { GroupRegistry } from '../cache/registry.js';
 import type { GroupStats } from '../cache/stats.js';
+import type { HttpGetter } from '../client/httpgetter.js';
 import type { PeerErrorCause } from '../client/peermonitor.js';
 import type { HttpPool } from '../cluster/httppool.js';
-import { RequestSigner } from '../protocol/auth.js';
-import { AUTH_HEADER, STATS_PATH } from '../protocol/wire.js';
+import { messageOf } from '../common/errors.js';
 
 /** Largest stats answer read from a peer. */
 const MAX_STATS_BYTES = 1 << 20;
@@ -107,27 +107,27 @@ export type PeerStatsResult =
   | { url: string; ok: false; state: 'down' | 'unauthorized' | 'no stats' | 'bad answer'; error: string; ms: number };
 
 /**
- * Asks `peer` for its stats with a signed `GET {basePath}_stats`; never throws. Without a
- * secret there are no stats to ask for (the route answers 403).
+ * Asks `peer` for its stats through its client in the pool (HttpGetter.stats: the transport,
+ * signer and timeouts of its gets); never throws. Without a secret there are no stats to ask for
+ * (the route answers 403).
  */
-export async function fetchStats(peer: string, basePath: string, secret: string | false | undefined, timeoutMs: number): Promise<PeerStatsResult> {
+export async function fetchStats(getter: HttpGetter | undefined, peer: string, secret: string | false | undefined): Promise<PeerStatsResult> {
   const started = performance.now();
-  const url = new URL(basePath + STATS_PATH, peer);
   const ms = () => performance.now() - started;
-  const headers: Record<string, string> = {};
-  if (secret) headers[AUTH_HEADER] = new RequestSigner(secret).sign('GET', `${url.origin}${url.pathname}`);
-  let res: Response;
+  if (!getter) return { url: peer, ok: false, state: 'down', error: 'no client for this peer: geecache was closed', ms: 0 };
+  let status: number;
+  let body: Buffer | undefined;
   try {
-    res = await fetch(url, { headers, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    ({ status, body } = await getter.stats(MAX_STATS_BYTES));
   } catch (err) {
-    return { url: peer, ok: false, state: 'down', error: ((err as Error).cause as Error)?.message ?? (err as Error).message, ms: ms() };
+    return { url: peer, ok: false, state: 'down', error: messageOf(err), ms: ms() };
   }
-  const text = await readCapped(res);
-  if (res.status === 401) return { url: peer, ok: false, state: 'unauthorized', error: 'refused our signature: secrets differ or clocks are skewed', ms: ms() };
+  if (status === 401) return { url: peer, ok: false, state: 'unauthorized', error: 'refused our signature: secrets differ or clocks are skewed', ms: ms() };
   // Without a secret there are no stats to ask for: the peer answered, which is all we learn
   // (a geecache peer says 403, a golang/groupcache peer 400 or 404).
-  if (res.status === 403 || (!secret && res.status !== 200)) return { url: peer, ok: false, state: 'no stats', error: 'no stats without a secret', ms: ms() };
-  if (res.status !== 200 || text === undefined) return { url: peer, ok: false, state: 'bad answer', error: `answered ${res.status}`, ms: ms() };
+  if (status === 403 || (!secret && status !== 200)) return { url: peer, ok: false, state: 'no stats', error: 'no stats without a secret', ms: ms() };
+  if (status !== 200 || body === undefined) return { url: peer, ok: false, state: 'bad answer', error: `answered ${status}`, ms: ms() };
+  const text = body.toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);
@@ -141,31 +141,14 @@ export async function fetchStats(peer: string, basePath: string, secret: string 
   }
 }
 
-/** The body as text, or undefined past MAX_STATS_BYTES. */
-async function readCapped(res: Response): Promise<string | undefined> {
-  if (!res.body) return '';
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of res.body as AsyncIterable<Uint8Array>) {
-      size += chunk.length;
-      if (size > MAX_STATS_BYTES) return undefined;
-      chunks.push(chunk);
-    }
-  } catch {
-    return undefined;
-  }
-  return Buffer.concat(chunks).toString('utf8');
-}
-
 /** What gatherStats needs of the cache. */
 export interface StatsSource {
   pool: HttpPool;
   registry: GroupRegistry;
+  /** Whether requests are signed: without a secret, peers serve no stats. */
   secret: string | false | undefined;
   ring: string;
   basePath: string;
-  timeoutMs: number;
 }
 
 /** Every peer's stats: this one's read locally, the others' asked for in parallel. In ring order. */
@@ -178,7 +161,7 @@ export async function gatherStats(source: StatsSource): Promise<PeerStatsResult[
         async (url): Promise<PeerStatsResult> =>
           url === pool.self
             ? { url, ok: true, doc: localStats(pool, source.registry, source.ring, source.basePath), ms: 0 }
-            : fetchStats(url, source.basePath, source.secret, source.timeoutMs),
+            : fetchStats(pool.getters().get(url), url, source.secret),
       ),
   );
 }
