@@ -2,18 +2,23 @@
 // With --api it also runs the public API front end (GeeCache's main.go -api=1).
 //   node examples/demo/peer.mjs <port> <peer,peer,...> [apiPort]
 import express from 'express';
-import { geecache } from 'geecache';
+import { geecache, NotFoundError } from 'geecache';
 
 const [port, peerList, apiPort] = process.argv.slice(2);
 const self = `http://127.0.0.1:${port}`;
 
-// The slow "database" of the seed.
-const db = { Tom: '630', Jack: '589', Sam: '567' };
+// The slow "database" of the seed. A name it does not have is a NotFoundError: every peer's get
+// then rejects with it (status 404), whichever peer ran the getter.
+const db = new Map([
+  ['Tom', '630'],
+  ['Jack', '589'],
+  ['Sam', '567'],
+]);
 async function slowDbGet(key) {
   console.log(`[SlowDB] search key ${key}`);
   await new Promise((resolve) => setTimeout(resolve, 300));
-  if (!(key in db)) throw new Error(`${key} not exist`);
-  return db[key];
+  if (!db.has(key)) throw new NotFoundError(`${key} not found in the database`);
+  return db.get(key);
 }
 
 const cache = geecache({
@@ -37,7 +42,8 @@ if (apiPort) {
     try {
       res.type('application/octet-stream').send((await cache.get(String(req.query.key ?? ''))).byteSlice());
     } catch (err) {
-      res.status(500).send(err.message);
+      // A getter's error keeps its status on every peer: 404 for a NotFoundError.
+      res.status(err.status ?? 500).send(err.message);
     }
   });
   api.listen(Number(apiPort), '127.0.0.1', () => console.log(`frontend server is running at http://127.0.0.1:${apiPort}`));

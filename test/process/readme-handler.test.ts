@@ -10,15 +10,17 @@ import { freePort, stop, whenReady } from '../helpers/cluster.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** The route handler of the README's "Use" snippet: its lines from the first `app.get(` to the end of the block. */
+/** The route handler of the README's "Use" example: its lines from the first `app.get(` to the `});` that closes it. */
 function readmeHandler(): string {
   const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
   const use = readme.slice(readme.indexOf('\n## Use\n'));
   const block = use.slice(use.indexOf('```ts\n') + 6, use.indexOf('\n```', use.indexOf('```ts\n') + 6));
   const lines = block.split('\n');
   const first = lines.findIndex((line) => line.startsWith('app.get('));
-  expect(first, "the README's Use snippet has an app.get( handler").to.be.at.least(0);
-  return lines.slice(first).join('\n');
+  expect(first, "the README's Use example has an app.get( handler").to.be.at.least(0);
+  const last = lines.indexOf('});', first);
+  expect(last, "the README's app.get( handler ends with a line '});'").to.be.above(first);
+  return lines.slice(first, last + 1).join('\n');
 }
 
 /** An app with the README's handler on `expressModule`, its getter failing for some keys. */
