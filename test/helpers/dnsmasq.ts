@@ -1,9 +1,11 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { promises as dns } from 'node:dns';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './cluster.js';
+import { freePort } from './child.mjs';
+import { mustFind } from './tools.mjs';
+import { sleep } from './wait.mjs';
 
 /** One SRV record: `target` (a name dnsmasq also serves, or any name) and `port`. */
 export interface SrvRecord {
@@ -26,15 +28,8 @@ export interface DnsRecords {
   raw?: string[];
 }
 
-/** True when dnsmasq is installed (`.ci/run` installs it). */
-export function dnsmasqAvailable(): boolean {
-  const result = spawnSync('dnsmasq', ['--version'], { stdio: 'ignore' });
-  return result.error === undefined && result.status === 0;
-}
-
 const READY_NAME = 'ready';
 const WAIT_MS = 10_000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * A real dnsmasq in the foreground on 127.0.0.1:<free port>, authoritative for `domain` (other
@@ -131,7 +126,7 @@ export class Dnsmasq {
     ];
     // As root dnsmasq would switch to an unprivileged user that cannot read the temp dir.
     if (process.getuid?.() === 0) args.push('--user=root');
-    const child = spawn('dnsmasq', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(mustFind('dnsmasq'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     child.stdout?.on('data', (d) => (this.#log += d));
     child.stderr?.on('data', (d) => (this.#log += d));

@@ -2,10 +2,9 @@
 // loopback in this process, sharing one "database" (a Map) that their getters read. Knobs per key:
 // a key starting with "ttl<N>:" sets its own TTL of N ms through setTtl; a key missing from the
 // database makes the getter throw NotFoundError; `gate` holds every getter run until released.
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
-import { type GeecacheMiddleware, type Group, type GroupOptions, geecache, NotFoundError } from 'geecache';
+import type http from 'node:http';
+import { type GeecacheMiddleware, type Group, type GroupOptions, NotFoundError } from '../../lib/index.js';
+import { closePeers, startInProcessPeers } from './peer.js';
 
 export const SECRET = 'test-secret-0123456789';
 
@@ -34,14 +33,7 @@ export interface FreshCluster {
 }
 
 export async function startFreshCluster(n: number, groupOptions: Partial<GroupOptions> = {}, options: { timeoutMs?: number } = {}): Promise<FreshCluster> {
-  const servers = await Promise.all(
-    Array.from({ length: n }, async () => {
-      const server = http.createServer();
-      await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-      return server;
-    }),
-  );
-  const urls = servers.map((s) => `http://127.0.0.1:${(s.address() as AddressInfo).port}`);
+  const loadsOf: Map<string, number>[] = Array.from({ length: n }, () => new Map());
   const cluster: FreshCluster = {
     peers: [],
     db: new Map(),
@@ -50,49 +42,35 @@ export async function startFreshCluster(n: number, groupOptions: Partial<GroupOp
     loads: (key) => cluster.peers.reduce((sum, p) => sum + (p.loads.get(key) ?? 0), 0),
     ownerOf: (key) => cluster.peers.find((p) => p.url === cluster.peers[0].cache.pool.ownerOf(key))!,
     otherThan: (key, index = 0) => cluster.peers.filter((p) => p.url !== cluster.peers[0].cache.pool.ownerOf(key))[index],
-    close: async () => {
-      for (const p of cluster.peers) {
-        p.cache.close();
-        p.server.closeAllConnections();
-        await new Promise((r) => p.server.close(r));
-      }
-    },
+    close: () => closePeers(started),
   };
-  servers.forEach((server, i) => {
-    const loads = new Map<string, number>();
-    const cache = geecache({
-      self: urls[i],
-      peers: urls,
-      secret: SECRET,
-      logger: false,
-      timeoutMs: options.timeoutMs,
-      groups: {
-        scores: {
-          maxBytes: 1 << 20,
-          ...groupOptions,
-          getter: async (key, { setTtl }) => {
-            loads.set(key, (loads.get(key) ?? 0) + 1);
-            // Read first, answer later: a slow load returns what the database held when it started.
-            const value = cluster.db.get(key);
-            if (cluster.gate) await cluster.gate;
-            if (cluster.failing) throw new Error(`backend down for ${key}`);
-            const ttl = /^ttl(\d+):/.exec(key);
-            if (ttl) setTtl(Number(ttl[1]));
-            if (value === undefined) throw new NotFoundError(`no ${key} in the database`);
-            return value;
-          },
+  const started = await startInProcessPeers(n, (self, urls, i) => ({
+    self,
+    peers: urls,
+    secret: SECRET,
+    logger: false,
+    timeoutMs: options.timeoutMs,
+    groups: {
+      scores: {
+        maxBytes: 1 << 20,
+        ...groupOptions,
+        getter: async (key, { setTtl }) => {
+          loadsOf[i].set(key, (loadsOf[i].get(key) ?? 0) + 1);
+          // Read first, answer later: a slow load returns what the database held when it started.
+          const value = cluster.db.get(key);
+          if (cluster.gate) await cluster.gate;
+          if (cluster.failing) throw new Error(`backend down for ${key}`);
+          const ttl = /^ttl(\d+):/.exec(key);
+          if (ttl) setTtl(Number(ttl[1]));
+          if (value === undefined) throw new NotFoundError(`no ${key} in the database`);
+          return value;
         },
       },
-    });
-    const app = express();
-    app.use(cache);
-    server.on('request', app);
-    cluster.peers.push({ url: urls[i], server, cache, group: cache.group('scores'), loads });
-  });
+    },
+  }));
+  cluster.peers = started.map((p, i) => ({ url: p.url, server: p.server, cache: p.cache, group: p.cache.group('scores'), loads: loadsOf[i] }));
   return cluster;
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Gets `key` on `peer` until its hot cache holds a copy (a copy is kept for 1 in 10 fetches); bounded. */
 export async function untilHotCopy(peer: FreshPeer, key: string, tries = 500): Promise<boolean> {
@@ -101,13 +79,4 @@ export async function untilHotCopy(peer: FreshPeer, key: string, tries = 500): P
     await peer.group.get(key);
   }
   return peer.group.peek(key) !== undefined;
-}
-
-/** Polls `check` every 10 ms until it holds (at most `tries` times): waits for a state, not for a time. */
-export async function until(what: string, check: () => boolean, tries = 2_000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (check()) return;
-    await sleep(10);
-  }
-  throw new Error(`${what}: still not so after ${tries} polls 10 ms apart`);
 }

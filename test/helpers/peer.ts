@@ -1,9 +1,9 @@
 // geecache peers inside the test process: each a real http.Server on 127.0.0.1 serving an Express
-// app with the geecache middleware. (Peers in their own processes: test/helpers/cluster.ts.)
+// app with the geecache middleware. (Peers in their own processes: test/helpers/child.mjs.)
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
-import { type GeecacheMiddleware, type GeecacheOptions, geecache } from 'geecache';
+import { type GeecacheMiddleware, type GeecacheOptions, geecache } from '../../lib/index.js';
 
 /** One in-process peer. */
 export interface InProcessPeer {
@@ -52,12 +52,12 @@ export async function closeServer(server: http.Server): Promise<void> {
  * Starts `n` peers. Every server listens before any middleware is made, so `options(self, urls, i)`
  * can give peer i a peer list naming all of them.
  */
-export async function startPeers(
+export async function startInProcessPeers(
   n: number,
   options: (self: string, urls: string[], index: number) => GeecacheOptions,
   { serverOptions = {}, port, attach = false, setup }: PeerSetup = {},
 ): Promise<InProcessPeer[]> {
-  if (port !== undefined && n !== 1) throw new Error('startPeers: a fixed port needs n = 1');
+  if (port !== undefined && n !== 1) throw new Error('startInProcessPeers: a fixed port needs n = 1');
   const servers = Array.from({ length: n }, () => http.createServer(serverOptions));
   const ports = await Promise.all(servers.map((server) => listen(server, port)));
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
@@ -83,9 +83,9 @@ export async function startPeers(
   });
 }
 
-/** One peer: startPeers(1, ...). */
-export async function startPeer(options: (self: string) => GeecacheOptions, setup: PeerSetup = {}): Promise<InProcessPeer> {
-  const [peer] = await startPeers(1, (self) => options(self), setup);
+/** One peer: startInProcessPeers(1, ...). */
+export async function startInProcessPeer(options: (self: string) => GeecacheOptions, setup: PeerSetup = {}): Promise<InProcessPeer> {
+  const [peer] = await startInProcessPeers(1, (self) => options(self), setup);
   return peer;
 }
 

@@ -1,11 +1,10 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort, stop } from './cluster.js';
-
-/** Debian's prometheus package (installed by .ci/run). */
-export const PROMETHEUS = process.env.GEECACHE_PROMETHEUS ?? '/usr/bin/prometheus';
+import { freePort, stop } from './child.mjs';
+import { mustFind } from './tools.mjs';
+import { sleep } from './wait.mjs';
 
 /** A real Prometheus server on 127.0.0.1 scraping `targets` ("host:port") every second. */
 export interface Prometheus {
@@ -19,11 +18,9 @@ export interface Prometheus {
   stop(): Promise<void>;
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
 /** Starts Prometheus with a temporary config and storage dir; resolves once /-/ready answers 200. */
 export async function startPrometheus(targets: string[], metricsPath = '/metrics'): Promise<Prometheus> {
-  if (!existsSync(PROMETHEUS)) throw new Error(`${PROMETHEUS} not found: install Debian's prometheus package (.ci/run does)`);
+  const binary = mustFind('prometheus');
   const dir = mkdtempSync(path.join(os.tmpdir(), 'geecache-prometheus-'));
   const config = path.join(dir, 'prometheus.yml');
   writeFileSync(
@@ -43,7 +40,7 @@ export async function startPrometheus(targets: string[], metricsPath = '/metrics
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn(
-    PROMETHEUS,
+    binary,
     [`--config.file=${config}`, `--storage.tsdb.path=${path.join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`, '--log.level=warn'],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

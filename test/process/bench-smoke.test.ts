@@ -6,6 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { needs } from '../helpers/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory', 'membership'];
@@ -80,7 +81,8 @@ describe('bench harness (smoke mode)', function () {
     expect(result.meta.settings.smoke).to.equal(true);
   });
 
-  it('has every row, each with numeric values and no error', () => {
+  it('has every row, each with numeric values and no error', function () {
+    needs(this, 'go', 'redis-server'); // the Go reference of peer-serve, the Redis of vs-redis and stampede
     expect(result.rows.map((r) => r.name)).to.deep.equal(ROWS);
     for (const row of result.rows) {
       expect(row.error, `row ${row.name} failed: ${row.error}`).to.equal(undefined);

@@ -5,7 +5,7 @@
 import net from 'node:net';
 import { expect } from 'chai';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
-import { type ChildPeer, freePort, startPeer } from '../helpers/cluster.js';
+import { type ChildHandle, freePort, startChildPeer } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 const TIMEOUT_MS = 1_000;
@@ -56,7 +56,7 @@ function attack(port: number, head: string, waitMs: number): Promise<Attack> {
 }
 
 /** Samples the peer's arrayBuffers every 50 ms while `run` runs; the largest growth over the start. */
-async function peakGrowth<T>(peer: ChildPeer, run: () => Promise<T>): Promise<{ result: T; growth: number }> {
+async function peakGrowth<T>(peer: ChildHandle, run: () => Promise<T>): Promise<{ result: T; growth: number }> {
   const sample = async (): Promise<number> => {
     // One retry: a keep-alive socket the server just closed fails the first try.
     for (let i = 0; ; i++) {
@@ -88,13 +88,16 @@ const head = (auth: string, extra = '') =>
 
 describe('batch bodies and the signature (real peer, raw sockets)', function () {
   this.timeout(120_000);
-  let peer: ChildPeer;
+  let peer: ChildHandle;
   let port: number;
   before(async () => {
     port = await freePort();
     const self = `http://127.0.0.1:${port}`;
     // --expose-gc: /_test/memory collects garbage first, so it reports what the peer holds.
-    peer = await startPeer({ port, self, peers: [self, `http://127.0.0.1:${await freePort()}`], secret: SECRET, timeoutMs: TIMEOUT_MS }, {}, ['--expose-gc']);
+    peer = await startChildPeer(
+      { port, self, peers: [self, `http://127.0.0.1:${await freePort()}`], secret: SECRET, timeoutMs: TIMEOUT_MS },
+      { nodeArgs: ['--expose-gc'] },
+    );
     expect(await (await fetch(`${peer.url}/get?key=warm`)).text()).to.equal('value:warm');
   });
   after(() => peer.process.kill('SIGKILL'));

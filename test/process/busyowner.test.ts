@@ -5,7 +5,7 @@
 // taken for down, and its keys are loaded by the peers that ask.
 import http from 'node:http';
 import { expect } from 'chai';
-import { type ChildPeer, startCluster, stopAll } from '../helpers/cluster.js';
+import { type ChildHandle, startCluster, stopAll } from '../helpers/index.js';
 
 const TIMEOUT_MS = 500;
 /** The burst: app requests at the owner, each keeping its event loop busy BURN_MS: 6 × timeoutMs in all. */
@@ -41,7 +41,7 @@ const loadsOf = async (urls: string[], key: string) => (await Promise.all(urls.m
 describe('busy owner: a burst of CPU-bound app requests at the owner (child processes)', function () {
   this.timeout(60_000);
   let urls: string[];
-  let peers: ChildPeer[];
+  let peers: ChildHandle[];
   // One socket per request of the burst, opened beforehand: the burst is in the owner's kernel at once.
   const agent = new http.Agent({ keepAlive: true, maxSockets: BURST, maxFreeSockets: BURST });
 

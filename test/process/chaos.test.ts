@@ -7,8 +7,8 @@
 // the peer must be used again once it is back. Durations are printed, never asserted: the
 // machine may be loaded.
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache } from 'geecache';
-import { type ChildPeer, freePort, startCluster, startPeer, stop } from '../helpers/cluster.js';
+import { type GeecacheMiddleware, geecache } from '../../lib/index.js';
+import { type ChildHandle, freePort, sleep, startChildPeer, startCluster, stop, until } from '../helpers/index.js';
 
 const TIMEOUT_MS = 1_000;
 /** A get at least this slow waited for the bad peer's timeout (an abort never fires early). */
@@ -19,17 +19,9 @@ const STOP_GETS = 3_000;
 const CONCURRENCY = 16;
 const SECRET = 'test-secret-0123456789';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const json = async (url: string) => (await fetch(url)).json() as Promise<Record<string, number>>;
 
 /** Polls `check` every 50 ms until it holds (at most `tries` times): waits for a state, not for a time. */
-async function until(what: string, check: () => boolean | Promise<boolean>, tries = 1_200): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error(`${what}: still not so after ${tries} polls 50 ms apart`);
-}
 
 /** The sum of a child's Prometheus samples of `name` whose labels include `labels`. */
 async function metric(url: string, name: string, labels: Record<string, string>): Promise<number> {
@@ -120,7 +112,7 @@ function waves(slow: Sample[]): Sample[][] {
 
 describe('chaos: a peer dies or freezes under load (child processes)', function () {
   this.timeout(30_000);
-  const children: ChildPeer[] = [];
+  const children: ChildHandle[] = [];
   const caches: GeecacheMiddleware[] = [];
 
   afterEach(async () => {
@@ -231,7 +223,7 @@ describe('chaos: a peer dies or freezes under load (child processes)', function 
     // Restart it on the same port. Its keys come from it again as soon as its clients see it up:
     // this process's, and the survivors' (peer_up), each probing it while it is skipped.
     const port = Number(new URL(victim.url).port);
-    const reborn = await startPeer({ port, self: victim.url, peers: cluster.urls, secret: SECRET, timeoutMs: TIMEOUT_MS, backoffMs: BACKOFF_MS });
+    const reborn = await startChildPeer({ port, self: victim.url, peers: cluster.urls, secret: SECRET, timeoutMs: TIMEOUT_MS, backoffMs: BACKOFF_MS });
     children.push(reborn);
     await until('the restarted peer is used again here', () => !client(victim.url).isDown);
     for (const u of survivors) await until(`${u} uses the restarted peer again`, async () => (await metric(u, 'geecache_peer_up', { peer: victim.url })) === 1);

@@ -6,10 +6,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { type ChildPeer, freePort, startCluster, startPeer, stopAll } from '../helpers/cluster.js';
-import { closeServer } from '../helpers/peer.js';
+import { type ChildHandle, closeServer, freePort, mustFind, needs, startChildPeer, startCluster, stopAll } from '../helpers/index.js';
 
-const CHROMIUM = process.env.GEECACHE_CHROMIUM ?? '/usr/bin/chromium';
 const SECRET = 'test-secret-0123456789';
 const HOSTILE_KEY = '<script>window.__pwned = 1</script>';
 
@@ -40,12 +38,16 @@ const rows = (page: Page) =>
 describe('dashboard in headless Chromium', function () {
   this.timeout(90_000);
   let browser: Browser | undefined;
-  let children: ChildPeer[] = [];
+  let children: ChildHandle[] = [];
   const fakes: http.Server[] = [];
 
-  before(async () => {
-    if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: install Debian's chromium package (.ci/run does)`);
-    browser = await puppeteer.launch({ executablePath: CHROMIUM, headless: true, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
+  before(async function () {
+    needs(this, 'chromium');
+    browser = await puppeteer.launch({
+      executablePath: mustFind('chromium'),
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    });
   });
   after(async () => {
     await browser?.close();
@@ -150,8 +152,8 @@ describe('dashboard in headless Chromium', function () {
     await Promise.all([new Promise((r) => garbage.listen(pg, '127.0.0.1', () => r(null))), new Promise((r) => hostile.listen(ph, '127.0.0.1', () => r(null)))]);
     const urls = [pa, pb, pg, ph].map((p) => `http://127.0.0.1:${p}`);
     children = await Promise.all([
-      startPeer({ port: pa, self: urls[0], peers: urls, secret: SECRET }),
-      startPeer({ port: pb, self: urls[1], peers: urls, secret: SECRET }),
+      startChildPeer({ port: pa, self: urls[0], peers: urls, secret: SECRET }),
+      startChildPeer({ port: pb, self: urls[1], peers: urls, secret: SECRET }),
     ]);
     await Promise.all(['a', 'b', 'c'].map((k) => fetch(`${urls[0]}/get?key=${k}`)));
     if (!browser) throw new Error('no browser');

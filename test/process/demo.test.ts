@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { freePort } from '../helpers/cluster.js';
+import { freePort } from '../helpers/index.js';
 
 const RUN = fileURLToPath(new URL('../../examples/demo/run.mjs', import.meta.url));
 const EXISTING_APP = fileURLToPath(new URL('../../examples/existing-app/app.mjs', import.meta.url));

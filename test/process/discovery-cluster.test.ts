@@ -3,8 +3,7 @@
 // same list; a bad answer keeps the last good ring; a peer that dies is dropped as soon as a get
 // to it fails (no wait for the next interval).
 import { expect } from 'chai';
-import { type ChildPeer, freePort, startPeer, stop, stopAll } from '../helpers/cluster.js';
-import { Dnsmasq } from '../helpers/dnsmasq.js';
+import { type ChildHandle, Dnsmasq, freePort, needs, startChildPeer, stop, stopAll } from '../helpers/index.js';
 
 const SECRET = 'discovery-cluster-secret-0123';
 const NAME = 'peers.test';
@@ -15,12 +14,12 @@ interface PeersView {
   discovery: { lookups: number; failures: number; changes: number; lastError?: string };
 }
 
-async function view(peer: ChildPeer): Promise<PeersView> {
+async function view(peer: ChildHandle): Promise<PeersView> {
   return (await fetch(`${peer.url}/_test/peers`)).json() as Promise<PeersView>;
 }
 
 /** Polls every peer until its ring is `want` (bounded, no timing assertion). */
-async function converge(peers: ChildPeer[], want: string[]): Promise<void> {
+async function converge(peers: ChildHandle[], want: string[]): Promise<void> {
   let last: PeersView[] = [];
   for (let i = 0; i < 300; i++) {
     last = await Promise.all(peers.map(view));
@@ -30,14 +29,14 @@ async function converge(peers: ChildPeer[], want: string[]): Promise<void> {
   expect.fail(`rings did not converge to ${JSON.stringify(want)}: ${JSON.stringify(last.map((v) => [v.self, v.peers]))}`);
 }
 
-async function get(peer: ChildPeer, key: string): Promise<string> {
+async function get(peer: ChildHandle, key: string): Promise<string> {
   const res = await fetch(`${peer.url}/get?key=${encodeURIComponent(key)}`);
   const text = await res.text();
   expect(res.status, `GET ${key} from ${peer.url}: ${text}`).to.equal(200);
   return text;
 }
 
-async function totalLoads(peers: ChildPeer[]): Promise<Record<string, number>> {
+async function totalLoads(peers: ChildHandle[]): Promise<Record<string, number>> {
   const all: Record<string, number> = {};
   for (const p of peers) {
     const loads = (await (await fetch(`${p.url}/_test/loads`)).json()) as Record<string, number>;
@@ -50,11 +49,14 @@ describe('discovery: child peers following a real dnsmasq', function () {
   this.timeout(90_000);
   let dns: Dnsmasq;
   let port: number;
-  let peers: ChildPeer[] = [];
+  let peers: ChildHandle[] = [];
   const url = (n: number) => `http://127.0.0.${n}:${port}`;
   const start = (n: number, intervalMs: number) =>
-    startPeer({ port, host: `127.0.0.${n}`, self: url(n), secret: SECRET, peers: { dns: NAME, port, resolver: dns.address, intervalMs } });
+    startChildPeer({ port, host: `127.0.0.${n}`, self: url(n), secret: SECRET, peers: { dns: NAME, port, resolver: dns.address, intervalMs } });
 
+  before(function () {
+    needs(this, 'dnsmasq');
+  });
   beforeEach(async () => {
     port = await freePort();
     dns = await Dnsmasq.start({ a: { [NAME]: ['127.0.0.2', '127.0.0.3'] } });

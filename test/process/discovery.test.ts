@@ -3,10 +3,9 @@
 // list and are reported once; start-up checks name the option and the fix.
 import os from 'node:os';
 import { expect } from 'chai';
-import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from 'geecache';
 import { canonicalPeers, findSelf, MAX_PEERS, selfFromInterfaces } from '../../lib/cluster/discovery.js';
-import { freePort } from '../helpers/cluster.js';
-import { Dnsmasq } from '../helpers/dnsmasq.js';
+import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from '../../lib/index.js';
+import { Dnsmasq, freePort, needs, until } from '../helpers/index.js';
 
 const SECRET = 'discovery-test-secret-0123';
 const groups = { scores: { maxBytes: 1 << 20, getter: (key: string) => `value:${key}` } };
@@ -19,13 +18,6 @@ function recorder(): Logger & { warnings: string[]; infos: string[] } {
 }
 
 /** Polls `check` until it returns true (bounded); fails with `what` and the last state. */
-async function until(what: string, check: () => boolean | Promise<boolean>, state: () => unknown = () => ''): Promise<void> {
-  for (let i = 0; i < 200; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  expect.fail(`${what} did not happen; state: ${JSON.stringify(state())}`);
-}
 
 function expectConfigError(options: unknown, option: string, also?: RegExp): void {
   let caught: unknown;
@@ -157,19 +149,11 @@ describe('discovery: a function source', () => {
     cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: async () => answer() as string[], intervalMs: 100 } });
     const pool = cache.pool;
     expect(pool.peers(), 'before the first answer: self alone').to.deep.equal([self]);
-    await until(
-      'first answer applied',
-      () => pool.peers().length === 2,
-      () => pool.peers(),
-    );
+    await until('first answer applied', () => pool.peers().length === 2, { state: () => pool.peers() });
     expect(pool.peers()).to.deep.equal([self, 'http://127.0.0.3:4000']);
 
     answer = () => ['http://127.0.0.4:4000', 'http://127.0.0.3:4000', self];
-    await until(
-      'second answer applied',
-      () => pool.peers().length === 3,
-      () => pool.peers(),
-    );
+    await until('second answer applied', () => pool.peers().length === 3, { state: () => pool.peers() });
     const good = pool.peers();
     expect(good).to.deep.equal(['http://127.0.0.2:4000', 'http://127.0.0.3:4000', 'http://127.0.0.4:4000']);
 
@@ -189,11 +173,7 @@ describe('discovery: a function source', () => {
     for (const [make, message] of bad) {
       answer = make;
       const warned = logger.warnings.length;
-      await until(
-        `a warning matching ${message}`,
-        () => logger.warnings.length > warned,
-        () => logger.warnings,
-      );
+      await until(`a warning matching ${message}`, () => logger.warnings.length > warned, { state: () => logger.warnings });
       const last = logger.warnings.at(-1) ?? '';
       expect(last)
         .to.match(message)
@@ -207,11 +187,7 @@ describe('discovery: a function source', () => {
     expect(cache.discovery!.stats.failures).to.be.at.least(bad.length);
 
     answer = () => [self];
-    await until(
-      'recovery',
-      () => pool.peers().length === 1,
-      () => pool.peers(),
-    );
+    await until('recovery', () => pool.peers().length === 1, { state: () => pool.peers() });
     expect(
       logger.infos.some((m) => /answers again: 1 peers/.test(m)),
       'the recovery is reported',
@@ -261,11 +237,7 @@ describe('discovery: a function source', () => {
     cache = geecache({ self, secret: SECRET, groups, logger, peers: { discover: () => answer, intervalMs: 100 } });
     await cache.discovery!.whenAnswered();
     answer = ['http://0.0.0.0:4000', 'http://255.255.255.255:4000'];
-    await until(
-      'the failure reported',
-      () => logger.warnings.some((m) => /failed: every record was refused/.test(m)),
-      { state: () => logger.warnings },
-    );
+    await until('the failure reported', () => logger.warnings.some((m) => /failed: every record was refused/.test(m)), { state: () => logger.warnings });
     expect(cache.pool.peers()).to.deep.equal([self, 'http://127.0.0.3:4000']);
   });
 
@@ -326,7 +298,8 @@ describe('discovery: DNS through a real dnsmasq', function () {
   this.timeout(60_000);
   let dns: Dnsmasq;
   let cache: GeecacheMiddleware | undefined;
-  before(async () => {
+  before(async function () {
+    needs(this, 'dnsmasq');
     dns = await Dnsmasq.start({});
   });
   after(() => dns?.stop());
@@ -339,19 +312,11 @@ describe('discovery: DNS through a real dnsmasq', function () {
     const logger = recorder();
     cache = geecache({ self: url(2), secret: SECRET, groups, logger, peers: { dns: 'peers.test', port, resolver: dns.address, intervalMs: 100 } });
     const pool = cache.pool;
-    await until(
-      'first answer',
-      () => pool.peers().length === 2,
-      () => pool.peers(),
-    );
+    await until('first answer', () => pool.peers().length === 2, { state: () => pool.peers() });
     expect(pool.peers()).to.deep.equal([url(2), url(3)]);
 
     await dns.update({ a: { 'peers.test': ['127.0.0.4', '127.0.0.2', '127.0.0.3'] } });
-    await until(
-      'scale up applied',
-      () => pool.peers().length === 3,
-      () => pool.peers(),
-    );
+    await until('scale up applied', () => pool.peers().length === 3, { state: () => pool.peers() });
     expect(pool.peers()).to.deep.equal([url(2), url(3), url(4)]);
 
     await dns.update({ a: { 'peers.test': [] } });
@@ -360,11 +325,7 @@ describe('discovery: DNS through a real dnsmasq', function () {
     expect(pool.peers()).to.deep.equal([url(2), url(3), url(4)]);
 
     await dns.update({ a: { 'peers.test': ['127.0.0.2', '127.0.0.4'] } });
-    await until(
-      'scale down applied',
-      () => pool.peers().length === 2,
-      () => pool.peers(),
-    );
+    await until('scale down applied', () => pool.peers().length === 2, { state: () => pool.peers() });
     expect(pool.peers()).to.deep.equal([url(2), url(4)]);
   });
 
@@ -452,11 +413,7 @@ describe('discovery: DNS through a real dnsmasq', function () {
         ],
       },
     });
-    await until(
-      'second target added',
-      () => pool.peers().length === 2,
-      () => pool.peers(),
-    );
+    await until('second target added', () => pool.peers().length === 2, { state: () => pool.peers() });
     expect(pool.peers()).to.deep.equal(['http://127.0.0.2:4001', 'http://127.0.0.3:4002']);
 
     // A target with no address: the whole answer is refused. (Changing SRV restarts dnsmasq, so a
@@ -471,20 +428,12 @@ describe('discovery: DNS through a real dnsmasq', function () {
       },
     });
     const unresolved = /srv _geecache\._tcp\.peers\.test\) failed: SRV target gone\.peers\.test .* does not resolve.*keeping the last good list of 2 peers/;
-    await until(
-      'bad target reported',
-      () => logger.warnings.some((m) => unresolved.test(m)),
-      () => logger.warnings,
-    );
+    await until('bad target reported', () => logger.warnings.some((m) => unresolved.test(m)), { state: () => logger.warnings });
     expect(pool.peers()).to.deep.equal(['http://127.0.0.2:4001', 'http://127.0.0.3:4002']);
 
     // RFC 2782's "no service": target ".".
     await dns.update({ a, srv: {}, raw: [`srv-host=${srv}`] });
-    await until(
-      '"." target reported',
-      () => logger.warnings.some((m) => /malformed SRV record .*target "\."/.test(m)),
-      () => logger.warnings,
-    );
+    await until('"." target reported', () => logger.warnings.some((m) => /malformed SRV record .*target "\."/.test(m)), { state: () => logger.warnings });
     expect(pool.peers()).to.deep.equal(['http://127.0.0.2:4001', 'http://127.0.0.3:4002']);
   });
 });

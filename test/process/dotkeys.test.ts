@@ -2,7 +2,7 @@
 // escaped), so between geecache peers they travel in a batch (of one where needed), and are
 // loaded once in the cluster like any key. Real peers in child processes.
 import { expect } from 'chai';
-import { startCluster } from '../helpers/cluster.js';
+import { startCluster } from '../helpers/index.js';
 
 const json = async (url: string) => (await fetch(url)).json() as Promise<Record<string, number>>;
 

@@ -2,26 +2,25 @@
 // go to the key's next owner or load locally at once, the peer finishes what it is serving, then
 // exits. Child-process peers; user traffic through the fixture's Express route /get.
 import { expect } from 'chai';
-import { type ChildPeer, freePort, type PeerConfig, startPeer, stopAll } from '../helpers/cluster.js';
+import { type ChildHandle, freePort, type PeerConfig, sleep, startChildPeer, stopAll } from '../helpers/index.js';
 
 const SECRET = 'drain-test-secret-0123456789';
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function json<T>(url: string): Promise<T> {
   return (await fetch(url)).json() as Promise<T>;
 }
-const loadsOf = (p: ChildPeer) => json<Record<string, number>>(`${p.url}/_test/loads`);
-const membershipOf = (p: ChildPeer) => json<{ leavingAnswers: number; handoffHits: number; ringChecked: number }>(`${p.url}/_test/membership`);
-const ownerOf = async (p: ChildPeer, key: string) => (await fetch(`${p.url}/_test/owner?key=${encodeURIComponent(key)}`)).text();
+const loadsOf = (p: ChildHandle) => json<Record<string, number>>(`${p.url}/_test/loads`);
+const membershipOf = (p: ChildHandle) => json<{ leavingAnswers: number; handoffHits: number; ringChecked: number }>(`${p.url}/_test/membership`);
+const ownerOf = async (p: ChildHandle, key: string) => (await fetch(`${p.url}/_test/owner?key=${encodeURIComponent(key)}`)).text();
 
 /** Resolves when the child exits; its exit code and signal. */
-function exited(p: ChildPeer): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+function exited(p: ChildHandle): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
   if (p.process.exitCode !== null || p.process.signalCode !== null) return Promise.resolve({ code: p.process.exitCode, signal: p.process.signalCode });
   return new Promise((resolve) => p.process.once('exit', (code, signal) => resolve({ code, signal })));
 }
 
 /** Keys `peer`'s ring gives to `owner` (asked of `peer`), `n` of them. */
-async function keysOwnedBy(peer: ChildPeer, owner: string, n: number, prefix: string): Promise<string[]> {
+async function keysOwnedBy(peer: ChildHandle, owner: string, n: number, prefix: string): Promise<string[]> {
   const keys: string[] = [];
   for (let i = 0; keys.length < n && i < 1000; i++) if ((await ownerOf(peer, `${prefix}${i}`)) === owner) keys.push(`${prefix}${i}`);
   expect(keys).to.have.length(n);
@@ -30,7 +29,7 @@ async function keysOwnedBy(peer: ChildPeer, owner: string, n: number, prefix: st
 
 describe('drain: a peer leaving on SIGTERM', function () {
   this.timeout(60_000);
-  let peers: ChildPeer[] = [];
+  let peers: ChildHandle[] = [];
   afterEach(async () => {
     await stopAll(peers);
     peers = [];
@@ -40,7 +39,7 @@ describe('drain: a peer leaving on SIGTERM', function () {
     const ports = await Promise.all(Array.from({ length: n }, freePort));
     const urls = ports.map((p) => `http://127.0.0.1:${p}`);
     const configs = ports.map((port, i) => ({ port, self: urls[i], peers: urls, secret: SECRET, drainOnSigterm: true, backoffMs: 1_000, ...extra }));
-    peers = await Promise.all(configs.map((c) => startPeer(c)));
+    peers = await Promise.all(configs.map((c) => startChildPeer(c)));
     return { configs, urls };
   }
 
@@ -80,7 +79,7 @@ describe('drain: a peer leaving on SIGTERM', function () {
     expect(exit.signal, 'after the drain, SIGTERM ends the process').to.equal('SIGTERM');
 
     // B comes back on the same address: once its "leaving" pause is over, A gives it its keys again.
-    peers[1] = await startPeer(configs[1]);
+    peers[1] = await startChildPeer(configs[1]);
     let servedByB = false;
     const back = await keysOwnedBy(a, urls[1], 60, 'back-');
     for (let i = 0; i < back.length && !servedByB; i++) {
@@ -117,7 +116,7 @@ describe('drain: a peer leaving on SIGTERM', function () {
     const before = answered;
     peers[2].process.kill('SIGTERM');
     await exited(peers[2]);
-    peers[2] = await startPeer(configs[2]);
+    peers[2] = await startChildPeer(configs[2]);
     // Until the restarted peer serves again (its keys go back to it after the "leaving" pause).
     for (let i = 0; i < 100; i++) {
       const stats = await json<{ serverRequests: number }>(`${peers[2].url}/_test/stats`);

@@ -2,15 +2,15 @@
 // answers (500 with the getter marker) and stays up, the asker does not run the getter again,
 // and the error a caller sees has the same name and status on every peer.
 import { expect } from 'chai';
-import { BadKeyError, Group, LoadTimeoutError, OwnerLoadError } from 'geecache';
+import { BadKeyError, Group, LoadTimeoutError, OwnerLoadError } from '../../lib/index.js';
 import { RequestSigner } from '../../lib/protocol/auth.js';
-import { type ChildPeer, startCluster } from '../helpers/cluster.js';
+import { type ChildHandle, startCluster } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 const json = async <T>(url: string): Promise<T> => (await fetch(url)).json() as Promise<T>;
 
 /** A key of `prefix` that `owner` owns (asked of `asker`, whose ring is the same). */
-async function keyOwnedBy(asker: ChildPeer, owner: ChildPeer, prefix: string): Promise<string> {
+async function keyOwnedBy(asker: ChildHandle, owner: ChildHandle, prefix: string): Promise<string> {
   for (let i = 0; i < 200; i++) {
     const key = `${prefix}${i}`;
     if ((await (await fetch(`${asker.url}/_test/owner?key=${encodeURIComponent(key)}`)).text()) === owner.url) return key;
@@ -18,7 +18,7 @@ async function keyOwnedBy(asker: ChildPeer, owner: ChildPeer, prefix: string): P
   throw new Error(`no key of ${prefix} owned by ${owner.url}`);
 }
 
-const alive = (peer: ChildPeer) => peer.process.exitCode === null && peer.process.signalCode === null;
+const alive = (peer: ChildHandle) => peer.process.exitCode === null && peer.process.signalCode === null;
 
 describe('hostile values thrown by a getter (real peers)', function () {
   this.timeout(60_000);
@@ -64,7 +64,7 @@ describe('getter errors look the same on every peer (real peers)', function () {
   after(() => cluster.stop());
 
   type Described = { error?: { name: string; status?: number; message: string } };
-  const getDescribed = async (peer: ChildPeer, key: string) => json<Described>(`${peer.url}/_test/get?key=${encodeURIComponent(key)}`);
+  const getDescribed = async (peer: ChildHandle, key: string) => json<Described>(`${peer.url}/_test/get?key=${encodeURIComponent(key)}`);
 
   it('an error with name and status 404: the same name, status and message through the owner and through every other peer', async () => {
     const [a, b, c] = cluster.peers;

@@ -3,9 +3,8 @@
 // peer, and the faults: a peer paused (SIGSTOP) during a remove, a peer killed during a set.
 // Time is controlled by waiting past TTLs; assertions are on values and counts, never durations.
 import { expect } from 'chai';
-import { type ChildPeer, startCluster } from '../helpers/cluster.js';
+import { type ChildHandle, sleep, startCluster } from '../helpers/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const q = encodeURIComponent;
 
 async function json<T = Record<string, unknown>>(url: string): Promise<T> {
@@ -15,7 +14,7 @@ async function json<T = Record<string, unknown>>(url: string): Promise<T> {
 const text = async (url: string) => (await fetch(url)).text();
 
 interface Cluster {
-  peers: ChildPeer[];
+  peers: ChildHandle[];
   urls: string[];
   stop(): Promise<void>;
 }

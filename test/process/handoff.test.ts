@@ -2,8 +2,8 @@
 // move to the new peer are taken from their previous owners' caches (one hop, cache only)
 // instead of being reloaded: getter calls stay under 2% of the moved keys.
 import { expect } from 'chai';
-import { RendezvousRing } from 'geecache';
-import { type ChildPeer, freePort, startPeer, stopAll } from '../helpers/cluster.js';
+import { RendezvousRing } from '../../lib/index.js';
+import { type ChildHandle, freePort, startChildPeer, stopAll } from '../helpers/index.js';
 
 const SECRET = 'handoff-test-secret-0123456789';
 const KEYS = Array.from({ length: 10_000 }, (_, i) => `key-${i}`);
@@ -13,11 +13,11 @@ async function post<T>(url: string, body: unknown): Promise<T> {
   expect(res.status, url).to.equal(200);
   return res.json() as Promise<T>;
 }
-async function getMany(peer: ChildPeer, keys: string[]): Promise<void> {
+async function getMany(peer: ChildHandle, keys: string[]): Promise<void> {
   const { failed } = await post<{ ok: number; failed: string[] }>(`${peer.url}/_test/getmany`, { keys });
   expect(failed, `user gets via ${peer.url}`).to.deep.equal([]);
 }
-async function totalLoads(peers: ChildPeer[]): Promise<number> {
+async function totalLoads(peers: ChildHandle[]): Promise<number> {
   let n = 0;
   for (const p of peers) for (const count of Object.values((await (await fetch(`${p.url}/_test/loads`)).json()) as Record<string, number>)) n += count;
   return n;
@@ -30,7 +30,7 @@ function owners(urls: string[]): Map<string, string> {
 
 describe('warm handoff: scaling 3 → 4 peers with 10,000 cached keys under load', function () {
   this.timeout(180_000);
-  let peers: ChildPeer[] = [];
+  let peers: ChildHandle[] = [];
   afterEach(async () => {
     await stopAll(peers);
     peers = [];
@@ -45,8 +45,8 @@ describe('warm handoff: scaling 3 → 4 peers with 10,000 cached keys under load
     const base = { secret: SECRET, maxBytes: 8 << 20, timeoutMs: 30_000 };
     // The new peer starts alone, as a new replica does before discovery's first answer.
     peers = await Promise.all([
-      ...old.map((url, i) => startPeer({ ...base, port: ports[i], self: url, peers: old })),
-      startPeer({ ...base, port: ports[3], self: urls[3], peers: [urls[3]] }),
+      ...old.map((url, i) => startChildPeer({ ...base, port: ports[i], self: url, peers: old })),
+      startChildPeer({ ...base, port: ports[3], self: urls[3], peers: [urls[3]] }),
     ]);
     const [a, b, c, d] = peers;
     const chunks = (keys: string[], size: number) => Array.from({ length: Math.ceil(keys.length / size) }, (_, i) => keys.slice(i * size, (i + 1) * size));

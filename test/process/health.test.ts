@@ -1,14 +1,14 @@
 // cache.health() and the signed stats route it reads ({basePath}_stats), against real peers.
 import { expect } from 'chai';
-import { geecache } from 'geecache';
+import { geecache } from '../../lib/index.js';
 import { RequestSigner } from '../../lib/protocol/auth.js';
-import { type ChildPeer, freePort, startPeer, stopAll } from '../helpers/cluster.js';
+import { type ChildHandle, freePort, startChildPeer, stopAll } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 
 describe('cache.health() and the stats route', function () {
   this.timeout(30_000);
-  let children: ChildPeer[] = [];
+  let children: ChildHandle[] = [];
   afterEach(async () => {
     await stopAll(children);
     children = [];
@@ -17,7 +17,7 @@ describe('cache.health() and the stats route', function () {
   it('the stats route answers only signed requests, and nothing without a secret', async () => {
     const [pa] = await Promise.all([freePort()]);
     const url = `http://127.0.0.1:${pa}`;
-    children = [await startPeer({ port: pa, self: url, peers: [url], secret: SECRET })];
+    children = [await startChildPeer({ port: pa, self: url, peers: [url], secret: SECRET })];
     await fetch(`${url}/get?key=a`);
     expect((await fetch(`${url}/_geecache/_stats`)).status).to.equal(401);
     const wrong = new RequestSigner('another-secret-9876543210').sign('GET', `${url}/_geecache/_stats`);
@@ -32,7 +32,7 @@ describe('cache.health() and the stats route', function () {
 
     const open = await freePort();
     const openUrl = `http://127.0.0.1:${open}`;
-    children.push(await startPeer({ port: open, self: openUrl, peers: [openUrl], secret: false }));
+    children.push(await startChildPeer({ port: open, self: openUrl, peers: [openUrl], secret: false }));
     const refused = await fetch(`${openUrl}/_geecache/_stats`);
     expect(refused.status).to.equal(403);
     expect(await refused.text()).to.match(/stats are served only to signed requests/);
@@ -43,8 +43,8 @@ describe('cache.health() and the stats route', function () {
     const [a, b, c, dead] = [pa, pb, pc, pd].map((p) => `http://127.0.0.1:${p}`);
     // b knows a and b; c knows a and c: each agrees with an a that lists the same pair only.
     children = await Promise.all([
-      startPeer({ port: pb, self: b, peers: [a, b], secret: SECRET }),
-      startPeer({ port: pc, self: c, peers: [a, c], secret: SECRET }),
+      startChildPeer({ port: pb, self: b, peers: [a, b], secret: SECRET }),
+      startChildPeer({ port: pc, self: c, peers: [a, c], secret: SECRET }),
     ]);
     const make = (peers: string[]) => geecache({ self: a, peers, secret: SECRET, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
 
@@ -83,7 +83,7 @@ describe('cache.health() and the stats route', function () {
   it('with secret: false a reachable peer is "no stats" and the cluster ok; a stopped one makes it degraded', async () => {
     const [pa, pb, pc] = await Promise.all([freePort(), freePort(), freePort()]);
     const [a, b, dead] = [pa, pb, pc].map((p) => `http://127.0.0.1:${p}`);
-    children = [await startPeer({ port: pb, self: b, peers: [a, b], secret: false })];
+    children = [await startChildPeer({ port: pb, self: b, peers: [a, b], secret: false })];
     const make = (peers: string[]) => geecache({ self: a, peers, secret: false, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
     const open = make([a, b]);
     const report = await open.health();
@@ -101,7 +101,7 @@ describe('cache.health() and the stats route', function () {
   it('a peer with another secret is reachable but "unauthorized"; the report says so', async () => {
     const [pa, pb] = await Promise.all([freePort(), freePort()]);
     const [a, b] = [pa, pb].map((p) => `http://127.0.0.1:${p}`);
-    children = [await startPeer({ port: pb, self: b, peers: [a, b], secret: 'another-secret-9876543210' })];
+    children = [await startChildPeer({ port: pb, self: b, peers: [a, b], secret: 'another-secret-9876543210' })];
     const cache = geecache({ self: a, peers: [a, b], secret: SECRET, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
     const report = await cache.health();
     cache.close();

@@ -1,6 +1,6 @@
 // Real peers in child processes, as golang/groupcache's http_test does.
 import { expect } from 'chai';
-import { type ChildPeer, startCluster, stop } from '../helpers/cluster.js';
+import { type ChildHandle, startCluster, stop } from '../helpers/index.js';
 
 const json = async (url: string) => (await fetch(url)).json() as Promise<Record<string, number>>;
 const text = async (url: string) => (await fetch(url)).text();
@@ -66,7 +66,7 @@ describe('HTTP peers (child processes)', function () {
   });
 
   it('loads locally when the owner is stopped', async () => {
-    const victim: ChildPeer = cluster.peers[2];
+    const victim: ChildHandle = cluster.peers[2];
     const keys = Array.from({ length: 200 }, (_, i) => `after-stop-${i}`);
     const owned = [];
     for (const k of keys) if ((await text(`${urls[0]}/_test/owner?key=${k}`)) === victim.url) owned.push(k);

@@ -8,8 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { freePort, stop } from '../helpers/cluster.js';
-import { Dnsmasq } from '../helpers/dnsmasq.js';
+import { Dnsmasq, freePort, needs, stop } from '../helpers/index.js';
 
 const MANIFEST = fileURLToPath(new URL('../../examples/kubernetes/existing-app.yaml', import.meta.url));
 const APP = fileURLToPath(new URL('../../examples/existing-app/app.mjs', import.meta.url));
@@ -78,7 +77,8 @@ describe('examples/kubernetes', function () {
     expect(source, 'the app serves the probe').to.include("app.get('/healthz'");
   });
 
-  it('runs as 3 pods that find each other through the Service name (real DNS) and agree on the ring', async () => {
+  it('runs as 3 pods that find each other through the Service name (real DNS) and agree on the ring', async function () {
+    needs(this, 'dnsmasq');
     const { secret, service, deployment } = manifest();
     const container = deployment.spec.template.spec.containers[0];
     const ips = ['127.0.0.2', '127.0.0.3', '127.0.0.4'];

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { freePort, stop, whenReady } from '../helpers/cluster.js';
+import { freePort, stop, whenReady } from '../helpers/index.js';
 
 const run = promisify(execFile);
 const REPO = fileURLToPath(new URL('../..', import.meta.url));
@@ -135,7 +135,7 @@ describe('packaging: the npm tarball installed into throw-away apps', function (
         env: { ...process.env, PORT: String(port) },
       });
       try {
-        const peer = await whenReady(child, `http://127.0.0.1:${port}`, `${dir} app`);
+        const peer = await whenReady(child, `${dir} app`, { url: `http://127.0.0.1:${port}` });
         for (let i = 0; i < 2; i++) {
           const res = await fetch(`${peer.url}/score/Tom`);
           expect(await res.text(), peer.output()).to.equal(`${dir}:Tom loads=1`);

@@ -1,12 +1,11 @@
 // geecache/prometheus: the collectors on a prom-client registry, then a real Prometheus server
 // (Debian's package) scraping a 3-peer child-process cluster, read back through its HTTP API.
 import { expect } from 'chai';
-import { geecache } from 'geecache';
-import { registerMetrics } from 'geecache/prometheus';
 import { Registry } from 'prom-client';
 import { ENTRY_OVERHEAD_BYTES } from '../../lib/cache/lru.js';
-import { startCluster } from '../helpers/cluster.js';
-import { type Prometheus, pollQuery, startPrometheus } from '../helpers/prometheus.js';
+import { geecache } from '../../lib/index.js';
+import { registerMetrics } from '../../lib/prometheus.js';
+import { needs, type Prometheus, pollQuery, startCluster, startPrometheus } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -66,7 +65,8 @@ describe('geecache/prometheus', () => {
     let cluster: Awaited<ReturnType<typeof startCluster>> | undefined;
     let prometheus: Prometheus | undefined;
 
-    before(async () => {
+    before(async function () {
+      needs(this, 'prometheus');
       cluster = await startCluster(3);
       prometheus = await startPrometheus(cluster.urls.map((u) => new URL(u).host));
     });

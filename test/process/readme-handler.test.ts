@@ -6,7 +6,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { freePort, stop, whenReady } from '../helpers/cluster.js';
+import { freePort, stop, whenReady } from '../helpers/index.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -57,7 +57,7 @@ for (const [version, expressModule] of [
         cwd: ROOT,
         stdio: ['ignore', 'pipe', 'pipe'],
       });
-      const peer = await whenReady(child, `http://127.0.0.1:${port}`, `${version} app`);
+      const peer = await whenReady(child, `${version} app`, { url: `http://127.0.0.1:${port}` });
       const get = async (path: string) => {
         try {
           const res = await fetch(`${peer.url}${path}`);

@@ -4,7 +4,7 @@
 // request for a key whose getter fails does not run the getter once per replay.
 import net from 'node:net';
 import { expect } from 'chai';
-import { type ChildPeer, clockOffset, freePort, startPeer, stopAll } from '../helpers/cluster.js';
+import { type ChildHandle, clockOffset, freePort, startChildPeer, stopAll } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -64,10 +64,10 @@ function captured(wire: string, key: string): string {
 
 describe('replaying a captured peer request (real peers, a recording proxy)', function () {
   this.timeout(60_000);
-  let peers: ChildPeer[] = [];
+  let peers: ChildHandle[] = [];
   let proxy: Awaited<ReturnType<typeof recordingProxy>>;
   let ports: { a: number; b: number; proxy: number; c: number; bAhead: number };
-  let asker: ChildPeer;
+  let asker: ChildHandle;
 
   before(async () => {
     const [a, b, p, c, bAhead] = await Promise.all([freePort(), freePort(), freePort(), freePort(), freePort()]);
@@ -77,11 +77,11 @@ describe('replaying a captured peer request (real peers, a recording proxy)', fu
     const list = [url(a), url(p), url(c)];
     proxy = await recordingProxy(p, b);
     peers = await Promise.all([
-      startPeer({ port: a, self: url(a), peers: list, secret: SECRET }),
-      startPeer({ port: b, self: url(p), peers: list, secret: SECRET }),
-      startPeer({ port: c, self: url(c), peers: list, secret: SECRET }),
+      startChildPeer({ port: a, self: url(a), peers: list, secret: SECRET }),
+      startChildPeer({ port: b, self: url(p), peers: list, secret: SECRET }),
+      startChildPeer({ port: c, self: url(c), peers: list, secret: SECRET }),
       // B's twin with a clock 45 s ahead: a replay that reaches it is 45 s old.
-      startPeer({ port: bAhead, self: url(p), peers: list, secret: SECRET }, {}, clockOffset(45_000)),
+      startChildPeer({ port: bAhead, self: url(p), peers: list, secret: SECRET }, { nodeArgs: clockOffset(45_000) }),
     ]);
     asker = peers[0];
   });

@@ -2,9 +2,8 @@
 // (lib/server/peerserver.ts), against real child-process peers: a slow load does not take a healthy
 // owner out, a slow key does not hold its batch, a recovered peer is used again at once.
 import { expect } from 'chai';
-import { type ChildPeer, startCluster, stopAll } from '../helpers/cluster.js';
+import { type ChildHandle, sleep, startCluster, stopAll } from '../helpers/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 // Generous for a loaded machine: a peer that cannot answer a probe within it counts as down.
 const TIMEOUT_MS = 1_000;
 /** Over three times timeoutMs: an asker that gives up after timeoutMs would load these itself. */
@@ -34,7 +33,7 @@ async function loadsOf(urls: string[], keys: string[]): Promise<{ perPeer: Recor
 describe('transport: slow loads and slow keys (child processes)', function () {
   this.timeout(30_000);
   let urls: string[];
-  let peers: ChildPeer[];
+  let peers: ChildHandle[];
 
   before(async () => {
     ({ urls, peers } = await startCluster(3, { timeoutMs: TIMEOUT_MS, slowGetterMs: SLOW_MS }));
@@ -67,7 +66,7 @@ describe('transport: slow loads and slow keys (child processes)', function () {
 describe('transport: a slow key in a batch (child processes)', function () {
   this.timeout(30_000);
   let urls: string[];
-  let peers: ChildPeer[];
+  let peers: ChildHandle[];
 
   before(async () => {
     // The slow key stays within timeoutMs here: what is measured is the batch, not the timeout.
@@ -97,7 +96,7 @@ describe('transport: a slow key in a batch (child processes)', function () {
 describe('transport: a peer that answers again is used again at once (half-open)', function () {
   this.timeout(30_000);
   let urls: string[];
-  let peers: ChildPeer[];
+  let peers: ChildHandle[];
 
   before(async () => {
     // A backoff far longer than the test: only probing can bring the peer back in time.

@@ -3,7 +3,7 @@
 // whose app calls set() with one, answer a clear error for that key, and the owner stays up while
 // other peers ask for the key alone or in a batch beside other keys.
 import { expect } from 'chai';
-import { type ChildPeer, startCluster } from '../helpers/cluster.js';
+import { type ChildHandle, startCluster } from '../helpers/index.js';
 
 const q = encodeURIComponent;
 /** About 253 years: now + this is past what an int64 of Unix nanoseconds holds. */
@@ -16,7 +16,7 @@ async function json<T>(url: string): Promise<T> {
 
 describe('a TTL too large for the wire, on child-process peers', function () {
   this.timeout(60_000);
-  let c: { peers: ChildPeer[]; urls: string[]; stop(): Promise<void> };
+  let c: { peers: ChildHandle[]; urls: string[]; stop(): Promise<void> };
   before(async () => {
     c = await startCluster(2, { timeoutMs: 10_000 });
   });

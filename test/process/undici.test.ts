@@ -1,8 +1,8 @@
 // transport: 'undici' (lib/client/undici.ts): the same peer protocol over undici's Pool.request,
 // between real peers in child processes.
 import { expect } from 'chai';
-import { ConfigError, geecache } from 'geecache';
-import { type ChildPeer, startCluster, stop } from '../helpers/cluster.js';
+import { ConfigError, geecache } from '../../lib/index.js';
+import { type ChildHandle, startCluster, stop } from '../helpers/index.js';
 
 const json = async (url: string) => (await fetch(url)).json() as Promise<Record<string, number>>;
 const text = async (url: string) => (await fetch(url)).text();
@@ -76,7 +76,7 @@ describe("transport: 'undici' (child processes)", function () {
       const owners = await Promise.all(keys.map((k) => text(`${a}/_test/owner?key=${k}`)));
       const theirs = keys.filter((_, i) => owners[i] === b);
       expect(theirs.length).to.be.greaterThan(0);
-      await stop((cluster.peers[1] as ChildPeer).process);
+      await stop((cluster.peers[1] as ChildHandle).process);
       const values = await Promise.all(theirs.map((k) => getVia(a, k)));
       expect(values).to.deep.equal(theirs.map((k) => `value:${k}`));
       const loads = await json(`${a}/_test/loads`);

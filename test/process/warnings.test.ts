@@ -6,9 +6,8 @@ import diagnostics_channel from 'node:diagnostics_channel';
 import net from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { type GeecacheOptions, geecache, type PeerErrorMessage } from 'geecache';
-import { type ChildPeer, clockOffset, freePort, startPeer as startChildPeer, startCluster, stopAll } from '../helpers/cluster.js';
-import { closeServer, startPeer } from '../helpers/peer.js';
+import { type GeecacheOptions, geecache, type PeerErrorMessage } from '../../lib/index.js';
+import { type ChildHandle, clockOffset, closeServer, freePort, startChildPeer, startCluster, startInProcessPeer, stopAll } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 
@@ -20,7 +19,7 @@ interface Logged {
 /** Peer A: an Express app in this process, listening, with a logger that records. */
 async function startA(peersBesidesA: string[], extra: Partial<GeecacheOptions> = {}, port?: number) {
   const logged: Logged = { warn: [], other: [] };
-  const peer = await startPeer(
+  const peer = await startInProcessPeer(
     (self) => ({
       self,
       peers: [self, ...peersBesidesA],
@@ -52,7 +51,7 @@ async function getAll(cache: ReturnType<typeof geecache>, keys: string[]): Promi
 describe('warnings that name the fix', function () {
   this.timeout(30_000);
   let a: Awaited<ReturnType<typeof startA>> | undefined;
-  let children: ChildPeer[] = [];
+  let children: ChildHandle[] = [];
 
   afterEach(async () => {
     await a?.close();
@@ -66,7 +65,7 @@ describe('warnings that name the fix', function () {
     const [portA, portB] = await Promise.all([freePort(), freePort()]);
     const urlA = `http://127.0.0.1:${portA}`;
     const urlB = `http://127.0.0.1:${portB}`;
-    const b = await startChildPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET, ...config }, {}, nodeArgs);
+    const b = await startChildPeer({ port: portB, self: urlB, peers: [urlA, urlB], secret: SECRET, ...config }, { nodeArgs });
     children.push(b);
     a = await startA([urlB], extraA, portA);
     return { a, b, urlB };

@@ -5,7 +5,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { type GeecacheMiddleware, geecache } from 'geecache';
+import { type GeecacheMiddleware, geecache } from '../../lib/index.js';
 
 const SECRET = 'agreement-test-secret-0123456789';
 

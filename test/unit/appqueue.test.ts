@@ -6,8 +6,8 @@ import http, { type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import express from 'express';
-import { geecache } from 'geecache';
-import { closeServer } from '../helpers/peer.js';
+import { geecache } from '../../lib/index.js';
+import { closeServer } from '../helpers/index.js';
 
 /** Requests of the burst; each handler keeps the event loop busy BURN_MS, far over one turn's slice. */
 const BURST = 40;

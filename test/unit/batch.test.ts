@@ -3,7 +3,7 @@
 import { expect } from 'chai';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
 import { decodeBatchResponse, encodeBatchRequest } from '../../lib/protocol/wire.js';
-import { closePeers, type InProcessPeer, startPeers as startInProcess } from '../helpers/peer.js';
+import { closePeers, type InProcessPeer, startInProcessPeers } from '../helpers/index.js';
 
 const SECRET = 'batch-test-secret-0123456789';
 
@@ -13,7 +13,7 @@ type Peer = InProcessPeer & { loads: string[]; peerRequests: () => number };
 async function startPeers(n: number, batch = true): Promise<Peer[]> {
   const loads = Array.from({ length: n }, (): string[] => []);
   const requests = Array.from({ length: n }, () => 0);
-  const peers = await startInProcess(
+  const peers = await startInProcessPeers(
     n,
     (self, urls, i) => ({
       self,

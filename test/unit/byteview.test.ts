@@ -1,7 +1,7 @@
 import v8 from 'node:v8';
 import { expect } from 'chai';
-import { ByteView, Group, geecache } from 'geecache';
 import { HEAP_VALUE_MAX_BYTES, heapLimitWarning } from '../../lib/cache/byteview.js';
+import { ByteView, Group, geecache } from '../../lib/index.js';
 
 describe('ByteView', () => {
   it('holds a string as UTF-8: length counts bytes, toString decodes', () => {

@@ -2,10 +2,9 @@
 // saying how to fix it) before any request is served. pool.set() checks a new peer list the same
 // way and, refused, leaves the old ring in place.
 import { expect } from 'chai';
-import { ConfigError, ConsistentHashRing, type GeecacheMiddleware, type GeecacheOptions, geecache, RendezvousRing } from 'geecache';
 import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
-import { ConfigError as SourceConfigError } from '../../lib/common/errors.js';
 import { resolveOptions } from '../../lib/config/options.js';
+import { ConfigError, ConsistentHashRing, type GeecacheMiddleware, type GeecacheOptions, geecache, RendezvousRing } from '../../lib/index.js';
 
 const SELF = 'http://10.0.0.1:3000';
 const OTHER = 'http://10.0.0.2:3000';
@@ -47,7 +46,7 @@ function expectConfigError(options: unknown, option: string, also?: RegExp): Con
   expect(err.message).to.include(`geecache: option "${option}" `);
   if (also) expect(err.message).to.match(also);
   // resolveOptions, the check behind geecache(), gives the same answer.
-  expect(() => resolveOptions(options as GeecacheOptions)).to.throw(SourceConfigError, err.message);
+  expect(() => resolveOptions(options as GeecacheOptions)).to.throw(ConfigError, err.message);
   return err;
 }
 

@@ -5,12 +5,11 @@
 // geecache's getForPeer never forwards, so every get completes, crossing at most two peers.
 
 import { expect } from 'chai';
-import type { GroupStats } from 'geecache';
-import { closePeers, type InProcessPeer, startPeers } from '../helpers/peer.js';
+import type { GroupStats } from '../../lib/index.js';
+import { closePeers, type InProcessPeer, sleep, startInProcessPeers } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 const KEYS = 300;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 type Peer = InProcessPeer & { name: string; loads: Map<string, number> };
 
@@ -35,7 +34,7 @@ describe('peers whose rings disagree (localhost vs 127.0.0.1)', function () {
       [a, b, c],
       [localhost(a), b, c],
     ];
-    const started = await startPeers(
+    const started = await startInProcessPeers(
       3,
       (self, urls, i) => ({
         self,

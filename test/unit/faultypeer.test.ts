@@ -5,11 +5,10 @@
 import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from 'geecache';
+import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from '../../lib/index.js';
 import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer, type InProcessPeer, listen, startPeer } from '../helpers/peer.js';
+import { closeServer, type InProcessPeer, listen, sleep, startInProcessPeer, until } from '../helpers/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const TIMEOUT_MS = 500;
 const MAX_RESPONSE_BYTES = 1 << 20;
 const HUGE_BYTES = 200 << 20;
@@ -372,13 +371,6 @@ function httpGet(url: string, headers: Record<string, string> = {}): Promise<{ s
 }
 
 /** Polls `check` every 5 ms until it holds (at most `tries` times): waits for a state, not for a time. */
-async function until(what: string, check: () => boolean, tries = 4_000): Promise<void> {
-  for (let i = 0; i < tries; i++) {
-    if (check()) return;
-    await sleep(5);
-  }
-  throw new Error(`${what}: still not so after ${tries} polls 5 ms apart`);
-}
 
 /** Starts a GET to `url` and destroys it once `hangUpWhen()` holds; resolves once the socket is gone. */
 function getAndHangUp(url: string, hangUpWhen: () => boolean, headers: Record<string, string> = {}): Promise<void> {
@@ -418,7 +410,7 @@ describe('client disconnects mid-load', function () {
   };
 
   before(async () => {
-    peer = await startPeer(
+    peer = await startInProcessPeer(
       (self) => ({
         self,
         secret: false,

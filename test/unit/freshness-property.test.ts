@@ -12,7 +12,7 @@
 // model) even after the database changed.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type FreshCluster, sleep, startFreshCluster } from '../helpers/freshcluster.js';
+import { type FreshCluster, sleep, startFreshCluster } from '../helpers/index.js';
 
 /** An entry: its value and the window its expiry falls in (none: never expires). */
 type Entry = { value: string; expLo?: number; expHi?: number } | null;

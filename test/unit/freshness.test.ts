@@ -2,10 +2,10 @@
 // 3-peer in-process cluster (real HTTP servers on loopback). Time is controlled only by waiting
 // past TTLs; the assertions are on values and counts, never on durations.
 import { expect } from 'chai';
-import { NotFoundError } from 'geecache';
 import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
+import { NotFoundError } from '../../lib/index.js';
 import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../../lib/protocol/wire.js';
-import { type FreshCluster, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/freshcluster.js';
+import { type FreshCluster, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/index.js';
 
 describe('freshness: TTL', function () {
   this.timeout(30_000);

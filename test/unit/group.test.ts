@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { BadKeyError, ByteView, type Getter, Group, type GroupOptions, GroupRegistry, LoadTimeoutError } from 'geecache';
 import { ENTRY_OVERHEAD_BYTES } from '../../lib/cache/lru.js';
+import { BadKeyError, ByteView, type Getter, Group, type GroupOptions, GroupRegistry, LoadTimeoutError } from '../../lib/index.js';
 
 /** A getter that counts its calls; `impl` decides what each call does (default: "got:" + key). */
 function counting(impl: Getter = (key) => `got:${key}`) {

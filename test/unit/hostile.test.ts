@@ -6,11 +6,10 @@ import type http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
 import type { Request, Response } from 'express';
-import type { GeecacheOptions } from 'geecache';
+import type { GeecacheOptions } from '../../lib/index.js';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
 import { decodeGetResponse, encodeBatchRequest } from '../../lib/protocol/wire.js';
-import { freePort } from '../helpers/cluster.js';
-import { type InProcessPeer, startPeer as startInProcess } from '../helpers/peer.js';
+import { freePort, type InProcessPeer, sleep, startInProcessPeer } from '../helpers/index.js';
 
 const SECRET = 'a-long-test-secret-123';
 const keys = new RequestSigner(SECRET);
@@ -595,14 +594,13 @@ type Peer = InProcessPeer & {
   calls: string[];
 };
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const connections = (server: http.Server) => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
 
 /** An Express 5 app with geecache (and another peer that never answers) and one app route, on 127.0.0.1. */
 async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: http.ServerOptions = {}): Promise<Peer> {
   const other = `http://127.0.0.1:${await freePort()}`;
   const calls: string[] = [];
-  const peer = await startInProcess(
+  const peer = await startInProcessPeer(
     (self) => ({
       self,
       peers: [self, other],

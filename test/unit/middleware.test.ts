@@ -5,11 +5,11 @@ import { expect } from 'chai';
 import express5, { type Express, type NextFunction, type Request, type Response } from 'express';
 // @ts-expect-error express 4 is installed under an alias for this test and has no types of its own here
 import express4 from 'express4';
-import { type GeecacheOptions, geecache } from 'geecache';
 import request from 'supertest';
+import { type GeecacheOptions, geecache } from '../../lib/index.js';
 import { RequestSigner } from '../../lib/protocol/auth.js';
 import { decodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer } from '../helpers/peer.js';
+import { closeServer } from '../helpers/index.js';
 
 const SECRET = 'middleware-test-secret-0123';
 

@@ -6,7 +6,7 @@
 import { expect } from 'chai';
 import { RequestSigner } from '../../lib/protocol/auth.js';
 import { readGetResponse } from '../../lib/protocol/wire.js';
-import { type InProcessPeer, startPeer } from '../helpers/peer.js';
+import { type InProcessPeer, startInProcessPeer } from '../helpers/index.js';
 
 const SECRET = 'a-long-test-secret-123';
 const signer = new RequestSigner(SECRET);
@@ -33,7 +33,7 @@ describe('peer route GET answers: every held form of a value, byte for byte', ()
 
   for (const ttlMs of [0, 60_000]) {
     it(ttlMs ? 'with an expiry (the GetResponse suffix after the value)' : 'without an expiry', async () => {
-      const peer = await startPeer(
+      const peer = await startInProcessPeer(
         (self) => ({
           self,
           secret: SECRET,

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { ByteView, type GetRequest, type GetResponse, Group, OwnerLoadError, type PeerGetter, type PeerPicker } from 'geecache';
+import { ByteView, type GetRequest, type GetResponse, Group, OwnerLoadError, type PeerGetter, type PeerPicker } from '../../lib/index.js';
 import { decodeBatchResponse, encodeBatchResponse } from '../../lib/protocol/wire.js';
 
 /** A peer that answers "got:" + key, as golang/groupcache's fakePeer does, and counts requests. */

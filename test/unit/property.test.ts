@@ -6,9 +6,9 @@ import { crc32 } from 'node:zlib';
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { BadKeyError, ConsistentHashRing, RendezvousRing, type Ring } from 'geecache';
+import { BadKeyError, ConsistentHashRing, RendezvousRing, type Ring } from '../../lib/index.js';
 import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../../lib/protocol/wire.js';
-import { closePeers, type InProcessPeer, startPeers } from '../helpers/peer.js';
+import { closePeers, type InProcessPeer, startInProcessPeers } from '../helpers/index.js';
 
 /** Strings of any well-formed Unicode: every code point, graphemes, controls, ASCII. */
 const wellFormed = (maxLength = 30) =>
@@ -403,7 +403,7 @@ describe('properties: a get over HTTP between two in-process peers', function ()
       keys.push(key);
       return `value:${key}`;
     };
-    const started = await startPeers(2, (self, urls, i) => ({
+    const started = await startInProcessPeers(2, (self, urls, i) => ({
       self,
       peers: urls,
       secret: SECRET,

@@ -8,12 +8,12 @@ import type { IncomingMessage } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
-import { ByteView } from 'geecache';
 import { Group } from '../../lib/cache/group.js';
 import type { PeerGetter } from '../../lib/cache/peers.js';
 import { Coalescer } from '../../lib/client/coalescer.js';
 import { PEER_REQUEST_CHANNEL, type PeerRequestMessage } from '../../lib/common/diagnostics.js';
-import { type FreshCluster, type FreshPeer, sleep, startFreshCluster, until } from '../helpers/freshcluster.js';
+import { ByteView } from '../../lib/index.js';
+import { type FreshCluster, type FreshPeer, sleep, startFreshCluster, until } from '../helpers/index.js';
 
 const HOT_TTL_MS = 1_000;
 
@@ -99,7 +99,7 @@ describe('renewal of hot copies ahead of expiry', function () {
     expect(String(asker.group.peek(key)), 'read at once, well before half its life').to.equal(`${key}:v1`);
     const ownerGets = owner.group.stats.serverRequests;
     const renewals = asker.group.stats.hotRenewals;
-    await until('renewed without another read', () => asker.group.stats.hotRenewals > renewals, 500);
+    await until('renewed without another read', () => asker.group.stats.hotRenewals > renewals, { timeoutMs: 5_000 });
     expect(owner.group.stats.serverRequests).to.equal(ownerGets + 1);
     // Nobody reads the renewed copy: no second renewal, and it runs out.
     await until('two hotTtlMs have passed', () => Date.now() > fetchedAt + 2 * HOT_TTL_MS + 100);

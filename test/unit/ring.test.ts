@@ -1,6 +1,6 @@
 import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { ConsistentHashRing, RendezvousRing, type Ring } from 'geecache';
+import { ConsistentHashRing, RendezvousRing, type Ring } from '../../lib/index.js';
 
 const peerNames = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `http://10.0.0.${i + from}:3000`);
 const keys = (n: number) => Array.from({ length: n }, (_, i) => `key${i}`);

@@ -2,11 +2,10 @@
 // shared byte budget of responses in flight, and no request after close().
 import http from 'node:http';
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache, type Ring } from 'geecache';
+import { type GeecacheMiddleware, geecache, type Ring } from '../../lib/index.js';
 import { encodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer, listen } from '../helpers/peer.js';
+import { closeServer, listen, sleep } from '../helpers/index.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A peer URL nobody listens on: the asking side never serves, it only asks. */
 const SELF = 'http://127.0.0.1:9';
 

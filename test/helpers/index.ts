@@ -1,0 +1,11 @@
+// The tests' one helpers module. What the bench shares too (waiting, child processes, the Go
+// peer, the machine's tools) is plain JavaScript with JSDoc types next to this file, so bench/
+// imports those files under plain node; the rest imports lib/ sources and is for tests only.
+export * from './child.mjs';
+export * from './dnsmasq.js';
+export * from './freshcluster.js';
+export * from './gopeer.mjs';
+export * from './peer.js';
+export * from './prometheus.js';
+export * from './tools.mjs';
+export * from './wait.mjs';
