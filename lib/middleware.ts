@@ -106,6 +106,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     stats: () => localStats(pool, registry, ring, config.basePath),
     drain,
     agreement,
+    logger: config.logger,
   });
   const unhook = config.drainOnSigterm ? drainOnSigterm(() => leave(SIGTERM_LINGER_MS), config.logger) : undefined;
 

@@ -19,18 +19,21 @@ import {
   resultFramePrefix,
 } from '../protocol/wire.js';
 import type { Admission, PeerRequest } from './admit.js';
+import { EncodeGuard } from './encodeguard.js';
 import { failure, reply, resultOf, send, waitedOut, waitOf } from './reply.js';
 
 /** Answers admitted batches from this process's groups. */
 export class Batches {
   readonly #registry: GroupRegistry;
   readonly #admission: Admission;
-  /** Scratch writer for Result frame prefixes; finish() leaves it empty for the next one. */
-  readonly #writer = new BinaryWriter();
+  /** Scratch writer for Result frame prefixes; finish() leaves it empty for the next one (a failed encoding: see #frame). */
+  #writer = new BinaryWriter();
+  readonly #encoding: EncodeGuard;
 
-  constructor(registry: GroupRegistry, admission: Admission) {
+  constructor(registry: GroupRegistry, admission: Admission, encoding = new EncodeGuard()) {
     this.#registry = registry;
     this.#admission = admission;
+    this.#encoding = encoding;
   }
 
   /** Reads the batch's body (through admission), then answers each get in it. */
@@ -48,7 +51,36 @@ export class Batches {
     if (request.header('accept')?.includes(BATCH_STREAM_TYPE)) return this.#stream(res, requests, waitMs);
     // An older geecache client: the whole answer at once, in order.
     const results = await Promise.all(requests.map((get) => this.#answer(get, waitMs)));
-    send(res, BATCH_CONTENT_TYPE, encodeBatchResponse(results));
+    send(res, BATCH_CONTENT_TYPE, this.#encodeAll(results));
+  }
+
+  /** The BatchResponse of `results`; a result that cannot be encoded is answered as a failure (see EncodeGuard). */
+  #encodeAll(results: PeerResult[]): Uint8Array {
+    try {
+      return encodeBatchResponse(results);
+    } catch {
+      return encodeBatchResponse(
+        results.map((result) => {
+          try {
+            encodeBatchResponse([result]);
+            return result;
+          } catch (err) {
+            return this.#encoding.failed(err);
+          }
+        }),
+      );
+    }
+  }
+
+  /** The Result frame prefix of `result`, or of its failure when it cannot be encoded (see EncodeGuard). */
+  #frame(index: number, result: PeerResult): { prefix: Uint8Array; result: PeerResult } {
+    try {
+      return { prefix: resultFramePrefix(index, result, this.#writer), result };
+    } catch (err) {
+      this.#writer = new BinaryWriter(); // the failed encoding may have left bytes in the scratch writer
+      const failed = this.#encoding.failed(err);
+      return { prefix: resultFramePrefix(index, failed, this.#writer), result: failed };
+    }
   }
 
   /**
@@ -83,8 +115,9 @@ export class Batches {
         corked = true;
         process.nextTick(uncork);
       }
-      res.write(resultFramePrefix(index, result, this.#writer));
-      if (result.ok && result.value.length > 0) res.write(result.value);
+      const frame = this.#frame(index, result);
+      res.write(frame.prefix);
+      if (frame.result.ok && frame.result.value.length > 0) res.write(frame.result.value);
       if (open === 0) {
         clearTimeout(timer);
         res.end();

@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
 import type { GroupRegistry } from '../cache/registry.js';
+import { messageOf } from '../common/errors.js';
 import {
   decodeSegment,
   GET_RESPONSE_TYPE,
@@ -20,6 +21,7 @@ import {
   STATS_PATH,
 } from '../protocol/wire.js';
 import type { InFlight, PeerRequest } from './admit.js';
+import type { EncodeGuard } from './encodeguard.js';
 import { failure, failureHeaders, reply, resultOf, waitedOut, waitOf } from './reply.js';
 
 /** A plain GET from a geecache asker still loading after this long is sent `102 Processing`. */
@@ -36,6 +38,8 @@ export interface GetsOptions {
   readonly stats?: () => unknown;
   /** Counts loads in flight for the drain. */
   readonly drain?: InFlight;
+  /** Answers a get whose result cannot be encoded; none: a plain 500 of the same text. */
+  readonly encoding?: EncodeGuard;
 }
 
 /** Answers admitted GETs from this process's groups. */
@@ -119,8 +123,9 @@ export class Gets {
     if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     if (res.destroyed) return;
     const { value } = result;
+    const suffix = this.#suffixOf(res, result.expiresAt);
+    if (suffix === null) return;
     const prefix = this.#prefixOf(value.length);
-    const suffix = getResponseSuffix(result.expiresAt);
     // An array of headers: Node's writeHead walks it without the for-in an object takes.
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + value.length + (suffix?.length ?? 0))]);
     res.cork();
@@ -140,8 +145,9 @@ export class Gets {
     const held = ByteView.held(view);
     if (typeof held !== 'string') return this.#writeGet(res, resultOf(view));
     if (res.destroyed) return;
+    const suffix = this.#suffixOf(res, view.expiresAt);
+    if (suffix === null) return;
     const prefix = this.#prefixOf(view.length);
-    const suffix = getResponseSuffix(view.expiresAt);
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + view.length + (suffix?.length ?? 0))]);
     // Its UTF-8 length is its length only when every character is one byte: then latin1 writes exactly those bytes.
     const latin1 = held.length === view.length;
@@ -153,6 +159,20 @@ export class Gets {
       res.write(held, 'utf8');
     }
     res.end(suffix);
+  }
+
+  /**
+   * The GetResponse suffix for `expiresAt`; null when it cannot be encoded, after answering the
+   * get with its failure (see EncodeGuard).
+   */
+  #suffixOf(res: ServerResponse, expiresAt: number | undefined): Uint8Array | undefined | null {
+    try {
+      return getResponseSuffix(expiresAt);
+    } catch (err) {
+      const failed = this.#options.encoding?.failed(err) ?? { ok: false, status: 500, error: `the owner could not encode its answer: ${messageOf(err)}` };
+      this.#writeGet(res, failed);
+      return null;
+    }
   }
 
   /** The GetResponse prefix for a value of `length` bytes (see #prefixes). */

@@ -6,10 +6,12 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { GroupRegistry } from '../cache/registry.js';
 import { messageOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
 import { BATCH_CONTENT_TYPE } from '../protocol/wire.js';
 import { Admission, type AdmissionOptions } from './admit.js';
 import { AppQueue } from './appqueue.js';
 import { Batches } from './batch.js';
+import { EncodeGuard } from './encodeguard.js';
 import { Gets } from './get.js';
 import { reply } from './reply.js';
 import { Writes } from './writes.js';
@@ -19,6 +21,8 @@ export interface PeerServerOptions extends AdmissionOptions {
   readonly basePath: string;
   /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
   readonly stats?: () => unknown;
+  /** Where a get's answer that cannot be encoded is reported (once per cause; see EncodeGuard). */
+  readonly logger?: Pick<Logger, 'warn'>;
 }
 
 /**
@@ -37,8 +41,9 @@ export class PeerServer {
   constructor(registry: GroupRegistry, options: PeerServerOptions) {
     this.#options = options;
     this.#admission = new Admission(options);
-    this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain });
-    this.#batches = new Batches(registry, this.#admission);
+    const encoding = new EncodeGuard(options.logger);
+    this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain, encoding });
+    this.#batches = new Batches(registry, this.#admission, encoding);
     this.#writes = new Writes(registry, this.#admission, options.basePath);
   }
 
