@@ -1,7 +1,11 @@
 /**
- * How long values stay: a group's TTL settings turned into expiry times, and the per-key
- * guard that keeps a load which overlapped a remove, set or clear from storing its older value.
+ * freshness.ts decides how long values stay: a group's TTL settings turned into expiry times,
+ * the checks a TTL passes, and the per-key guard that keeps a load which overlapped a remove, set
+ * or clear from storing its older value. (renewal.ts keeps read copies fresh; this file says when
+ * they expire.)
  */
+
+import { describe } from '../common/describe.js';
 
 /** A group's freshness settings (see GroupOptions for each); 0 turns a setting off. */
 export interface FreshnessConfig {
@@ -27,15 +31,12 @@ export const MAX_TTL_MS = 100 * 365.25 * 24 * 60 * 60 * 1000;
  * TypeError (not a positive number) or RangeError (too large) naming `what` otherwise.
  */
 export function checkTtl(ms: unknown, what: string): number {
-  if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms))) throw new TypeError(`${what} must be a positive number of milliseconds, got ${shown(ms)}`);
+  if (!(typeof ms === 'number' && ms > 0 && Number.isFinite(ms)))
+    throw new TypeError(`${what} must be a positive number of milliseconds, got ${describe(ms, 64)}`);
   if (ms > MAX_TTL_MS)
     throw new RangeError(`${what} must be at most ${MAX_TTL_MS} (100 years: expiries travel as int64 Unix nanoseconds, which end in 2262), got ${ms}`);
   return ms;
 }
-
-/** A value as an error message shows it: a number as written, a string quoted and cut to 64 characters, else its type. */
-const shown = (value: unknown): string =>
-  typeof value === 'number' ? String(value) : typeof value === 'string' ? JSON.stringify(value.slice(0, 64)) : value === null ? 'null' : typeof value;
 
 /** First wait before a failed stale refresh is retried; doubled per failure up to {@link MAX_REFRESH_BACKOFF_MS}. */
 export const REFRESH_BACKOFF_MS = 1_000;

@@ -1,9 +1,11 @@
 import { promises as dns } from 'node:dns';
+import { checkKnown, MAX_TIMER_MS } from '../common/checks.js';
+import { DEFAULTS } from '../common/defaults.js';
 import { ConfigError, messageOf } from '../common/errors.js';
 import { type Logger, Notices } from '../common/logger.js';
 import { AnswerError, baseUrl, canonicalPeers, neverPeer, type Refusal, reasonOf, withoutNonPeers } from './peeranswer.js';
 
-export { canonicalPeers, MAX_PEERS, originOf } from './peeranswer.js';
+export { canonicalPeers, MAX_PEERS } from './peeranswer.js';
 export { findSelf, selfFromInterfaces } from './selfaddress.js';
 
 /** Settings every dynamic source shares. */
@@ -63,14 +65,12 @@ export interface SourceConfig {
   readonly lookup: (refuse: (refusal: Refusal) => void) => Promise<unknown>;
 }
 
-export const DISCOVERY_DEFAULTS = Object.freeze({ intervalMs: 10_000, family: 4, protocol: 'http' });
 /** A lookup still running after this long fails (the DNS resolver has its own, shorter timeouts). */
 const LOOKUP_TIMEOUT_MS = 10_000;
 /** Longest error text of a failed lookup kept and logged: a source's errors may be long, or anyone's text. */
 const MAX_ERROR_TEXT = 300;
 /** At most one lookup triggered by failing peers per this long. */
 const POKE_MIN_MS = 1_000;
-const MAX_TIMER_MS = 2 ** 31 - 1;
 const HOSTNAME = /^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 /** True when `peers` is a discovery source rather than a list. */
@@ -94,9 +94,8 @@ export function checkSource(source: PeerSource): SourceConfig {
     srv: ['srv', 'protocol', 'family', 'resolver', 'intervalMs'],
     discover: ['discover', 'intervalMs'],
   }[kinds[0] as 'dns' | 'srv' | 'discover'];
-  for (const key of Object.keys(s))
-    if (!known.includes(key)) throw new ConfigError(`peers.${key}`, `is not a field of this source; its fields are: ${known.join(', ')}`);
-  const intervalMs = s.intervalMs ?? DISCOVERY_DEFAULTS.intervalMs;
+  checkKnown(s, known, 'peers.');
+  const intervalMs = s.intervalMs ?? DEFAULTS.discovery.intervalMs;
   if (typeof intervalMs !== 'number' || !Number.isFinite(intervalMs) || intervalMs < 100 || intervalMs > MAX_TIMER_MS) {
     throw new ConfigError('peers.intervalMs', `must be a number of milliseconds from 100 to ${MAX_TIMER_MS}, got ${JSON.stringify(s.intervalMs)}`);
   }
@@ -116,9 +115,9 @@ export function checkSource(source: PeerSource): SourceConfig {
   const name = s[kinds[0]];
   if (typeof name !== 'string' || !HOSTNAME.test(name))
     throw new ConfigError(`peers.${kinds[0]}`, `must be a DNS name such as "my-app.default.svc.cluster.local", got ${JSON.stringify(name)}`);
-  const protocol = s.protocol ?? DISCOVERY_DEFAULTS.protocol;
+  const protocol = s.protocol ?? DEFAULTS.discovery.protocol;
   if (protocol !== 'http' && protocol !== 'https') throw new ConfigError('peers.protocol', `must be 'http' or 'https', got ${JSON.stringify(protocol)}`);
-  const family = s.family ?? DISCOVERY_DEFAULTS.family;
+  const family = s.family ?? DEFAULTS.discovery.family;
   if (family !== 4 && family !== 6) throw new ConfigError('peers.family', `must be 4 (A records) or 6 (AAAA records), got ${JSON.stringify(family)}`);
   const resolver = makeResolver(s.resolver);
   if (kinds[0] === 'dns') {

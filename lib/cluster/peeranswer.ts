@@ -4,7 +4,10 @@
  * 0 are refused one record at a time, so one such record in a DNS answer neither joins the ring
  * nor blocks the rest of the answer.
  */
+
 import net from 'node:net';
+import { originOf } from '../common/checks.js';
+import { describe } from '../common/describe.js';
 
 /** More peers than this in one answer is a broken source, not a cluster. */
 export const MAX_PEERS = 1024;
@@ -96,45 +99,20 @@ export class AnswerError extends Error {
  * is wrong with it: not an array, not base URLs, duplicates, empty, over {@link MAX_PEERS}.
  */
 export function canonicalPeers(answer: unknown): string[] {
-  if (!Array.isArray(answer)) throw new AnswerError('ENOTARRAY', `the answer is not an array of base URLs: got ${describe(answer)}`);
+  if (!Array.isArray(answer)) throw new AnswerError('ENOTARRAY', `the answer is not an array of base URLs: got ${describe(answer, 80)}`);
   if (answer.length === 0) throw new AnswerError('EEMPTY', 'the answer is empty');
   if (answer.length > MAX_PEERS) throw new AnswerError('ETOOMANY', `the answer has ${answer.length} peers, over the limit of ${MAX_PEERS}`);
   const seen = new Set<string>();
   answer.forEach((entry, i) => {
     const origin = originOf(entry);
-    if (origin === undefined) throw new AnswerError('EBADENTRY', `entry ${i} is not a base URL such as "http://10.0.0.1:3000": ${describe(entry)}`);
+    if (origin === undefined) throw new AnswerError('EBADENTRY', `entry ${i} is not a base URL such as "http://10.0.0.1:3000": ${describe(entry, 80)}`);
     if (seen.has(origin)) throw new AnswerError('EDUPLICATE', `entry ${i} (${origin}) is listed twice`);
     seen.add(origin);
   });
   return [...seen].sort();
 }
 
-/** The origin of a base URL (http or https, no path, query or credentials), else undefined. */
-export function originOf(value: unknown): string | undefined {
-  if (typeof value !== 'string') return undefined;
-  let url: URL;
-  try {
-    url = new URL(value);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return undefined;
-  if (url.pathname !== '/' || url.search || url.hash || url.username || url.password || !/^https?:\/\/[^\s/\\?#@]+\/?$/i.test(value)) return undefined;
-  return url.origin;
-}
-
 /** The base URL of a peer at `address` (IPv6 in brackets) on `port`. */
 export function baseUrl(protocol: string, address: string, port: number): string {
   return new URL(`${protocol}://${net.isIPv6(address) ? `[${address}]` : address}:${port}`).origin;
-}
-
-/** A value as a message shows it: at most 80 characters. */
-export function describe(value: unknown): string {
-  let text: string;
-  try {
-    text = typeof value === 'function' ? 'a function' : (JSON.stringify(value) ?? String(value));
-  } catch {
-    text = typeof value;
-  }
-  return text.length > 80 ? `${text.slice(0, 80)}…` : text;
 }

@@ -15,7 +15,7 @@ export function describe(value: unknown, shown = 0): string {
   if (shown <= 0 || value === null || value === undefined || typeof value === 'function' || typeof value === 'symbol') return kind;
   let text: string | undefined;
   try {
-    text = typeof value === 'bigint' ? String(value) : JSON.stringify(value);
+    text = typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean' ? String(value) : JSON.stringify(value);
   } catch {
     text = undefined; // cycles, throwing getters and toJSONs
   }
