@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
+import { MAX_TIMER_MS } from '../common/checks.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, NotFoundError } from '../common/errors.js';
 import {
   ERROR_HEADER,
@@ -93,7 +94,7 @@ export function failureHeaders(result: PeerFailure): Record<string, string> {
  */
 export function waitOf(raw: string | undefined): number | undefined {
   const ms = raw === undefined ? Number.NaN : Number(raw);
-  return Number.isSafeInteger(ms) && ms > 0 && ms < 2 ** 31 ? ms : undefined;
+  return Number.isSafeInteger(ms) && ms > 0 && ms <= MAX_TIMER_MS ? ms : undefined;
 }
 
 /** The failure a get still loading when the asker's wait ran out answers with (the load itself goes on). */
