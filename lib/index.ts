@@ -13,8 +13,7 @@ export { GroupRegistry } from './cache/registry.js';
 export type { GroupStats } from './cache/stats.js';
 export type { PeerErrorCause } from './client/peermonitor.js';
 export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './cluster/discovery.js';
-export { HttpPool } from './cluster/httppool.js';
-export type { MembershipStats } from './cluster/membership.js';
+export { HttpPool, type MembershipStats } from './cluster/httppool.js';
 export {
   LOAD_CHANNEL,
   type LoadMessage,

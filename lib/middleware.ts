@@ -6,8 +6,8 @@ import { GroupRegistry } from './cache/registry.js';
 import { RingAgreement } from './cluster/agreement.js';
 import type { Discovery } from './cluster/discovery.js';
 import { Drain, drainOnSigterm } from './cluster/drain.js';
-import { HttpPool } from './cluster/httppool.js';
-import { Membership, type MembershipStats } from './cluster/membership.js';
+import { HttpPool, type MembershipStats } from './cluster/httppool.js';
+import { Membership } from './cluster/membership.js';
 import { resolveOptions } from './config/options.js';
 import type { GeecacheOptions } from './config/types.js';
 import { dashboard } from './ops/dashboard.js';
@@ -87,8 +87,8 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const signer = config.secret ? new RequestSigner(config.secret) : undefined;
   const registry = new GroupRegistry();
   const pool = new HttpPool(config, signer);
-  const membership = new Membership(pool, config.discovery, config.logger, Math.max(config.backoffMs, 1_000));
-  for (const group of config.groups) registry.newGroup(group.name, group).registerPeers(membership, config.logger);
+  const membership = new Membership(pool, config.discovery, config.logger);
+  for (const group of config.groups) registry.newGroup(group.name, group).registerPeers(pool, config.logger);
   const heapWarning = heapLimitWarning(
     config.groups.reduce((sum, g) => sum + Math.max(0, g.maxBytes), 0),
     v8.getHeapStatistics().heap_size_limit,
@@ -151,7 +151,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     discovery: membership.discovery,
     registry,
     attach,
-    membershipStats: () => ({ ...membership.stats, ringChecked: agreement.stats.checked, ringDisagreed: agreement.stats.disagreed }),
+    membershipStats: () => ({ ...pool.stats, ringChecked: agreement.stats.checked, ringDisagreed: agreement.stats.disagreed }),
     close: () => leave(0),
     dashboard: () => dashboard(stats),
     health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed && !drain.leaving, strict: options.strict === true }),

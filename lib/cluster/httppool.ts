@@ -1,12 +1,32 @@
-import type { PeerPicker } from '../cache/peers.js';
+/**
+ * httppool.ts is what a group asks for a key's owner: the ring over the cluster's peers, one
+ * HttpGetter per other peer (golang/groupcache's HTTPPool), and what a get does when membership
+ * is in motion: a peer that answers "leaving" leaves the ring at once and the get goes to the
+ * key's next owner, and a key's new owner asks its previous owner before running the getter
+ * (warm handoff). A get's path through the cluster is group -> this file -> client/httpgetter.ts.
+ */
+
+import type { GetRequest, GetResponse, PeerGetter, PeerPicker } from '../cache/peers.js';
 import { ByteBudget } from '../client/bodybudget.js';
 import { HttpGetter, type HttpGetterOptions } from '../client/httpgetter.js';
 import { checkPeers } from '../common/checks.js';
-import { ConfigError } from '../common/errors.js';
+import { ConfigError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import type { RequestSigner } from '../protocol/auth.js';
 import { makeRing } from '../ring/ring.js';
 import type { Ring, RingOption } from '../ring/types.js';
 import { membershipHash } from './agreement.js';
+
+/** Counters of membership at work. */
+export interface MembershipStats {
+  /** Gets a peer answered with "leaving", each sent on to the next owner or loaded locally at once. */
+  leavingAnswers: number;
+  /** Warm handoff: values the previous owner had (getter spared), and asks it could not answer. */
+  handoffHits: number;
+  handoffMisses: number;
+}
+
+/** What {@link HttpPool.pickPeer} hands a group: a peer's getter, named by the peer's URL. */
+export type PickedGetter = PeerGetter & { readonly peer: string };
 
 /** What an {@link HttpPool} needs of the configuration. */
 export interface HttpPoolOptions extends Omit<HttpGetterOptions, 'signer'> {
@@ -21,12 +41,18 @@ export interface HttpPoolOptions extends Omit<HttpGetterOptions, 'signer'> {
 
 /**
  * The membership of the cluster, seen from one peer: the ring that assigns each key an owner,
- * and one {@link HttpGetter} per other peer. golang/groupcache's HTTPPool, as a {@link PeerPicker}
- * (the serving half is PeerServer).
+ * and one {@link HttpGetter} per other peer. golang/groupcache's HTTPPool, as the groups'
+ * {@link PeerPicker} (the serving half is server/peerserver.ts).
  */
 export class HttpPool implements PeerPicker {
   /** This peer's base URL. */
   readonly self: string;
+  readonly stats: MembershipStats = { leavingAnswers: 0, handoffHits: 0, handoffMisses: 0 };
+  /**
+   * Called when a peer could not be asked or answered "leaving": membership may have changed
+   * (a discovery source then looks again; see cluster/membership.ts).
+   */
+  onPeerTrouble: (() => void) | undefined;
   readonly #options: HttpPoolOptions;
   readonly #getterOptions: HttpGetterOptions;
   /** Set by set(), which the constructor calls. */
@@ -40,6 +66,8 @@ export class HttpPool implements PeerPicker {
   readonly #leaving = new Map<string, number>();
   #leavingTimer: NodeJS.Timeout | undefined;
   #getters = new Map<string, HttpGetter>();
+  /** What pickPeer hands out: each getter, with a get that reacts to "leaving" and to failures (see #failed). */
+  #pickable = new Map<string, PickedGetter>();
   #closed = false;
 
   constructor(options: HttpPoolOptions, signer: RequestSigner | undefined) {
@@ -116,9 +144,38 @@ export class HttpPool implements PeerPicker {
     const getters = new Map<string, HttpGetter>();
     for (const peer of wanted) if (!this.#closed) getters.set(peer, this.#getters.get(peer) ?? new HttpGetter(peer, this.#getterOptions));
     for (const [peer, getter] of this.#getters) if (!getters.has(peer)) getter.close();
+    const pickable = new Map<string, PickedGetter>();
+    for (const [peer, getter] of getters) pickable.set(peer, this.#pickable.get(peer) ?? this.#pickableOf(peer, getter));
     this.#ring = ring;
     this.#hash = hash;
     this.#getters = getters;
+    this.#pickable = pickable;
+  }
+
+  /** `getter`, with a get that reacts to "leaving" answers and failures (see #failed). */
+  #pickableOf(peer: string, getter: HttpGetter): PickedGetter {
+    return { peer, get: (request) => getter.get(request).catch((err: unknown) => this.#failed(peer, request, err)) };
+  }
+
+  /**
+   * A get to `peer` failed. On "leaving", the peer leaves this pool's ring for `leavingMs` and the
+   * get goes to the key's next owner, once (that owner answers itself: a peer never forwards a
+   * peer's get); else the error goes to the group, which loads locally.
+   */
+  #failed(peer: string, request: GetRequest, err: unknown): Promise<GetResponse> {
+    if (err instanceof PeerLeavingError) {
+      this.stats.leavingAnswers++;
+      // At least a second: a peer that is leaving is not asked again while it drains.
+      this.markLeaving(peer, Math.max(this.#options.backoffMs, 1_000));
+      this.onPeerTrouble?.();
+      const next = this.#ring.get(request.key);
+      const getter = next === undefined || next === this.self || next === peer || this.#closed ? undefined : this.#getters.get(next);
+      if (getter) return getter.get(request);
+      throw err;
+    }
+    // The owner answered that its getter failed: it is alive, membership is fine.
+    if (!(err instanceof OwnerLoadError)) this.onPeerTrouble?.();
+    throw err;
   }
 
   /** Digest of the current membership, sent to peers on every request (see RingAgreement). */
@@ -127,14 +184,20 @@ export class HttpPool implements PeerPicker {
   }
 
   /**
-   * The getter of `key`'s owner before the last membership change, when that was less than
-   * `handoffMs` ago and the owner was another peer: warm handoff asks it before the getter runs.
+   * Warm handoff: the value as `request.key`'s owner before the last membership change has it
+   * cached, when that change was less than `handoffMs` ago and the owner was another peer; else
+   * undefined. One hop, cache only (a peek). Never rejects.
    */
-  previousOwner(key: string): HttpGetter | undefined {
+  async handoff(request: GetRequest): Promise<GetResponse | undefined> {
     const previous = this.#previous;
     if (!previous || Date.now() > previous.until) return undefined;
-    const owner = previous.ring.get(key);
-    return owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
+    const owner = previous.ring.get(request.key);
+    const getter = owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
+    if (!getter) return undefined;
+    const value = await getter.peek(request);
+    if (value) this.stats.handoffHits++;
+    else this.stats.handoffMisses++;
+    return value;
   }
 
   /** The current peers, self included. */
@@ -153,11 +216,11 @@ export class HttpPool implements PeerPicker {
     return this.#ring.get(key);
   }
 
-  pickPeer(key: string): HttpGetter | undefined {
+  pickPeer(key: string): PickedGetter | undefined {
     // After close() no request leaves: every key is this process's own (cache, else getter).
     if (this.#closed) return undefined;
     const owner = this.#ring.get(key);
-    return owner === undefined || owner === this.self ? undefined : this.#getters.get(owner);
+    return owner === undefined || owner === this.self ? undefined : this.#pickable.get(owner);
   }
 
   /** Closes every peer connection; from now on no get asks a peer (each loads locally). */
