@@ -11,9 +11,10 @@ import { Membership } from './cluster/membership.js';
 import { resolveOptions } from './config/options.js';
 import type { GeecacheOptions } from './config/types.js';
 import { dashboard } from './ops/dashboard.js';
-import { type HealthReport, health } from './ops/health.js';
+import { clusterHealth, type HealthReport, health } from './ops/health.js';
 import { SelfCheck } from './ops/selfcheck.js';
 import { localStats, ringName, type StatsSource } from './ops/statsdoc.js';
+import { StatsRounds } from './ops/statsround.js';
 import { RequestSigner } from './protocol/auth.js';
 import { PeerServer } from './server/peerserver.js';
 
@@ -71,10 +72,19 @@ export interface GeecacheMiddleware extends RequestCache {
    */
   dashboard(): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void;
   /**
-   * This peer's view, for readiness probes: serving, peers reachable, ring agreement, as a
-   * status (200, or 503 when not serving; with `strict`, also when degraded) and a JSON body.
+   * This peer's view, for readiness probes, read locally (no peer is asked, however often it is
+   * called): serving, membership known, peers its client skips as down, persistent membership
+   * disagreement; as a status (200, or 503 when not serving; with `strict`, also when degraded)
+   * and a JSON body. The body names every peer: answer anonymous callers with the status only.
    */
   health(options?: { strict?: boolean }): Promise<HealthReport>;
+  /**
+   * The cluster as each peer reports it: every other peer is asked for its stats (signed) and
+   * compared with this one's membership and ring. Calls share one round of stats requests
+   * (statsround.ts: concurrent ones, and those within a second of its end), as the dashboard's
+   * do. It names every peer: mount it behind the app's own auth.
+   */
+  clusterHealth(options?: { strict?: boolean }): Promise<HealthReport>;
 }
 
 /**
@@ -144,6 +154,9 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   };
   let closed = false;
   const stats: StatsSource = { pool, registry, secret: config.secret, ring, basePath: config.basePath };
+  // Every stats request to other peers goes through one round at a time (dashboard, clusterHealth).
+  const rounds = new StatsRounds(stats);
+  const serving = () => !closed && !drain.leaving;
   return Object.assign(middleware, {
     get: cache.get,
     group,
@@ -153,8 +166,11 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     attach,
     membershipStats: () => ({ ...pool.stats, ringChecked: agreement.stats.checked, ringDisagreed: agreement.stats.disagreed }),
     close: () => leave(0),
-    dashboard: () => dashboard(stats),
-    health: (options: { strict?: boolean } = {}) => health({ ...stats, serving: !closed && !drain.leaving, strict: options.strict === true }),
+    dashboard: () => dashboard(stats, rounds),
+    health: (options: { strict?: boolean } = {}) =>
+      health({ pool, agreement, discovery: membership.discovery, serving: serving(), strict: options.strict === true }),
+    clusterHealth: (options: { strict?: boolean } = {}) =>
+      clusterHealth({ pool, rounds, ring, basePath: config.basePath, serving: serving(), strict: options.strict === true }),
   });
 
   /** Drains, keeps answering "leaving" for `lingerMs` more, then closes. */

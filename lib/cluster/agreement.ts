@@ -37,8 +37,8 @@ export class RingAgreement {
   readonly #logger: FullLogger;
   readonly #notices: Notices;
   readonly #members: Members;
-  /** Foreign digest → when first seen (against the digest we had then). */
-  readonly #seen = new Map<string, { ours: string; since: number }>();
+  /** Foreign digest → when first seen (against the digest we had then), and last seen. */
+  readonly #seen = new Map<string, { ours: string; since: number; lastAt: number }>();
 
   /** `members`: this peer's membership (an HttpPool), read at each check. */
   constructor(logger: FullLogger, members: Members) {
@@ -57,10 +57,11 @@ export class RingAgreement {
     const seen = this.#seen.get(theirs);
     if (!seen || seen.ours !== ours) {
       if (this.#seen.size >= MAX_TRACKED) this.#seen.clear();
-      this.#seen.set(theirs, { ours, since: now });
+      this.#seen.set(theirs, { ours, since: now, lastAt: now });
       this.#logger.info(`geecache: a peer asked with membership ${theirs}, ours is ${ours}: a membership change is spreading`);
       return;
     }
+    seen.lastAt = now;
     if (now - seen.since < PERSISTENT_MS) return;
     this.#notices.warn(
       `ring:${theirs}:${ours}`,
@@ -68,6 +69,17 @@ export class RingAgreement {
         `peers have disagreed on membership for over ${PERSISTENT_MS / 1000} s (a peer asks with ${theirs}, ours is ${ours}: ${this.#describeOurs()}); ` +
         'keys are loaded more than once meanwhile. Give every peer the same peers list (or the same discovery source), spelled the same way',
     );
+  }
+
+  /**
+   * False while peers disagree with ours persistently: a digest other than our current one has
+   * been asked with for over {@link PERSISTENT_MS}, and within the last PERSISTENT_MS (what is
+   * warned about). A change still spreading does not count. Read locally: no peer is asked.
+   */
+  agrees(now = Date.now()): boolean {
+    const ours = this.#members.hash();
+    for (const seen of this.#seen.values()) if (seen.ours === ours && now - seen.since >= PERSISTENT_MS && now - seen.lastAt < PERSISTENT_MS) return false;
+    return true;
   }
 
   #describeOurs(): string {

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf } from '../common/errors.js';
 import { PAGE_SCRIPT, PAGE_STYLE, pageHtml } from './dashboardpage.js';
-import { type GroupFigures, gatherStats, type StatsSource } from './statsdoc.js';
+import type { GroupFigures, StatsSource } from './statsdoc.js';
+import type { StatsRounds } from './statsround.js';
 
 /** How often the page refreshes itself. */
 const REFRESH_MS = 2000;
@@ -97,9 +98,12 @@ class RingShares {
   }
 }
 
-/** The page's model: every peer's stats (asked for now), this peer's view of each, summed per group. */
-async function clusterModel(source: StatsSource, shares: RingShares): Promise<DashboardModel> {
-  const results = await gatherStats(source);
+/**
+ * The page's model: every peer's stats (from the shared stats round: however many pages are
+ * open, each peer is asked once per round), this peer's view of each, summed per group.
+ */
+async function clusterModel(source: StatsSource, shares: RingShares, rounds: StatsRounds): Promise<DashboardModel> {
+  const results = await rounds.gather();
   const { pool } = source;
   const mine = pool.peers().slice().sort().join(' ');
   const share = shares.get();
@@ -152,7 +156,7 @@ function contentSecurityPolicy(): string {
  * peer's URL and figures. It calls next() for what it does not serve. A name that slipped past
  * the page's escaping still could not run: the CSP allows only the page's own inline code.
  */
-export function dashboard(source: StatsSource): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
+export function dashboard(source: StatsSource, rounds: StatsRounds): (req: IncomingMessage, res: ServerResponse, next?: (err?: unknown) => void) => void {
   const csp = contentSecurityPolicy();
   const html = Buffer.from(pageHtml());
   const shares = new RingShares(source.pool);
@@ -164,7 +168,7 @@ export function dashboard(source: StatsSource): (req: IncomingMessage, res: Serv
     if (req.method !== 'GET' && req.method !== 'HEAD') return next ? next() : send(res, 405, 'text/plain', 'GET only\n');
     if (path === '/' || path === '/index.html') return send(res, 200, 'text/html; charset=utf-8', html, { 'content-security-policy': csp });
     if (path === '/api/cluster') {
-      clusterModel(source, shares).then(
+      clusterModel(source, shares, rounds).then(
         (model) => json(res, 200, model),
         (err) => json(res, 500, { error: messageOf(err) }),
       );

@@ -1,46 +1,117 @@
-import { gatherStats, type StatsSource } from './statsdoc.js';
+/**
+ * Readiness: {@link health} answers from this peer's own state and asks no other peer, so a
+ * probe — or anyone who can reach it — costs no peer traffic however often it is called.
+ * {@link clusterHealth} asks every peer for its stats (their view of membership), through the
+ * shared stats rounds (statsround.ts): concurrent and repeated calls share one round.
+ */
+import type { HttpPool } from '../cluster/httppool.js';
+import type { StatsRounds } from './statsround.js';
 
-/** One other peer as {@link health} sees it. */
+/** One other peer as {@link health} or {@link clusterHealth} sees it. */
 export interface PeerHealth {
-  /** It answered (the stats request may still have been refused: see state). */
+  /**
+   * health(): this peer's client is not skipping it (it has not refused a connection or gone
+   * silent). clusterHealth(): it answered the stats request (which may still have been refused:
+   * see state).
+   */
   reachable: boolean;
-  /** `up`, or why not: `down`, `unauthorized`, `no stats`, `bad answer`. */
+  /** `up`, or why not: `down`; clusterHealth() also `unauthorized`, `no stats`, `bad answer`. */
   state: string;
-  /** It lists the same peers and ring as this one (undefined when it could not be asked). */
+  /** clusterHealth() only: it lists the same peers, ring and basePath as this one (undefined when it could not be asked). */
   agrees?: boolean;
   error?: string;
 }
 
-/** The answer of {@link health}: an HTTP status and a JSON body. */
+/** The answer of {@link health} and {@link clusterHealth}: an HTTP status and a JSON body. */
 export interface HealthReport {
   /** 200 while this peer serves (ok or degraded); 503 when it does not, or when `strict` and degraded. */
   status: 200 | 503;
   body: {
     status: 'ok' | 'degraded' | 'not serving';
-    /** This peer answers peer requests (close() not called). */
+    /** This peer answers peer requests (close() not called, not draining). */
     serving: boolean;
     self: string;
+    /** Every other peer, by URL: the body names the cluster's members, so do not hand it to anonymous callers. */
     peers: Record<string, PeerHealth>;
-    /** Every reachable peer lists the same members and ring. */
+    /**
+     * health(): no peer has asked with a membership other than ours for over 30 s (RingAgreement).
+     * clusterHealth(): every peer that answered lists the same members and ring.
+     */
     ringAgreement: boolean;
+    /** With a discovery source: whether it has answered, and its last error while it fails. */
+    discovery?: { answered: boolean; error?: string };
   };
 }
 
+/** What {@link health} reads: all of it this process's own state. */
+export interface LocalHealthSource {
+  pool: HttpPool;
+  serving: boolean;
+  strict?: boolean;
+  /** Persistent membership disagreement as seen in peers' requests (RingAgreement). */
+  agreement: { agrees(): boolean };
+  /** The discovery source, if any: its last good answer and its last error. */
+  discovery?: { readonly peers: readonly string[] | undefined; readonly lastError: string | undefined };
+}
+
 /**
- * This peer's view of the cluster, for readiness probes: is it serving, which peers answer a
- * signed stats request, and do they agree on membership and ring. A degraded cluster still
- * answers 200 by default: a peer being down must not take every other instance out of the load
- * balancer (each still answers gets, loading locally); `strict` answers 503 then.
+ * This peer's own view, for readiness probes, without asking any other peer: is it serving, is
+ * membership known (the discovery source answered and is not failing), which peers its client
+ * is skipping as down (as already tracked from its own traffic and probes), and whether peers
+ * have asked with another membership for long. A degraded cluster still answers 200 by default:
+ * a peer being down must not take every other instance out of the load balancer (each still
+ * answers gets, loading locally); `strict` answers 503 then.
  */
-export async function health(source: StatsSource & { serving: boolean; strict?: boolean }): Promise<HealthReport> {
-  const serving = source.serving;
-  const mine = source.pool.peers().slice().sort().join(' ');
-  const results = serving ? await gatherStats(source) : [];
+export async function health(source: LocalHealthSource): Promise<HealthReport> {
+  const { pool, serving } = source;
+  const getters = pool.getters();
+  const peers: Record<string, PeerHealth> = {};
+  let degraded = false;
+  for (const url of serving ? pool.peers() : []) {
+    if (url === pool.self) continue;
+    const getter = getters.get(url);
+    if (getter && !getter.isDown) {
+      peers[url] = { reachable: true, state: 'up' };
+      continue;
+    }
+    degraded = true;
+    const error = getter ? getter.monitor.lastError?.message : 'no client for this peer: geecache was closed';
+    peers[url] = error === undefined ? { reachable: false, state: 'down' } : { reachable: false, state: 'down', error };
+  }
+  const ringAgreement = source.agreement.agrees();
+  const body: HealthReport['body'] = { status: 'ok', serving, self: pool.self, peers, ringAgreement };
+  if (source.discovery) {
+    const { peers: answer, lastError } = source.discovery;
+    body.discovery = lastError === undefined ? { answered: answer !== undefined } : { answered: answer !== undefined, error: lastError };
+    if (answer === undefined || lastError !== undefined) degraded = true;
+  }
+  return report(body, serving, degraded || !ringAgreement, source.strict);
+}
+
+/** What {@link clusterHealth} needs: the shared stats rounds and what this peer's own view is compared with. */
+export interface ClusterHealthSource {
+  pool: HttpPool;
+  rounds: StatsRounds;
+  ring: string;
+  basePath: string;
+  serving: boolean;
+  strict?: boolean;
+}
+
+/**
+ * The cluster as every peer reports it: each other peer is asked for its stats (signed) — once
+ * per stats round, shared by every caller meanwhile — and `agrees` says it lists the same
+ * members, ring and basePath. Mount it behind the app's own auth, like the dashboard.
+ */
+export async function clusterHealth(source: ClusterHealthSource): Promise<HealthReport> {
+  const { pool, serving } = source;
+  const mine = pool.peers().slice().sort().join(' ');
+  const results = serving ? await source.rounds.gather() : [];
   const peers: Record<string, PeerHealth> = {};
   let agreement = true;
   let degraded = false;
   for (const r of results) {
-    if (r.url === source.pool.self) continue;
+    if (r.url === pool.self) continue;
     if (!r.ok) {
       // 'no stats': with secret: false nobody serves stats; the peer answered, which is all we can know.
       if (r.state !== 'no stats') degraded = true;
@@ -51,7 +122,11 @@ export async function health(source: StatsSource & { serving: boolean; strict?: 
     if (!agrees) agreement = false;
     peers[r.url] = { reachable: true, state: 'up', agrees };
   }
-  const status = !serving ? 'not serving' : degraded || !agreement ? 'degraded' : 'ok';
-  const code = status === 'not serving' || (status === 'degraded' && source.strict) ? 503 : 200;
-  return { status: code, body: { status, serving, self: source.pool.self, peers, ringAgreement: agreement } };
+  return report({ status: 'ok', serving, self: pool.self, peers, ringAgreement: agreement }, serving, degraded || !agreement, source.strict);
+}
+
+function report(body: HealthReport['body'], serving: boolean, degraded: boolean, strict: boolean | undefined): HealthReport {
+  body.status = !serving ? 'not serving' : degraded ? 'degraded' : 'ok';
+  const code = body.status === 'not serving' || (body.status === 'degraded' && strict) ? 503 : 200;
+  return { status: code, body };
 }

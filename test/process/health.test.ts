@@ -1,4 +1,4 @@
-// cache.health() and the signed stats route it reads ({basePath}_stats), against real peers.
+// cache.clusterHealth() and the signed stats route it reads ({basePath}_stats), against real peers.
 import { expect } from 'chai';
 import { geecache } from '../../lib/index.js';
 import { RequestSigner } from '../../lib/protocol/auth.js';
@@ -6,7 +6,7 @@ import { type ChildHandle, freePort, startChildPeer, stopAll } from '../helpers/
 
 const SECRET = 'test-secret-0123456789';
 
-describe('cache.health() and the stats route', function () {
+describe('cache.clusterHealth() and the stats route', function () {
   this.timeout(30_000);
   let children: ChildHandle[] = [];
   afterEach(async () => {
@@ -49,7 +49,7 @@ describe('cache.health() and the stats route', function () {
     const make = (peers: string[]) => geecache({ self: a, peers, secret: SECRET, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
 
     const healthy = make([a, b]);
-    const ok = await healthy.health();
+    const ok = await healthy.clusterHealth();
     healthy.close();
     expect(ok.status).to.equal(200);
     expect(ok.body).to.deep.equal({
@@ -61,20 +61,20 @@ describe('cache.health() and the stats route', function () {
     });
 
     const cache = make([a, b, c, dead]);
-    const report = await cache.health();
+    const report = await cache.clusterHealth();
     expect(report.status).to.equal(200);
     expect(report.body).to.include({ status: 'degraded', serving: true, self: a, ringAgreement: false });
     expect(report.body.peers[b]).to.deep.equal({ reachable: true, state: 'up', agrees: false }); // b lists neither c nor dead
     expect(report.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: false });
     expect(report.body.peers[dead]).to.include({ reachable: false, state: 'down' });
-    expect((await cache.health({ strict: true })).status).to.equal(503);
+    expect((await cache.clusterHealth({ strict: true })).status).to.equal(503);
     cache.close();
-    const closed = await cache.health();
+    const closed = await cache.clusterHealth();
     expect(closed.status).to.equal(503);
     expect(closed.body).to.include({ status: 'not serving', serving: false });
 
     const other = make([a, c]);
-    const view = await other.health();
+    const view = await other.clusterHealth();
     other.close();
     expect(view.body).to.include({ status: 'ok', ringAgreement: true });
     expect(view.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: true });
@@ -86,13 +86,13 @@ describe('cache.health() and the stats route', function () {
     children = [await startChildPeer({ port: pb, self: b, peers: [a, b], secret: false })];
     const make = (peers: string[]) => geecache({ self: a, peers, secret: false, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
     const open = make([a, b]);
-    const report = await open.health();
+    const report = await open.clusterHealth();
     open.close();
     expect(report.status).to.equal(200);
     expect(report.body.status).to.equal('ok');
     expect(report.body.peers[b]).to.include({ reachable: true, state: 'no stats' });
     const withDead = make([a, b, dead]);
-    const degraded = await withDead.health();
+    const degraded = await withDead.clusterHealth();
     withDead.close();
     expect(degraded.body.status).to.equal('degraded');
     expect(degraded.body.peers[dead]).to.include({ reachable: false, state: 'down' });
@@ -103,7 +103,7 @@ describe('cache.health() and the stats route', function () {
     const [a, b] = [pa, pb].map((p) => `http://127.0.0.1:${p}`);
     children = [await startChildPeer({ port: pb, self: b, peers: [a, b], secret: 'another-secret-9876543210' })];
     const cache = geecache({ self: a, peers: [a, b], secret: SECRET, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
-    const report = await cache.health();
+    const report = await cache.clusterHealth();
     cache.close();
     expect(report.status).to.equal(200);
     expect(report.body.status).to.equal('degraded');

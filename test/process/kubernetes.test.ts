@@ -13,6 +13,8 @@ import { Dnsmasq, freePort, needs, stop } from '../helpers/index.js';
 const MANIFEST = fileURLToPath(new URL('../../examples/kubernetes/existing-app.yaml', import.meta.url));
 const APP = fileURLToPath(new URL('../../examples/existing-app/app.mjs', import.meta.url));
 const NAMESPACE = 'default';
+/** Turns on each pod's dashboard, where the test reads the peers it sees. */
+const ADMIN_TOKEN = 'k8s-test-admin-token-0123';
 
 // biome-ignore lint/suspicious/noExplicitAny: a parsed manifest is untyped JSON
 type Obj = any;
@@ -90,7 +92,7 @@ describe('examples/kubernetes', function () {
     const apps: ChildProcess[] = [];
     try {
       for (const ip of ips) {
-        const env = { ...podEnv(container, secret, ip), PORT: String(port), HOST: ip, PEERS_DNS_RESOLVER: dns.address };
+        const env = { ...podEnv(container, secret, ip), PORT: String(port), HOST: ip, PEERS_DNS_RESOLVER: dns.address, ADMIN_TOKEN };
         const app = spawn(process.execPath, [APP], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
         apps.push(app);
         let out = '';
@@ -104,14 +106,24 @@ describe('examples/kubernetes', function () {
         });
       }
       const urls = ips.map((ip) => `http://${ip}:${port}`);
+      // Who each pod thinks the peers are: on its dashboard, behind the admin token (the probe
+      // route, which anyone reaching the pod may call, says only the status).
+      const view = async (u: string) => {
+        const model = (await (await fetch(`${u}/geecache/api/cluster`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as {
+          self: string;
+          peers: { url: string }[];
+        };
+        return { self: model.self, peers: model.peers.map((p) => p.url) };
+      };
       let views: { self: string; peers: string[] }[] = [];
       for (let i = 0; i < 200; i++) {
-        views = await Promise.all(urls.map(async (u) => (await fetch(`${u}/healthz`)).json() as Promise<{ self: string; peers: string[] }>));
+        views = await Promise.all(urls.map(view));
         if (views.every((v) => JSON.stringify(v.peers) === JSON.stringify(urls))) break;
         await new Promise((r) => setTimeout(r, 50));
       }
       expect(views.map((v) => v.peers)).to.deep.equal([urls, urls, urls]);
       expect(views.map((v) => v.self)).to.deep.equal(urls);
+      for (const u of urls) expect(await (await fetch(`${u}/healthz`)).json(), 'the probe: the status, no peer list').to.deep.equal({ status: 'ok' });
       for (const name of ['Tom', 'Jack', 'Sam', 'Kate']) {
         const answers = await Promise.all(urls.map(async (u) => (await fetch(`${u}/score/${name}`)).text()));
         expect(answers).to.deep.equal(urls.map(() => String(name.length * 100)));
