@@ -1,27 +1,21 @@
 // The client of one peer (golang/groupcache's httpGetter), as the cache sees it: get, peek, set,
 // remove and the stats request, composed of this folder's pieces — Batcher (what travels together),
 // PeerSender (signing, sending, whole answers), body.ts (frames), Liveness (busy or down), PeerMonitor.
-import type { PeerGetter } from '../cache/peers.js';
-import { NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
+import type { GetRequest, GetResponse, PeerGetter, RemoveRequest, SetRequest } from '../cache/peers.js';
+import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
 import {
   BATCH_CONTENT_TYPE,
   BATCH_STREAM_TYPE,
-  ERROR_NAME,
   encodeBatchRequest,
   encodeSegment,
   encodeSetRequest,
   GET_RESPONSE_TYPE,
   GETTER_FAILED,
-  type GetRequest,
-  type GetResponse,
-  httpErrorStatus,
   NOT_FOUND,
   type PeerResult,
-  type RemoveRequest,
   readGetResponse,
   SET_CONTENT_TYPE,
-  type SetRequest,
   STATS_PATH,
 } from '../protocol/wire.js';
 import { Batcher, type Slot, settle } from './batcher.js';

@@ -91,9 +91,6 @@ export type PeerFailure = { ok: false; status: number; error: string; kind?: str
 export const ERROR_NAME_HEADER = 'x-geecache-error-name';
 export const ERROR_STATUS_HEADER = 'x-geecache-error-status';
 
-/** The rules for an error's name and status are common/errors.ts's; re-exported for the peer client. */
-export { ERROR_NAME, httpErrorStatus } from '../common/errors.js';
-
 /** A failure with only the fields that are set (decoders build results that compare equal to encoded ones). */
 function failed(status: number, error: string, kind: string | undefined, name: string | undefined, errorStatus: number | undefined): PeerFailure {
   const out: PeerFailure = { ok: false, status, error };
