@@ -1,7 +1,7 @@
 // Reading a peer's answer: a whole body, or a batch answer frame by frame, each sized before it is
 // read and held against maxResponseBytes and the ByteBudget shared by all peers' answers in flight.
 import type { Readable } from 'node:stream';
-import { getResponseBound, MAX_FIELD_HEAD, readFrameHead } from '../protocol/frames.js';
+import { FrameHeads, getResponseBound } from '../protocol/frames.js';
 import { decodeResult, GET_RESPONSE_TYPE, type PeerResult } from '../protocol/wire.js';
 import type { ByteBudget } from './bodybudget.js';
 import type { Exchange, Liveness } from './liveness.js';
@@ -95,9 +95,7 @@ export async function readBody(res: TransportResponse, reading: BodyReading): Pr
 export async function readFrames(stream: Readable, reading: BodyReading, onResult: (index: number, result: PeerResult) => void): Promise<number> {
   const { peer, maxBytes: max, budget, liveness, ex } = reading;
   let count = 0;
-  /** The bytes of the next frame's head read so far (it may span chunks). */
-  const head = Buffer.alloc(MAX_FIELD_HEAD);
-  let headBytes = 0;
+  const heads = new FrameHeads();
   let frame: Buffer | undefined;
   let filled = 0;
   try {
@@ -106,22 +104,16 @@ export async function readFrames(stream: Readable, reading: BodyReading, onResul
       let at = 0;
       while (at < chunk.length) {
         if (frame === undefined) {
-          if (headBytes === 0) liveness.finishing(ex); // a frame has started: the peer has it ready
-          const taken = chunk.copy(head, headBytes, at, at + MAX_FIELD_HEAD - headBytes);
-          let parsed: { length: number; size: number } | undefined;
+          if (!heads.partial) liveness.finishing(ex); // a frame has started: the peer has it ready
+          let head: { length: number; end: number } | undefined;
           try {
-            parsed = readFrameHead(head.subarray(0, headBytes + taken));
+            head = heads.read(chunk, at);
           } catch (err) {
             throw new Error(`peer ${peer} sent a malformed batch answer (${(err as Error).message})`);
           }
-          if (parsed === undefined) {
-            headBytes += taken;
-            at += taken;
-            continue;
-          }
-          at += parsed.size - headBytes;
-          headBytes = 0;
-          const { length } = parsed;
+          if (head === undefined) break; // the head goes on in the next chunk
+          at = head.end;
+          const { length } = head;
           if (length > max) throw liveness.cut(ex, 'size', `peer ${peer} sent a ${length}-byte result, over maxResponseBytes (${max})`);
           if (!budget.take(length)) throw liveness.cut(ex, 'budget', overBudget(reading, length));
           frame = Buffer.allocUnsafeSlow(length);
@@ -146,7 +138,7 @@ export async function readFrames(stream: Readable, reading: BodyReading, onResul
   } finally {
     if (frame) budget.give(frame.length);
   }
-  if (headBytes !== 0 || frame !== undefined) throw new Error(`peer ${peer} cut a batch answer short`);
+  if (heads.partial || frame !== undefined) throw new Error(`peer ${peer} cut a batch answer short`);
   return count;
 }
 

@@ -19,18 +19,23 @@ export interface FieldHead {
  * exist, a tag or length over 32 bits.
  */
 export function readFieldHead(bytes: Uint8Array): FieldHead | undefined {
-  const reader = new BinaryReader(bytes);
+  return fieldHeadAt(new BinaryReader(bytes), bytes, 0);
+}
+
+/** {@link readFieldHead} at offset `at` of `bytes`, with a reader over them (reused: making one costs more than reading a head). */
+function fieldHeadAt(reader: BinaryReader, bytes: Uint8Array, at: number): FieldHead | undefined {
+  reader.pos = at;
   try {
     const [field, type] = reader.tag();
-    if (type !== WireType.LengthDelimited) return { field, type, length: -1, size: reader.pos };
+    if (type !== WireType.LengthDelimited) return { field, type, length: -1, size: reader.pos - at };
     const start = reader.pos;
     const length = reader.uint32();
     const read = reader.pos - start;
     if (read > 5 || (read === 5 && bytes[reader.pos - 1] > 0x0f)) throw new Error('field length: varint overflows uint32');
-    return { field, type, length, size: reader.pos };
+    return { field, type, length, size: reader.pos - at };
   } catch (err) {
     // "premature EOF": the head goes on in the next bytes, unless these are already more than any head takes.
-    if (err instanceof RangeError && bytes.length < MAX_FIELD_HEAD) return undefined;
+    if (err instanceof RangeError && reader.len - at < MAX_FIELD_HEAD) return undefined;
     throw err instanceof RangeError ? new Error('a field head longer than a tag and a length') : err;
   }
 }
@@ -52,13 +57,49 @@ export function getResponseBound(start: Uint8Array): number | undefined {
 }
 
 /**
- * The length of the Result in the BatchResponse frame that `bytes` start with (field 1, length
- * delimited: `0x0a varint(length)`), and the bytes of its head; undefined when `bytes` end inside
- * the head. Throws on anything but a frame's head.
+ * Finds the Result frames of a streamed batch answer (BatchResponse's field 1, length-delimited:
+ * `0x0a varint(length) Result`) in its chunks as they arrive, a head split over two chunks included.
  */
-export function readFrameHead(bytes: Uint8Array): { length: number; size: number } | undefined {
-  const head = readFieldHead(bytes);
-  if (head === undefined) return undefined;
-  if (head.field !== 1 || head.type !== WireType.LengthDelimited) throw new Error(`a field ${head.field} of wire type ${head.type}, not a Result frame`);
-  return { length: head.length, size: head.size };
+export class FrameHeads {
+  /** The start of a head that the last chunk ended inside. */
+  readonly #held = new Uint8Array(MAX_FIELD_HEAD);
+  #heldBytes = 0;
+  #chunk: Uint8Array | undefined;
+  #reader: BinaryReader | undefined;
+
+  /** True while a head has begun in an earlier chunk and not ended. */
+  get partial(): boolean {
+    return this.#heldBytes > 0;
+  }
+
+  /**
+   * The length of the frame whose head starts at `at` in `chunk` (or began in the chunk before),
+   * and `end`, the offset in `chunk` just past the head; undefined when `chunk` ends inside the
+   * head (the next call, with the next chunk at 0, goes on). Throws on anything but a frame's head.
+   */
+  read(chunk: Uint8Array, at: number): { length: number; end: number } | undefined {
+    const held = this.#heldBytes;
+    let head: FieldHead | undefined;
+    let taken: number;
+    if (held === 0) {
+      if (this.#chunk !== chunk) {
+        this.#chunk = chunk;
+        this.#reader = new BinaryReader(chunk);
+      }
+      head = fieldHeadAt(this.#reader as BinaryReader, chunk, at);
+      taken = chunk.length - at;
+    } else {
+      taken = Math.min(MAX_FIELD_HEAD - held, chunk.length - at);
+      this.#held.set(chunk.subarray(at, at + taken), held);
+      head = readFieldHead(this.#held.subarray(0, held + taken));
+    }
+    if (head === undefined) {
+      if (held === 0) this.#held.set(chunk.subarray(at));
+      this.#heldBytes += taken;
+      return undefined;
+    }
+    if (head.field !== 1 || head.type !== WireType.LengthDelimited) throw new Error(`a field ${head.field} of wire type ${head.type}, not a Result frame`);
+    this.#heldBytes = 0;
+    return { length: head.length, end: at + head.size - held };
+  }
 }
