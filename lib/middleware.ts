@@ -1,3 +1,8 @@
+/**
+ * middleware.ts is geecache(): it builds one peer from the options (groups, pool, peer route, membership,
+ * drain) and is the Express middleware that answers the peer route and gives every other request req.cache.
+ */
+
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
 import { type ByteView, heapLimitWarning } from './cache/byteview.js';

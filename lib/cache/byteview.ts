@@ -1,3 +1,8 @@
+/**
+ * byteview.ts holds a cached value: ByteView, the immutable bytes (or string) a get returns, laid out in
+ * memory so that a full cache costs about what maxBytes says.
+ */
+
 import { isAscii } from 'node:buffer';
 
 /** ES2024 string methods (Node 20 has them; the build targets ES2022's library). */

@@ -1,3 +1,8 @@
+/**
+ * invalidation.ts carries a group's remove, set and clear to the other peers: which peers were reached,
+ * and the retries of a remove a peer missed, until it answers or leaves the ring.
+ */
+
 import type { Logger } from '../common/logger.js';
 import type { PeerGetter, RemoveRequest } from './peers.js';
 

@@ -1,3 +1,8 @@
+/**
+ * lru.ts bounds a group's caches in bytes: LRU (over lru-cache, each entry costed with its overhead) and
+ * CacheBudget, the one maxBytes a group's main, hot and not-found caches share.
+ */
+
 import { LRUCache } from 'lru-cache';
 import type { ByteView } from './byteview.js';
 

@@ -1,3 +1,7 @@
+/**
+ * registry.ts keeps one geecache instance's groups by name.
+ */
+
 import { Group } from './group.js';
 import type { GroupConfig, GroupOptions } from './groupoptions.js';
 

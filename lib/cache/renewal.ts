@@ -1,5 +1,5 @@
 /**
- * Renewal ahead of expiry for hot copies: a copy of a value another peer owns lives at most
+ * renewal.ts renews hot copies ahead of expiry: a copy of a value another peer owns lives at most
  * `hotTtlMs` (the staleness bound for non-owners, {@link Freshness.copyTtl}); a copy that is
  * read is fetched again from its owner in the background once it is past the middle of its
  * life — at the first read after that point, or at that point when it was read before — so a key
@@ -8,6 +8,7 @@
  * fetch with a new `hotTtlMs`, so no copy is ever served longer than `hotTtlMs` after its owner
  * sent it. A copy nobody reads is never renewed.
  */
+
 import { ByteView } from './byteview.js';
 
 /**

@@ -1,4 +1,8 @@
 /**
+ * singleflight.ts merges concurrent loads of one key into one (golang/groupcache's singleflight package).
+ */
+
+/**
  * Collapses concurrent calls for the same key into one.
  *
  * While a call for a key is in flight, later callers of {@link Flight.do} with that key wait

@@ -1,3 +1,7 @@
+/**
+ * stats.ts holds a group's counters, counted as golang/groupcache counts them.
+ */
+
 /** A group's counters, counted as golang/groupcache counts them. */
 export interface GroupStats {
   /** Every get, including those answered for peers. */

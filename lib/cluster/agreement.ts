@@ -1,3 +1,8 @@
+/**
+ * agreement.ts notices peers whose membership differs from this one's: a digest of the peer list travels
+ * on every peer request, is compared on arrival, and a difference that lasts is warned about.
+ */
+
 import { createHash } from 'node:crypto';
 import { type FullLogger, Notices } from '../common/logger.js';
 

@@ -1,3 +1,8 @@
+/**
+ * discovery.ts finds the cluster's peers from a source that follows the deployment (DNS A/AAAA or SRV
+ * records, or the application's own function): the source option, its checks, and the loop that asks it.
+ */
+
 import { promises as dns } from 'node:dns';
 import { checkKnown, MAX_TIMER_MS } from '../common/checks.js';
 import { DEFAULTS } from '../common/defaults.js';

@@ -1,3 +1,8 @@
+/**
+ * drain.ts is how a peer leaves the cluster gracefully: new peer gets are answered "leaving" while those
+ * in flight finish; and the SIGTERM hook that starts it.
+ */
+
 import type { Logger } from '../common/logger.js';
 
 /**

@@ -1,3 +1,8 @@
+/**
+ * histogram.ts measures latencies: a fixed-bucket histogram cheap enough for every peer request and getter
+ * run, read by the dashboard and the Prometheus exporter.
+ */
+
 /** Upper bounds (seconds) of the latency buckets: 0.5 ms to 30 s, roughly ×2.5 apart. */
 export const LATENCY_BUCKETS = Object.freeze([0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30]);
 

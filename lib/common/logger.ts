@@ -1,4 +1,9 @@
 /**
+ * logger.ts is how geecache speaks to the operator: the Logger it accepts, the default one, and Notices,
+ * which say each problem once.
+ */
+
+/**
  * Where geecache tells the operator what went wrong and how to fix it. Any object with `warn`
  * (pino, winston, bunyan, console) works; every call passes one string, which all of them accept.
  */

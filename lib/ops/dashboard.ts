@@ -1,3 +1,8 @@
+/**
+ * dashboard.ts serves the dashboard: the page, its JSON feed of every peer's figures, and the owner of a
+ * key, mounted behind the application's own auth.
+ */
+
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { messageOf } from '../common/errors.js';

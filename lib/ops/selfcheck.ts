@@ -1,3 +1,7 @@
+/**
+ * selfcheck.ts catches start-up mistakes that only the running server reveals.
+ */
+
 import type { IncomingMessage, Server } from 'node:http';
 import type { FullLogger } from '../common/logger.js';
 

@@ -1,3 +1,8 @@
+/**
+ * statsdoc.ts is the stats document: one peer's figures (groups, caches, peer clients, membership) as the
+ * _stats route serves them, and the check a document read from another peer passes.
+ */
+
 import type { Group } from '../cache/group.js';
 import type { LRUStats } from '../cache/lru.js';
 import type { GroupRegistry } from '../cache/registry.js';

@@ -1,3 +1,8 @@
+/**
+ * auth.ts signs and verifies peer requests: HMAC-SHA256 with the shared secret over the request line, the
+ * time and the body's digest, accepted within a clock window.
+ */
+
 import { createHash, createHmac, createSecretKey, type KeyObject, timingSafeEqual } from 'node:crypto';
 
 /**

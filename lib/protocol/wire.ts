@@ -1,12 +1,13 @@
+/**
+ * wire.ts puts the peer protocol into bytes: golang/groupcache's `GET {basePath}{group}/{key}`
+ * answered with a protobuf GetResponse, plus geecache's own batch request, set and remove, and the
+ * headers that go with them. proto/geecache.proto is the schema; the codecs below are written by
+ * hand against it because they are faster than generated code on the hot path
+ * (test/unit/wire.test.ts checks them against code generated from that file).
+ */
+
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { GetRequest, GetResponse, SetRequest } from '../cache/peers.js';
-
-/*
- * The peer protocol: golang/groupcache's `GET {basePath}{group}/{key}` answered with a protobuf
- * GetResponse, plus geecache's own batch request. proto/geecache.proto is the schema; the
- * codecs below are written by hand against it because they are faster than generated code on
- * the hot path (test/wire.test.ts checks them against code generated from that file).
- */
 
 /** The header that carries a peer request's signature (see auth.ts). */
 export const AUTH_HEADER = 'x-geecache-auth';

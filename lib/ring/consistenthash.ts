@@ -1,3 +1,7 @@
+/**
+ * consistenthash.ts is golang/groupcache's ring (ring: 'groupcache'), for clusters that include Go peers.
+ */
+
 import { crc32 } from 'node:zlib';
 import { PeerListRing } from './peerlist.js';
 

@@ -1,3 +1,7 @@
+/**
+ * peerlist.ts is what every ring shipped here shares: the ordered peer list, rebuilt on each change.
+ */
+
 import type { Ring } from './types.js';
 
 /**

@@ -1,3 +1,7 @@
+/**
+ * rendezvous.ts is geecache's default ring: rendezvous (highest-random-weight) hashing.
+ */
+
 import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { PeerListRing } from './peerlist.js';
