@@ -67,7 +67,7 @@ function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): S
 
 /**
  * Registers geecache's metrics for `cache` on `options.registry`. Names follow Prometheus'
- * conventions (`_total` counters, seconds, bytes); the metric list is in the README. Throws if
+ * conventions (`_total` counters, seconds, bytes); the metric list is in docs/operations.md. Throws if
  * the registry already has them (register each cache on its own registry, or give each a
  * distinct `prefix`).
  */

@@ -31,7 +31,7 @@ const cache = geecache({
 const app = express();
 app.use(cache);
 // The dashboard. The demo listens on 127.0.0.1 only; a real app mounts it behind its own auth
-// (see the README): it shows every peer's address and figures.
+// (see docs/operations.md): it shows every peer's address and figures.
 app.use('/geecache', cache.dashboard());
 app.get('/', (_req, res) => res.send(`geecache peer ${self}\n`));
 app.listen(Number(port), '127.0.0.1', () => console.log(`geecache is running at ${self}`));

@@ -16,7 +16,7 @@ export interface InvalidationReport {
   /**
    * Peers that could not be reached (down, stuck, timed out). The remove is sent to them again
    * every second in the background until they answer or leave the ring; meanwhile a get of the
-   * key on them returns the old value at most until their copy's `hotTtlMs` runs out (README).
+   * key on them returns the old value at most until their copy's `hotTtlMs` runs out (docs/freshness.md).
    */
   pending: string[];
   /** Peers that answered but refused it (401: another secret; a golang/groupcache peer): not retried. */

@@ -1,5 +1,5 @@
 // The dashboard in a real browser: Debian's headless Chromium driven by puppeteer-core, against
-// child-process peers. GEECACHE_SCREENSHOT=1 saves the picture the README shows (docs/dashboard.png).
+// child-process peers. GEECACHE_SCREENSHOT=1 saves the picture docs/operations.md shows (docs/dashboard.png).
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
