@@ -1,0 +1,133 @@
+/**
+ * A group's hot cache: copies of values other peers own, kept so that hot keys stop costing a
+ * network hop, each for at most hotTtlMs (Freshness.copyTtl), and fetched again from the owner in
+ * the background once a copy that is read passes its renew point (renewal.ts).
+ */
+import type { CoarseClock, Freshness, LoadGuard } from './freshness.js';
+import type { LRU } from './lru.js';
+import type { PeerGetter } from './peers.js';
+import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
+import type { GroupStats } from './stats.js';
+
+/** What the hot cache needs of its group. */
+export interface HotCopiesOptions {
+  readonly group: string;
+  /** The LRU the copies live in (the hot cache's share of the group's budget). */
+  readonly cache: LRU;
+  readonly fresh: Freshness;
+  /** The group's clock for hits, read at most once a millisecond. */
+  readonly clock: CoarseClock;
+  /** The group's load tickets: a remove, set or clear during a renewal wins over it. */
+  readonly guard: LoadGuard;
+  /** The group's counters (hotRenewals). */
+  readonly stats: GroupStats;
+  /** How long a renewal waits for the owner's load. */
+  readonly loadTimeoutMs: number;
+  /** The client of `key`'s owner, when that is another peer. */
+  ownerOf(key: string): PeerGetter | undefined;
+}
+
+/** The hot cache of one group. */
+export class HotCopies {
+  readonly #options: HotCopiesOptions;
+  readonly #cache: LRU;
+  /** Copies being fetched again ahead of their expiry (see #renew). */
+  readonly #renewals = new Renewals();
+  /** Copies read before their renew point, renewed when they reach it (if still the key's copy: the one kept with that point). */
+  readonly #queue = new RenewalQueue((key, renewAt) => {
+    const copy = this.#cache.peek(key) as HotCopy | undefined;
+    if (copy !== undefined && copy.renewAt === renewAt && copy.read) this.#renew(key, copy);
+  });
+
+  constructor(options: HotCopiesOptions) {
+    this.#options = options;
+    this.#cache = options.cache;
+  }
+
+  /**
+   * The copy of `key`, if one is kept. Past the middle of its life, a copy read is fetched again
+   * in the background; before it, the read is noted, and the copy is renewed when it gets there.
+   */
+  get(key: string): HotCopy | undefined {
+    const hot = this.#cache.get(key) as HotCopy | undefined;
+    if (hot !== undefined) {
+      if (hot.renewAt <= this.#options.clock.now()) this.#renew(key, hot);
+      else hot.read = true;
+    }
+    return hot;
+  }
+
+  /**
+   * A value just fetched from its owner. Fill policy: every fetched value while the hot cache has
+   * room (it then displaces nothing), else 1 in 10, as groupcache admits (so one scan cannot flush it).
+   */
+  offer(key: string, value: HotCopy): void {
+    if (this.#cache.hasRoomFor(key, value) || Math.random() < 0.1) this.#keep(key, value);
+  }
+
+  /** Drops the copy of `key`; true if there was one. */
+  remove(key: string): boolean {
+    return this.#cache.remove(key);
+  }
+
+  /** Drops every copy, and every renewal due. */
+  clear(): void {
+    this.#cache.clear();
+    this.#queue.clear();
+  }
+
+  /** Stops renewing (the group's close()). */
+  close(): void {
+    this.#queue.clear();
+  }
+
+  stats() {
+    return this.#cache.stats();
+  }
+
+  /** Keeps a copy for no longer than Freshness.copyTtl, and learns when a read should renew it. */
+  #keep(key: string, value: HotCopy): void {
+    const { fresh } = this.#options;
+    const now = Date.now();
+    const ttl = fresh.copyTtl(value.expiresAt, now);
+    if (ttl !== undefined && ttl <= 0) return;
+    value.keptFor(ttl, fresh.config.hotTtlMs, now);
+    if (this.#cache.add(key, value, ttl) && value.renewAt !== Number.POSITIVE_INFINITY) this.#queue.track(key, value.renewAt);
+  }
+
+  /**
+   * Renews a hot copy that is read past its renew point, off the request path: the owner is asked
+   * again (a get the client may hold back for a big batch) and its answer replaces the copy with
+   * a new hotTtlMs — a refetch, not a revalidation, so the staleness bound stays "hotTtlMs after
+   * the owner sent it". Once per copy and key at a time; a remove, set or clear meanwhile wins
+   * (LoadGuard); a failure leaves the copy to expire (the peer monitor reports peer failures).
+   */
+  #renew(key: string, copy: HotCopy): void {
+    copy.renewAt = Number.POSITIVE_INFINITY;
+    const { guard, group, loadTimeoutMs, stats } = this.#options;
+    const peer = this.#options.ownerOf(key);
+    if (!peer || !this.#renewals.begin(key)) return;
+    const ticket = guard.begin(key);
+    const done = () => {
+      guard.end(ticket);
+      this.#renewals.end(key);
+    };
+    let fetched: Promise<{ value: Uint8Array; expiresAt?: number }>;
+    try {
+      fetched = peer.get({ group, key, waitMs: loadTimeoutMs, renew: true });
+    } catch {
+      done(); // a PeerGetter that throws instead of rejecting: as a failed renewal
+      return;
+    }
+    fetched.then(({ value: bytes, expiresAt }) => {
+      done();
+      if (!ticket.current) return;
+      const value = new HotCopy(bytes, expiresAt);
+      // The copy it replaces held the room, unless it ran out or was evicted meanwhile: then as any fetch.
+      if (this.#cache.has(key) || this.#cache.hasRoomFor(key, value)) {
+        stats.hotRenewals++;
+        this.#keep(key, value);
+      }
+    }, done);
+  }
+}

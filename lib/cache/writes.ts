@@ -1,0 +1,133 @@
+/**
+ * A group's cluster-wide writes: `set` stores a value at its key's owner (a PUT to it, or here
+ * when this peer owns the key), `remove` and `clear` drop a key or the whole group here and at
+ * its owner; each then has the other peers drop their copies (the fan-out, invalidation.ts).
+ */
+import { describe } from '../common/describe.js';
+import { messageOf } from '../common/errors.js';
+import type { Logger } from '../common/logger.js';
+import { ByteView } from './byteview.js';
+import { checkTtl, type Freshness } from './freshness.js';
+import type { Bytes } from './groupoptions.js';
+import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
+import { LRU } from './lru.js';
+import type { PeerPicker } from './peers.js';
+
+/** Options of Group.set. */
+export interface SetOptions {
+  /** How long the value stays fresh, in milliseconds; default the group's `ttlMs` (0: forever). */
+  ttlMs?: number;
+}
+
+/** What the writes do to their group on this process (a Group). */
+export interface LocalWrites {
+  readonly name: string;
+  /** Drops a key here; a load of it running will not store what it read. */
+  forget(key: string): boolean;
+  /** Drops every key here. */
+  forgetAll(): void;
+  /** Stores a value here as its owner; false when it can never fit. */
+  setLocally(key: string, value: ByteView): boolean;
+}
+
+/** The set, remove and clear of one group (see Group.set, remove and clear); keys come checked. */
+export class GroupWrites {
+  readonly #group: LocalWrites;
+  /** The group's main cache, for what a value set on the owner would take there. */
+  readonly #main: LRU;
+  readonly #fresh: Freshness;
+  #peers: PeerPicker | undefined;
+  #logger: Logger | undefined;
+  readonly #invalidator = new Invalidator(
+    () => this.#targets(),
+    () => this.#logger,
+  );
+
+  constructor(group: LocalWrites, main: LRU, fresh: Freshness) {
+    this.#group = group;
+    this.#main = main;
+    this.#fresh = fresh;
+  }
+
+  /** Where the peers are, and where warnings about missed removes go (Group.registerPeers). */
+  registerPeers(picker: PeerPicker, logger: Logger | undefined): void {
+    this.#peers = picker;
+    this.#logger = logger;
+  }
+
+  /** Drops `key` here, then at its owner, then everywhere else. */
+  remove(key: string): Promise<InvalidationReport> {
+    this.#group.forget(key);
+    return this.#invalidator.broadcast({ group: this.#group.name, key }, { first: this.#targets()?.ownerOf(key) });
+  }
+
+  /** Stores `value` at the key's owner, then drops every other peer's copy; see Group.set. */
+  async set(key: string, value: Bytes, options: SetOptions = {}): Promise<InvalidationReport> {
+    const name = this.#group.name;
+    if (typeof value !== 'string' && !(value instanceof Uint8Array)) {
+      throw new TypeError(`set: value for key ${JSON.stringify(key)} of group "${name}" is ${describe(value)}; pass a Buffer, Uint8Array or string`);
+    }
+    const ttlMs = options?.ttlMs === undefined ? undefined : checkTtl(options.ttlMs, 'set: ttlMs');
+    const view = new ByteView(value, true, this.#fresh.expiryOf(ttlMs));
+    if (!this.#main.fits(key, view)) {
+      throw new RangeError(
+        `set: key ${JSON.stringify(key)} + value are ${LRU.cost(key, view)} bytes, more than group "${name}" caches per process (${this.#main.maxBytes} of maxBytes); nothing was stored`,
+      );
+    }
+    const targets = this.#targets();
+    const owner = targets?.ownerOf(key);
+    const request = { group: name, key };
+    if (!targets || owner === undefined || owner === targets.self) {
+      this.#group.setLocally(key, view);
+      return this.#invalidator.broadcast(request);
+    }
+    this.#group.forget(key);
+    try {
+      const getter = targets.getters().get(owner);
+      if (!getter?.set) throw new Error('it takes no writes');
+      await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt });
+    } catch (err) {
+      // Whatever it held before must go: it gets the remove until it answers.
+      this.#invalidator.queue(owner, request);
+      await this.#invalidator.broadcast(request, { skip: owner });
+      throw new Error(`set: the owner of key ${JSON.stringify(key)}, ${owner}, did not store it (${messageOf(err)}); the key was removed instead`, {
+        cause: err,
+      });
+    }
+    const report = await this.#invalidator.broadcast(request, { skip: owner });
+    report.acknowledged.push(owner);
+    return report;
+  }
+
+  /**
+   * Empties the group on every peer: two rounds, so a copy another peer fetched from an owner
+   * that had not cleared yet is dropped by the second.
+   */
+  async clear(): Promise<InvalidationReport> {
+    const request = { group: this.#group.name };
+    this.#group.forgetAll();
+    const first = await this.#invalidator.broadcast(request);
+    this.#group.forgetAll();
+    const second = await this.#invalidator.broadcast(request);
+    const pending = [...new Set([...first.pending, ...second.pending])];
+    const refused = [...new Set([...first.refused, ...second.refused])];
+    return { acknowledged: second.acknowledged.filter((p) => !pending.includes(p) && !refused.includes(p)), pending, refused };
+  }
+
+  /** Removes not yet acknowledged by a peer, by peer URL. */
+  pending(): Map<string, number> {
+    return this.#invalidator.pending();
+  }
+
+  /** Stops retrying removes. */
+  close(): void {
+    this.#invalidator.close();
+  }
+
+  /** The cluster as cluster-wide writes see it, when the picker can tell (HttpPool and Membership can). */
+  #targets(): WriteTargets | undefined {
+    const picker = this.#peers;
+    if (!picker || picker.self === undefined || !picker.ownerOf || !picker.getters) return undefined;
+    return { self: picker.self, ownerOf: (key) => picker.ownerOf?.(key), getters: () => picker.getters?.() ?? new Map() };
+  }
+}
