@@ -16,6 +16,7 @@
 import type { Registry } from 'prom-client';
 import type { Group } from './cache/group.js';
 import { PEER_ERROR_CAUSES } from './client/peermonitor.js';
+import { checkKnown } from './common/checks.js';
 import type { HistogramSnapshot } from './common/histogram.js';
 import type { GeecacheMiddleware } from './middleware.js';
 
@@ -72,6 +73,7 @@ function histogramSamples(name: string, labels: Labels, h: HistogramSnapshot): S
  * distinct `prefix`).
  */
 export function registerMetrics(cache: Pick<GeecacheMiddleware, 'registry' | 'pool'>, options: MetricsOptions): void {
+  if (options && typeof options === 'object') checkKnown(options, ['registry', 'prefix', 'labels'], 'registerMetrics.');
   if (!options || typeof options.registry?.registerMetric !== 'function') {
     throw new TypeError('geecache/prometheus: registerMetrics(cache, { registry }) needs a prom-client Registry, e.g. new Registry() from prom-client');
   }

@@ -55,6 +55,9 @@ describe('geecache/prometheus', () => {
         /already has geecache_gets_total; register each cache on its own registry, or pass a distinct prefix/,
       );
       expect(() => registerMetrics(cache, {} as never)).to.throw(/needs a prom-client Registry/);
+      expect(() => registerMetrics(cache, { registry: new Registry(), prefx: 'x_' } as never)).to.throw(
+        /option "registerMetrics.prefx" is not an option \(did you mean "prefix"\?\); options are: registry, prefix, labels/,
+      );
     } finally {
       cache.close();
     }
