@@ -97,7 +97,7 @@ export function resolveOptions(options: GeecacheOptions): Config {
     ring,
     timeoutMs: positive(options.timeoutMs, 'timeoutMs', DEFAULTS.timeoutMs, false, MAX_TIMER_MS),
     maxResponseBytes: positive(options.maxResponseBytes, 'maxResponseBytes', DEFAULTS.maxResponseBytes),
-    backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true),
+    backoffMs: positive(options.backoffMs, 'backoffMs', DEFAULTS.backoffMs, true, MAX_TIMER_MS),
     maxSockets: positive(options.maxSockets, 'maxSockets', DEFAULTS.maxSockets),
     batch: flag(options.batch, 'batch', DEFAULTS.batch),
     fastPath: flag(options.fastPath, 'fastPath', DEFAULTS.fastPath),

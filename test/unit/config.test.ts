@@ -335,6 +335,8 @@ describe('configuration errors at start-up', () => {
       ['backoffMs', -1],
       ['backoffMs', NaN],
       ['backoffMs', -Infinity],
+      ['backoffMs', 2 ** 31],
+      ['handoffMs', 2 ** 31],
       ['maxSockets', 0],
       ['maxSockets', -1],
       ['maxSockets', NaN],
