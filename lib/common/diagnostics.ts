@@ -1,11 +1,11 @@
-import diagnostics_channel from 'node:diagnostics_channel';
-
 /**
- * node:diagnostics_channel channels, Node's convention for libraries: tracers and APMs subscribe
- * by name, with no option to pass. Publishing is guarded by `hasSubscribers`, so nobody
- * listening costs one property read. Channels are process-wide by design (Node keys them by
- * name); each message says which peer or group it is about.
+ * diagnostics.ts publishes geecache's node:diagnostics_channel channels, Node's convention for
+ * libraries: tracers and APMs subscribe by name, with no option to pass. Publishing is guarded by
+ * `hasSubscribers`, so nobody listening costs one property read. Channels are process-wide by
+ * design (Node keys them by name); each message says which peer or group it is about.
  */
+
+import diagnostics_channel from 'node:diagnostics_channel';
 
 /** A request to another peer finished: {@link PeerRequestMessage}. */
 export const PEER_REQUEST_CHANNEL = 'geecache:peer:request';

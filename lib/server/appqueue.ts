@@ -1,3 +1,8 @@
+/**
+ * appqueue.ts keeps peer requests from waiting behind a burst of the app's own requests on the
+ * server they share.
+ */
+
 import { AsyncResource } from 'node:async_hooks';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 

@@ -1,3 +1,7 @@
+/**
+ * selforigin.ts tells which origins name this peer, so a signature made for another peer is refused.
+ */
+
 import os from 'node:os';
 
 /**
