@@ -87,7 +87,11 @@ describe('discovery: start-up checks', () => {
     expectConfigError({ ...base, peers: { dns: 'a.test', port: 4000, intervalMs: 0 } }, 'peers.intervalMs', /from 100/);
     expectConfigError({ ...base, peers: { dns: 'a.test', port: 4000, family: 5 } }, 'peers.family', /4 \(A records\) or 6/);
     expectConfigError({ ...base, peers: { dns: 'a.test', port: 4000, protocol: 'ftp' } }, 'peers.protocol', /'http' or 'https'/);
-    expectConfigError({ ...base, peers: { dns: 'a.test', port: 4000, interval: 5 } }, 'peers.interval', /is not an option \(did you mean "intervalMs"\?\); options are: dns, port, /);
+    expectConfigError(
+      { ...base, peers: { dns: 'a.test', port: 4000, interval: 5 } },
+      'peers.interval',
+      /is not an option \(did you mean "intervalMs"\?\); options are: dns, port, /,
+    );
     expectConfigError({ ...base, peers: { discover: 'http://x' } }, 'peers.discover', /must be a function/);
   });
 
