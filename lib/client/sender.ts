@@ -109,7 +109,9 @@ export class PeerSender {
   async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek }: Outgoing): Promise<TransportResponse> {
     const signer = this.#options.signer;
     const url = this.#origin + path;
-    const auth = signer ? (body ? signer.sign(method, url, Date.now(), body) : signer.signFor(method, url)) : undefined;
+    // The membership digest is signed with the rest: a server acts on it and may log it.
+    const ring = this.#options.ringHash?.() ?? '';
+    const auth = signer ? (body ? signer.sign(method, url, Date.now(), body, { ring }) : signer.signFor(method, url, Date.now(), ring)) : undefined;
     const headers: Record<string, string> = !body
       ? {}
       : contentType
@@ -117,9 +119,10 @@ export class PeerSender {
         : { 'content-type': BATCH_CONTENT_TYPE, accept: BATCH_STREAM_TYPE };
     if (auth) headers[AUTH_HEADER] = auth;
     if (auth && body) headers[DIGEST_HEADER] = digestOf(body);
-    if (waitMs) headers[WAIT_HEADER] = String(waitMs);
+    // Whole milliseconds: the server refuses anything but digits (loadTimeoutMs may have a fraction).
+    if (waitMs) headers[WAIT_HEADER] = String(Math.ceil(waitMs));
     if (peek) headers[PEEK_HEADER] = '1';
-    if (this.#options.ringHash) headers[RING_HEADER] = this.#options.ringHash();
+    if (ring) headers[RING_HEADER] = ring;
     const res = await this.#transport.request({
       method,
       path,

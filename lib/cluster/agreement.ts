@@ -26,8 +26,14 @@ export interface Members {
 
 /** A disagreement that lasts this long is no longer a change spreading: it is warned about. */
 export const PERSISTENT_MS = 30_000;
-/** Distinct foreign digests remembered (a bound, whatever askers send). */
+/** Distinct foreign digests remembered (a bound, whatever askers send); past it the one seen longest ago is forgotten. */
 const MAX_TRACKED = 64;
+/**
+ * Most info lines about a change spreading while our own membership stays the same: a change
+ * gives one or two foreign digests, so more is counted (stats.disagreed), not logged. Digests
+ * are signed and 16 hex digits (server/admit.ts), so each line is short and names a real peer's list.
+ */
+const MAX_SPREADING_LINES = 8;
 
 /**
  * Counts peer requests whose asker's membership differs from ours, and reports it. A short
@@ -42,8 +48,11 @@ export class RingAgreement {
   readonly #logger: FullLogger;
   readonly #notices: Notices;
   readonly #members: Members;
-  /** Foreign digest → when first seen (against the digest we had then), and last seen. */
+  /** Foreign digest → when first seen (against the digest we had then), and last seen; least recently seen first. */
   readonly #seen = new Map<string, { ours: string; since: number; lastAt: number }>();
+  /** Our digest when the info lines below were counted, and how many were logged since it became ours. */
+  #linesFor = '';
+  #lines = 0;
 
   /** `members`: this peer's membership (an HttpPool), read at each check. */
   constructor(logger: FullLogger, members: Members) {
@@ -61,11 +70,15 @@ export class RingAgreement {
     this.stats.disagreed++;
     const seen = this.#seen.get(theirs);
     if (!seen || seen.ours !== ours) {
-      if (this.#seen.size >= MAX_TRACKED) this.#seen.clear();
+      if (seen) this.#seen.delete(theirs);
+      else if (this.#seen.size >= MAX_TRACKED) this.#seen.delete(this.#seen.keys().next().value as string);
       this.#seen.set(theirs, { ours, since: now, lastAt: now });
-      this.#logger.info(`geecache: a peer asked with membership ${theirs}, ours is ${ours}: a membership change is spreading`);
+      this.#spreading(theirs, ours);
       return;
     }
+    // Least recently seen first: a digest still in use is never the one forgotten.
+    this.#seen.delete(theirs);
+    this.#seen.set(theirs, seen);
     seen.lastAt = now;
     if (now - seen.since < PERSISTENT_MS) return;
     this.#notices.warn(
@@ -85,6 +98,18 @@ export class RingAgreement {
     const ours = this.#members.hash();
     for (const seen of this.#seen.values()) if (seen.ours === ours && now - seen.since >= PERSISTENT_MS && now - seen.lastAt < PERSISTENT_MS) return false;
     return true;
+  }
+
+  /** The info line of a change spreading, at most MAX_SPREADING_LINES while our membership stays `ours`. */
+  #spreading(theirs: string, ours: string): void {
+    if (ours !== this.#linesFor) {
+      this.#linesFor = ours;
+      this.#lines = 0;
+    }
+    if (this.#lines >= MAX_SPREADING_LINES) return;
+    this.#lines++;
+    const last = this.#lines === MAX_SPREADING_LINES ? ' (the last such line until our membership changes; further ones are counted)' : '';
+    this.#logger.info(`geecache: a peer asked with membership ${theirs}, ours is ${ours}: a membership change is spreading${last}`);
   }
 
   #describeOurs(): string {

@@ -20,7 +20,7 @@ const MAX_VERIFIED = 10_000;
 const SIGNATURE = /^([1-9][0-9]{0,15})\.([0-9a-f]{64})$/;
 
 /** Version tag of what the MAC covers (see #mac); a change of the signed fields changes it. */
-const SCHEME = 'geecache-v2';
+const SCHEME = 'geecache-v3';
 
 /** What a signature covers besides the time: everything a server acts on before reading a body. */
 export interface SignedRequest {
@@ -34,6 +34,16 @@ export interface SignedRequest {
   length: string;
   /** The body's SHA-256 in hex, as the digest header carries it ('' without a body). */
   digest: string;
+  /** The asker's membership digest (RING_HEADER) as sent; '' or absent without one. */
+  ring?: string;
+  /** A write's version and nonce (WRITE_HEADER) as sent; '' or absent on anything but a write. */
+  write?: string;
+}
+
+/** The headers a signature covers besides the request line and the body: see {@link SignedRequest}. */
+export interface SignedHeaders {
+  ring?: string;
+  write?: string;
 }
 
 /** SHA-256 of a body in hex, as the digest header carries it. */
@@ -41,8 +51,9 @@ export const digestOf = (body: Uint8Array): string => createHash('sha256').updat
 
 /**
  * Signs and checks requests between peers with a shared secret: an HMAC-SHA256 of the method,
- * the target peer's origin, the whole request line (path and query), a timestamp, and the body's
- * length and SHA-256 digest. The secret never crosses the wire; a server can check all of it
+ * the target peer's origin, the whole request line (path and query), a timestamp, the body's
+ * length and SHA-256 digest, and the geecache headers a server acts on or logs (the membership
+ * digest; a write's version and nonce). The secret never crosses the wire; a server can check all of it
  * from the headers before it reads a single body byte (then checks the body against the digest);
  * a captured request only replays against the same peer, with the same request line and body,
  * for {@link MAX_CLOCK_SKEW_MS}.
@@ -61,8 +72,8 @@ export class RequestSigner {
    * freshness window anyway, and only for the method and URL it was made for.
    */
   readonly #verified = new Map<string, Verified>();
-  /** The client's signatures for the current second, by method and URL. */
-  #signed = new Map<string, string>();
+  /** The client's signatures for the current second, by method and URL, with the membership digest each signed. */
+  #signed = new Map<string, { ring: string; signature: string }>();
   #signedSecond = 0;
 
   constructor(secret: string) {
@@ -73,75 +84,86 @@ export class RequestSigner {
    * The signature header for `method` on `url` (the target peer's origin + the request target),
    * with its body if any. A body must also travel with its digest: see {@link bodyHeaders}.
    */
-  sign(method: string, url: string, now = Date.now(), body?: Uint8Array): string {
+  sign(method: string, url: string, now = Date.now(), body?: Uint8Array, headers: SignedHeaders = {}): string {
     const length = body ? String(body.length) : '';
     const digest = body ? digestOf(body) : '';
-    return `${now}.${this.#mac(method, url, length, digest, now).toString('hex')}`;
+    return `${now}.${this.#mac(method, url, length, digest, headers.ring ?? '', headers.write ?? '', now).toString('hex')}`;
   }
 
   /**
    * A signature for a body-less request, reused for the rest of the current second (see
    * #verified): a client asking for a hot key signs it once a second, not once a request.
    */
-  signFor(method: string, url: string, now = Date.now()): string {
+  signFor(method: string, url: string, now = Date.now(), ring = ''): string {
     const second = now - (now % 1000);
     if (second !== this.#signedSecond) {
       this.#signed = new Map();
       this.#signedSecond = second;
     }
     const key = `${method} ${url}`;
-    let signature = this.#signed.get(key);
-    if (signature === undefined) {
-      signature = this.sign(method, url, second);
-      this.#signed.set(key, signature);
-    }
+    const seen = this.#signed.get(key);
+    if (seen !== undefined && seen.ring === ring) return seen.signature;
+    const signature = this.sign(method, url, second, undefined, { ring });
+    this.#signed.set(key, { ring, signature });
     return signature;
   }
 
   /** True when `header` is a valid, fresh signature of `request`. Constant-time in the MAC. */
   verify(request: SignedRequest, header: string | undefined, now = Date.now()): boolean {
-    if (request.length === '' && request.digest === '') return this.verifyBodyless(request.method, '', request.url, header, now);
-    return this.#verifyMac(request.method, request.url, request.length, request.digest, header, now) !== undefined;
+    const { method, url, length, digest, ring = '', write = '' } = request;
+    if (length === '' && digest === '' && write === '') return this.verifyBodyless(method, '', url, header, now, ring);
+    return this.#verifyMac(method, url, length, digest, ring, write, header, now) !== undefined;
   }
 
   /**
    * {@link verify} for a request without a body, its URL given in two parts (`origin` +
    * `target`, as the server has them) so that a remembered signature is checked without
-   * building the URL: the peer route's hot path.
+   * building the URL: the peer route's hot path. Not for writes (their WRITE_HEADER is never
+   * the same twice: see verify).
    */
-  verifyBodyless(method: string, origin: string, target: string, header: string | undefined, now = Date.now()): boolean {
+  verifyBodyless(method: string, origin: string, target: string, header: string | undefined, now = Date.now(), ring = ''): boolean {
     if (header === undefined) return false;
     const seen = this.#verified.get(header);
     if (
       seen !== undefined &&
       seen.method === method &&
+      seen.ring === ring &&
       seen.url.length === origin.length + target.length &&
       seen.url.startsWith(origin) &&
       seen.url.endsWith(target)
     )
       return Math.abs(now - seen.ts) <= MAX_CLOCK_SKEW_MS;
     const url = origin + target;
-    const ts = this.#verifyMac(method, url, '', '', header, now);
+    const ts = this.#verifyMac(method, url, '', '', ring, '', header, now);
     if (ts === undefined) return false;
     if (this.#verified.size >= MAX_VERIFIED) this.#verified.clear();
-    this.#verified.set(header, { method, url, ts });
+    this.#verified.set(header, { method, url, ring, ts });
     return true;
   }
 
   /** The timestamp of `header` when it is a valid, fresh signature of the request, else undefined. */
-  #verifyMac(method: string, url: string, length: string, digest: string, header: string | undefined, now: number): number | undefined {
+  #verifyMac(
+    method: string,
+    url: string,
+    length: string,
+    digest: string,
+    ring: string,
+    write: string,
+    header: string | undefined,
+    now: number,
+  ): number | undefined {
     // Exactly what sign() writes: a lax parse would accept junk after the MAC, or two headers joined.
     const match = header === undefined ? null : SIGNATURE.exec(header);
     if (!match) return undefined;
     const ts = Number(match[1]);
     if (!Number.isSafeInteger(ts) || Math.abs(now - ts) > MAX_CLOCK_SKEW_MS) return undefined;
     const given = Buffer.from(match[2], 'hex');
-    const expected = this.#mac(method, url, length, digest, ts);
+    const expected = this.#mac(method, url, length, digest, ring, write, ts);
     return given.length === expected.length && timingSafeEqual(given, expected) ? ts : undefined;
   }
 
-  #mac(method: string, url: string, length: string, digest: string, ts: number): Buffer {
-    return createHmac('sha256', this.#key).update(`${SCHEME}\n${ts}\n${method}\n${url}\n${length}\n${digest}`).digest();
+  #mac(method: string, url: string, length: string, digest: string, ring: string, write: string, ts: number): Buffer {
+    return createHmac('sha256', this.#key).update(`${SCHEME}\n${ts}\n${method}\n${url}\n${length}\n${digest}\n${ring}\n${write}`).digest();
   }
 }
 
@@ -149,5 +171,6 @@ export class RequestSigner {
 interface Verified {
   method: string;
   url: string;
+  ring: string;
   ts: number;
 }

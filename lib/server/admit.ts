@@ -1,11 +1,13 @@
 /**
  * Admission to the peer route: every check a peer request passes before a handler acts on it, in
- * one place. On the headers (admit): the route is on (403), the signature was made for this peer
- * (401), the asker's membership digest is compared with ours, a leaving peer sends gets elsewhere
- * (503). On a body (body): its length is bounded (411, 413), bodies read at once are capped (503),
- * a dripped one is cut off (408), and it must match its signed digest (401).
+ * one place. On the headers (admit): the route is on (403), the geecache headers it acts on have
+ * their exact shape (400), the signature was made for this peer (401), the asker's membership
+ * digest is compared with ours, a leaving peer sends gets elsewhere (503). On a body (body): its
+ * length is bounded (411, 413), bodies read at once are capped (503), a dripped one is cut off
+ * (408), and it must match its signed digest (401).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { MAX_TIMER_MS } from '../common/checks.js';
 import { digestOf, type RequestSigner } from '../protocol/auth.js';
 import {
   AUTH_HEADER,
@@ -54,6 +56,11 @@ export interface AdmissionOptions {
 export type BodyKind = 'batch' | 'set';
 
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
+
+/** A membership digest as peers send it (cluster/agreement.ts membershipHash): 16 hex digits. */
+const RING_SHAPE = /^[0-9a-f]{16}$/;
+/** A wait as peers send it: whole milliseconds, at most MAX_TIMER_MS (checked apart). */
+const WAIT_SHAPE = /^[1-9][0-9]{0,9}$/;
 const LEAVING = 'leaving: this peer is shutting down; ask the next owner or load locally';
 
 /**
@@ -131,6 +138,12 @@ export class Admission {
   readonly #options: AdmissionOptions;
   /** Which origins name this peer: signatures must be made for it. */
   readonly #self: SelfOrigin;
+  /**
+   * The last membership digest and wait found well-formed: each asker sends the same ones again
+   * and again, so a hot GET compares two short strings instead of running two regular expressions.
+   */
+  #goodRing = '';
+  #goodWait = '';
   /** Body bytes being read right now, over all connections, by kind (see body). */
   readonly #bodyBytes = { batch: 0, set: 0 };
 
@@ -149,6 +162,8 @@ export class Admission {
     const { signer, enabled, agreement, drain } = this.#options;
     if (!enabled) return void reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
     const request = new PeerRequest(req, url);
+    const malformed = this.#malformed(request);
+    if (malformed !== undefined) return void refuseEarly(req, res, request, 400, `bad request: ${malformed}`, {});
     if (signer && !this.#signed(signer, request)) return void refuseEarly(req, res, request, 401, UNAUTHORIZED, unauthorizedHeaders());
     if (request.ring !== undefined) agreement?.check(request.ring);
     // Leaving: gets and batches go elsewhere; peeks (handoff from this peer's cache) and writes are still served.
@@ -185,12 +200,30 @@ export class Admission {
     return body;
   }
 
+  /**
+   * What is wrong with the geecache headers the route acts on, if anything. Each is signed too
+   * (the membership digest) or only steers this request (peek, wait), and each must have its exact
+   * shape, so no request makes this peer keep, compare or log text of the asker's choosing.
+   */
+  #malformed({ ring, peek, wait }: PeerRequest): string | undefined {
+    if (ring !== undefined && ring !== this.#goodRing) {
+      if (!RING_SHAPE.test(ring)) return `${RING_HEADER} must be the 16 hex digits of a membership digest`;
+      this.#goodRing = ring;
+    }
+    if (peek !== undefined && peek !== '1') return `${PEEK_HEADER} must be 1`;
+    if (wait !== undefined && wait !== this.#goodWait) {
+      if (!WAIT_SHAPE.test(wait) || Number(wait) > MAX_TIMER_MS) return `${WAIT_HEADER} must be whole milliseconds, 1 to ${MAX_TIMER_MS}`;
+      this.#goodWait = wait;
+    }
+    return undefined;
+  }
+
   /** Whether the signature is valid, fresh, and made for this peer (a remembered body-less one costs no HMAC). */
-  #signed(signer: RequestSigner, { method, url, host, auth, length, digest }: PeerRequest): boolean {
+  #signed(signer: RequestSigner, { method, url, host, auth, length, digest, ring = '' }: PeerRequest): boolean {
     const origin = this.#self.of(host);
     return length === '' && digest === ''
-      ? signer.verifyBodyless(method, origin, url, auth)
-      : signer.verify({ method, url: origin + url, length, digest }, auth);
+      ? signer.verifyBodyless(method, origin, url, auth, Date.now(), ring)
+      : signer.verify({ method, url: origin + url, length, digest, ring }, auth);
   }
 }
 

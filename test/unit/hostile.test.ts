@@ -567,10 +567,11 @@ function corpus(origin: string): Case[] {
       served: 'cached',
     },
     {
+      // Its shape is checked before the signature: a membership digest is 16 hex digits.
       name: 'the signature in a header of the same name length (x-geecache-ring)',
       request: { target: k, auth: 'none', headers: [`x-geecache-ring: ${signer.sign('GET', k)}`] },
-      status: 401,
-      body: UNAUTHORIZED,
+      status: 400,
+      body: /^bad request: x-geecache-ring must be the 16 hex digits of a membership digest\n$/,
     },
     {
       name: 'the signature under a name that differs in one letter (x-geecache-autz)',
