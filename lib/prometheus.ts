@@ -134,6 +134,13 @@ export function registerMetrics(cache: Pick<GeecacheMiddleware, 'registry' | 'po
   add('peer_up', '1 when requests go to the peer, 0 while it is skipped after a refused connection or a timeout (backoffMs).', 'gauge', ['peer'], () =>
     getters().map((p) => ({ labels: { ...extra, peer: p.peer }, value: p.isDown ? 0 : 1 })),
   );
+  add(
+    'peer_clock_skew_seconds',
+    "The peer's clock less this one's, measured from its answers (a peer appears once it has sent a value that expires).",
+    'gauge',
+    ['peer'],
+    () => getters().flatMap((p) => (p.monitor.clock.ms === undefined ? [] : [{ labels: { ...extra, peer: p.peer }, value: p.monitor.clock.ms / 1000 }])),
+  );
 
   const taken = metrics.find((m) => options.registry.getSingleMetric(m.name));
   if (taken) throw new Error(`geecache/prometheus: the registry already has ${taken.name}; register each cache on its own registry, or pass a distinct prefix`);

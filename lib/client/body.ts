@@ -90,9 +90,15 @@ export async function readBody(res: TransportResponse, reading: BodyReading): Pr
  * Reads a batch answer frame by frame — `0x0a varint(length) Result`, the framing of
  * BatchResponse's repeated field — and hands each Result to `onResult` as soon as its last byte
  * is in. Each frame is read into its own buffer (reserved on the shared budget while it fills),
- * so a value cached from a batch holds only its own bytes. Returns the frames read.
+ * so a value cached from a batch holds only its own bytes. Expiries sent as the time left are read
+ * from `askedAt` (when the batch was sent; see the client's #received). Returns the frames read.
  */
-export async function readFrames(stream: Readable, reading: BodyReading, onResult: (index: number, result: PeerResult) => void): Promise<number> {
+export async function readFrames(
+  stream: Readable,
+  reading: BodyReading,
+  onResult: (index: number, result: PeerResult) => void,
+  askedAt?: number,
+): Promise<number> {
   const { peer, maxBytes: max, budget, liveness, ex } = reading;
   let count = 0;
   const heads = new FrameHeads();
@@ -129,7 +135,7 @@ export async function readFrames(stream: Readable, reading: BodyReading, onResul
           budget.give(complete.length);
           frame = undefined;
           liveness.waiting(ex);
-          const { index, result } = decodeResult(complete);
+          const { index, result } = decodeResult(complete, askedAt);
           onResult(index ?? count, result);
           count++;
         }

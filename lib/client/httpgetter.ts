@@ -14,6 +14,7 @@ import {
   GETTER_FAILED,
   NOT_FOUND,
   type PeerResult,
+  type Received,
   readGetResponse,
   SET_CONTENT_TYPE,
   STATS_PATH,
@@ -112,9 +113,10 @@ export class HttpGetter implements PeerGetter {
   async peek({ group, key }: GetRequest): Promise<GetResponse | undefined> {
     if (this.#closed || this.isDown || LONE_SURROGATE.test(key) || isDotSegment(group) || isDotSegment(key)) return undefined;
     try {
+      const askedAt = Date.now();
       const answer = await this.#sender.whole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, { peek: true });
       if (answer.status !== 200 || answer.type !== GET_RESPONSE_TYPE) return undefined;
-      return readGetResponse(answer.body);
+      return this.#received(readGetResponse(answer.body, askedAt), askedAt);
     } catch {
       return undefined;
     }
@@ -159,6 +161,7 @@ export class HttpGetter implements PeerGetter {
     // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for
     // another key. A batch (of one) carries them; only a peer that refuses batches (Go) cannot.
     if (isDotSegment(group) || isDotSegment(key)) return this.#batcher.alone(request, this.peer);
+    const askedAt = Date.now();
     const answer = await this.#sender.whole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, { waitMs });
     if (answer.leaving) throw new PeerLeavingError(this.peer);
     if (answer.status !== 200) {
@@ -169,7 +172,18 @@ export class HttpGetter implements PeerGetter {
     }
     if (answer.type !== GET_RESPONSE_TYPE) throw new Error(`peer ${this.peer} answered content-type ${answer.type}, not ${GET_RESPONSE_TYPE}`);
     // A view into the response buffer, not a copy: the buffer was allocated for this value alone.
-    return readGetResponse(answer.body);
+    return this.#received(readGetResponse(answer.body, askedAt), askedAt);
+  }
+
+  /**
+   * A value as the cache takes it. Its expiry, when the owner sent the time left (a geecache
+   * owner), was read from `askedAt`, when the request left: the owner wrote it later, so the copy
+   * never outlives the owner's entry (it may end sooner by as long as the owner took to answer).
+   * The owner's clock as it wrote it is a measurement of its skew.
+   */
+  #received({ value, expiresAt, sentAt }: { value: Uint8Array } & Received, askedAt: number): GetResponse {
+    if (sentAt !== undefined) this.monitor.clock.sample(sentAt, askedAt);
+    return expiresAt === undefined ? { value } : { value, expiresAt };
   }
 
   /**
@@ -183,17 +197,23 @@ export class HttpGetter implements PeerGetter {
     for (const r of requests) waitMs = Math.max(waitMs, r.waitMs ?? 0);
     const path = this.#basePath;
     const ex = this.#sender.liveness.begin(waitMs);
+    const askedAt = Date.now();
     let answer: Answer;
     try {
       const res = await this.#sender.send(ex, 'POST', path, { waitMs, body: encodeBatchRequest(requests) });
       const type = res.header('content-type');
       if (res.status === 200 && (type === BATCH_STREAM_TYPE || type === BATCH_CONTENT_TYPE)) {
-        const answered = await readFrames(res.body, this.#sender.reading(ex), (index, result) => {
-          const slot = slots[index];
-          if (slot === undefined || slot.settled)
-            throw new Error(`peer ${this.peer} answered get ${index} of a batch of ${slots.length} twice or out of range`);
-          settle(slot, () => this.#unwrap(result));
-        });
+        const answered = await readFrames(
+          res.body,
+          this.#sender.reading(ex),
+          (index, result) => {
+            const slot = slots[index];
+            if (slot === undefined || slot.settled)
+              throw new Error(`peer ${this.peer} answered get ${index} of a batch of ${slots.length} twice or out of range`);
+            settle(slot, () => this.#unwrap(result, askedAt));
+          },
+          askedAt,
+        );
         this.monitor.answered('POST', path, 200, ex.startedAt, res.header('date'), false, '');
         if (answered !== slots.length) throw new Error(`peer ${this.peer} answered ${answered} results for ${slots.length} gets`);
         return false;
@@ -211,8 +231,8 @@ export class HttpGetter implements PeerGetter {
     throw new Error(`peer ${this.peer} answered a batch with ${answer.status} ${answer.type}`);
   }
 
-  #unwrap(result: PeerResult): GetResponse {
-    if (result.ok) return result.expiresAt === undefined ? { value: result.value } : { value: result.value, expiresAt: result.expiresAt };
+  #unwrap(result: PeerResult, askedAt: number): GetResponse {
+    if (result.ok) return this.#received(result, askedAt);
     if (result.status === 500) throw new OwnerLoadError(this.peer, result.error || 'getter failed', original(result.name, result.errorStatus));
     if (result.status === 404 && result.kind === NOT_FOUND) throw new NotFoundError(result.error);
     if (result.status === 404) this.monitor.groupMissing(result.error);

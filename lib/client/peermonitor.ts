@@ -5,6 +5,7 @@ import { messageOf } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import { type FullLogger, Notices } from '../common/logger.js';
 import { MAX_CLOCK_SKEW_MS } from '../protocol/auth.js';
+import { ClockSkew } from './clockskew.js';
 import { isDownError, PROBE_INTERVAL_MS } from './liveness.js';
 
 /**
@@ -62,6 +63,8 @@ export class PeerMonitor {
   latencyMs: number | undefined;
   /** The last failure, for dashboards and health checks. */
   lastError: { cause: PeerErrorCause; message: string; at: number } | undefined;
+  /** The peer's clock skew, measured from its answers; warns once when it is over a second. */
+  readonly clock: ClockSkew;
   readonly #options: PeerMonitorOptions;
   readonly #notices: Notices;
 
@@ -69,6 +72,7 @@ export class PeerMonitor {
     this.peer = peer;
     this.#options = options;
     this.#notices = new Notices(options.logger);
+    this.clock = new ClockSkew(peer, (message) => this.#notices.warn('clock_skew', message));
   }
 
   /**

@@ -33,6 +33,8 @@ export interface PeerClientFigures {
   /** Skipped after a refused connection or a timeout. */
   backingOff: boolean;
   lastError: { cause: PeerErrorCause; message: string; at: number } | null;
+  /** Its clock less this one's, in ms, measured from its answers (null before it sent a value that expires). */
+  clockSkewMs: number | null;
 }
 
 /** A peer's answer to the stats request: what the dashboard and health() aggregate. */
@@ -67,6 +69,7 @@ export function localStats(pool: HttpPool, registry: GroupRegistry, ring: string
       latencyMs: m.latencyMs ?? null,
       backingOff: getter.isDown,
       lastError: last ? { cause: last.cause, message: last.message, at: last.at } : null,
+      clockSkewMs: m.clock.ms === undefined ? null : Math.round(m.clock.ms),
     };
   }
   return { self: pool.self, peers: pool.peers(), ring, basePath, time: Date.now(), groups, peerClients };

@@ -40,7 +40,7 @@ function fieldHeadAt(reader: BinaryReader, bytes: Uint8Array, at: number): Field
   }
 }
 
-/** Room for the fields a GetResponse may carry after its value (minute_qps: 9 bytes; expire: up to 11). */
+/** Room for the fields a GetResponse may carry after its value (minute_qps: 9 bytes; expire and ttl_remaining_ms: up to 11 each). */
 const GET_RESPONSE_TAIL = 32;
 
 /**

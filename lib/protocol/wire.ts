@@ -8,6 +8,11 @@
 
 import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { GetRequest, GetResponse, SetRequest } from '../cache/peers.js';
+import { traceContextOf } from '../common/diagnostics.js';
+import { fromNanos, type Received, received, writeExpiry } from './expiry.js';
+import { type ReadTags, readTagField, type WireTags, writeTags } from './tagwire.js';
+
+export { MAX_EXPIRES_AT_MS, type Received } from './expiry.js';
 
 /** The header that carries a peer request's signature (see auth.ts). */
 export const AUTH_HEADER = 'x-geecache-auth';
@@ -79,7 +84,7 @@ export type { GetRequest, GetResponse, RemoveRequest, SetRequest } from '../cach
  * single GET would have answered: 500 when the owner's getter failed, 400 for a bad key, 404 for
  * an unknown group — or, with kind NOT_FOUND, for a getter's NotFoundError.
  */
-export type PeerResult = { ok: true; value: Uint8Array; expiresAt?: number } | PeerFailure;
+export type PeerResult = ({ ok: true; value: Uint8Array; expiresAt?: number; sentAt?: number } & WireTags) | PeerFailure;
 
 /**
  * A failed get. A getter's failure also carries its error's `name` and HTTP `errorStatus` (a valid
@@ -110,34 +115,14 @@ function writeFailure(writer: BinaryWriter, result: PeerFailure): void {
 }
 
 /**
- * The latest expiry the wire carries, in ms since the epoch: int64 Unix nanoseconds end in April
- * 2262. Inputs are checked long before (MAX_TTL_MS in cache/freshness.ts); the peer route fails
- * one key, not the process, should an expiry past it get here anyway.
- */
-export const MAX_EXPIRES_AT_MS = Number((2n ** 63n - 1n) / 1_000_000n);
-
-/** Milliseconds since the epoch as the wire's Unix nanoseconds; a RangeError past what an int64 holds. */
-const toNanos = (ms: number): bigint => {
-  if (!(ms >= -MAX_EXPIRES_AT_MS && ms <= MAX_EXPIRES_AT_MS))
-    throw new RangeError(
-      `expiry ${ms} (ms since the epoch) is past what the wire carries (int64 Unix nanoseconds, up to ${MAX_EXPIRES_AT_MS} ms: the year 2262)`,
-    );
-  return BigInt(Math.round(ms)) * 1_000_000n;
-};
-/** The wire's Unix nanoseconds as milliseconds since the epoch; 0 (mailgun's "never") as undefined. */
-const fromNanos = (ns: bigint | string): number | undefined => {
-  const ms = Number(BigInt(ns) / 1_000_000n);
-  return ms > 0 ? ms : undefined;
-};
-
-/**
  * The bytes of golang/groupcache's `groupcachepb.GetResponse` (proto2):
- * `optional bytes value = 1; optional double minute_qps = 2;`.
+ * `optional bytes value = 1; optional double minute_qps = 2;`, with `expire = 3` and
+ * `ttl_remaining_ms = 4` for a value that expires (see writeExpiry).
  */
-export function encodeGetResponse(value: Uint8Array, expiresAt?: number): Uint8Array {
+export function encodeGetResponse(value: Uint8Array, expiresAt?: number, now = Date.now(), tags: WireTags = {}): Uint8Array {
   const writer = new BinaryWriter().tag(1, WireType.LengthDelimited).bytes(value);
-  if (expiresAt !== undefined) writer.tag(3, WireType.Varint).int64(toNanos(expiresAt));
-  return writer.finish();
+  if (expiresAt !== undefined) writeExpiry(writer, 3, 4, expiresAt, now);
+  return writeTags(writer, tags.tags, tags.tagMarks).finish();
 }
 
 /**
@@ -160,11 +145,16 @@ export function getResponsePrefix(valueLength: number): Buffer {
 }
 
 /**
- * The bytes of a GetResponse that come after its value: the expire field, or nothing for a value
- * that never expires (fields may come in any order in protobuf).
+ * The bytes of a GetResponse that come after its value: the expire and ttl_remaining_ms fields,
+ * and a tagged value's tags and marks (tagwire.ts), or nothing for a value that never expires and
+ * has no tags (fields may come in any order in protobuf).
  */
-export function getResponseSuffix(expiresAt: number | undefined, writer = new BinaryWriter()): Uint8Array | undefined {
-  return expiresAt === undefined ? undefined : writer.tag(3, WireType.Varint).int64(toNanos(expiresAt)).finish();
+export function getResponseSuffix(expiresAt: number | undefined, writer = new BinaryWriter(), now = Date.now(), tags?: WireTags): Uint8Array | undefined {
+  if (tags?.tags !== undefined) {
+    if (expiresAt !== undefined) writeExpiry(writer, 3, 4, expiresAt, now);
+    return writeTags(writer, tags.tags, tags.tagMarks).finish();
+  }
+  return expiresAt === undefined ? undefined : writeExpiry(writer, 3, 4, expiresAt, now).finish();
 }
 
 /** The value field of a GetResponse; throws on bytes that are not one. */
@@ -172,24 +162,34 @@ export function decodeGetResponse(bytes: Uint8Array): Uint8Array {
   return readGetResponse(bytes).value;
 }
 
-/** A whole GetResponse (value and expiry); throws on bytes that are not one. */
-export function readGetResponse(bytes: Uint8Array): GetResponse {
+/**
+ * A whole GetResponse: its value, and its expiry on this clock (`now`; see {@link Received});
+ * throws on bytes that are not one.
+ */
+export function readGetResponse(bytes: Uint8Array, now = Date.now()): GetResponse & Received {
   const reader = new BinaryReader(bytes);
   let value: Uint8Array | undefined;
-  let expiresAt: number | undefined;
+  let expire: number | undefined;
+  let ttl: bigint | string | undefined;
+  let tags: ReadTags | undefined;
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.LengthDelimited) value = reader.bytes();
     else if (field === 2 && type === WireType.Bit64) reader.double();
-    else if (field === 3 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
+    else if (field === 3 && type === WireType.Varint) expire = fromNanos(reader.int64());
+    else if (field === 4 && type === WireType.Varint) ttl = reader.sint64();
+    else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated GetResponse');
-  return expiresAt === undefined ? { value: value ?? new Uint8Array(0) } : { value: value ?? new Uint8Array(0), expiresAt };
+  return { value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags };
 }
 
-/** `SetRequest { string group = 1; string key = 2; bytes value = 3; int64 expire = 4; }` (mailgun/groupcache's). */
-export function encodeSetRequest({ group, key, value, expiresAt }: SetRequest): Uint8Array {
+/**
+ * `SetRequest { string group = 1; string key = 2; bytes value = 3; int64 expire = 4; }`
+ * (mailgun/groupcache's), with geecache's `ttl_remaining_ms = 5` beside `expire` (see writeExpiry).
+ */
+export function encodeSetRequest({ group, key, value, expiresAt, tags }: SetRequest, now = Date.now()): Uint8Array {
   const writer = new BinaryWriter()
     .tag(1, WireType.LengthDelimited)
     .string(group)
@@ -197,38 +197,61 @@ export function encodeSetRequest({ group, key, value, expiresAt }: SetRequest): 
     .string(key)
     .tag(3, WireType.LengthDelimited)
     .bytes(value);
-  if (expiresAt !== undefined) writer.tag(4, WireType.Varint).int64(toNanos(expiresAt));
-  return writer.finish();
+  if (expiresAt !== undefined) writeExpiry(writer, 4, 5, expiresAt, now);
+  return writeTags(writer, tags).finish();
 }
 
-/** Reads a SetRequest; throws on malformed bytes or one without group or key. */
-export function decodeSetRequest(bytes: Uint8Array): SetRequest {
+/**
+ * Reads a SetRequest, its expiry on this clock (`now`; see {@link Received}); throws on malformed
+ * bytes or one without group or key.
+ */
+export function decodeSetRequest(bytes: Uint8Array, now = Date.now()): SetRequest {
   const reader = new BinaryReader(bytes);
   const request: Partial<SetRequest> = {};
+  let expire: number | undefined;
+  let ttl: bigint | string | undefined;
+  let tags: ReadTags | undefined;
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.LengthDelimited) request.group = reader.string();
     else if (field === 2 && type === WireType.LengthDelimited) request.key = reader.string();
     else if (field === 3 && type === WireType.LengthDelimited) request.value = reader.bytes();
-    else if (field === 4 && type === WireType.Varint) request.expiresAt = fromNanos(reader.int64());
+    else if (field === 4 && type === WireType.Varint) expire = fromNanos(reader.int64());
+    else if (field === 5 && type === WireType.Varint) ttl = reader.sint64();
+    else if (field === 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
     else reader.skip(type, field);
   }
+  if (tags?.tags !== undefined) request.tags = tags.tags;
   if (reader.pos !== reader.len) throw new Error('truncated SetRequest');
   if (request.group === undefined || request.key === undefined) throw new Error('SetRequest without group or key');
-  if (request.expiresAt === undefined) delete request.expiresAt;
+  const { expiresAt } = received(expire, ttl, now);
+  if (expiresAt !== undefined) request.expiresAt = expiresAt;
   return { value: new Uint8Array(0), ...request } as SetRequest;
 }
 
-/** `BatchRequest { repeated GetRequest items = 1; }` — geecache's own message, not groupcache's. */
+/**
+ * `BatchRequest { repeated GetRequest items = 1; }` — geecache's own message, not groupcache's —
+ * each item with its trace context, when it has a well-formed one, in geecache's
+ * `traceparent = 3` and `tracestate = 4`.
+ */
 export function encodeBatchRequest(items: GetRequest[]): Uint8Array {
   const writer = new BinaryWriter();
-  for (const { group, key } of items) {
-    writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(group).tag(2, WireType.LengthDelimited).string(key).join();
+  for (const { group, key, trace } of items) {
+    writer.tag(1, WireType.LengthDelimited).fork().tag(1, WireType.LengthDelimited).string(group).tag(2, WireType.LengthDelimited).string(key);
+    if (trace?.traceparent !== undefined) {
+      const { traceparent, tracestate } = traceContextOf(trace.traceparent, trace.tracestate);
+      if (traceparent) writer.tag(3, WireType.LengthDelimited).string(traceparent);
+      if (tracestate) writer.tag(4, WireType.LengthDelimited).string(tracestate);
+    }
+    writer.join();
   }
   return writer.finish();
 }
 
-/** Reads a BatchRequest; throws on malformed bytes or an item without group or key. */
+/**
+ * Reads a BatchRequest; throws on malformed bytes or an item without group or key. An item's trace
+ * context is taken as sent: check it (traceContextOf) before use.
+ */
 export function decodeBatchRequest(bytes: Uint8Array): GetRequest[] {
   return readRepeated(bytes, (reader, end) => {
     const item: Partial<GetRequest> = {};
@@ -236,6 +259,8 @@ export function decodeBatchRequest(bytes: Uint8Array): GetRequest[] {
       const [field, type] = reader.tag();
       if (field === 1 && type === WireType.LengthDelimited) item.group = reader.string();
       else if (field === 2 && type === WireType.LengthDelimited) item.key = reader.string();
+      else if (field === 3 && type === WireType.LengthDelimited) item.trace = { ...item.trace, traceparent: reader.string() };
+      else if (field === 4 && type === WireType.LengthDelimited) item.trace = { ...item.trace, tracestate: reader.string() };
       else reader.skip(type, field);
     }
     if (item.group === undefined || item.key === undefined) throw new Error('batch item without group or key');
@@ -245,9 +270,9 @@ export function decodeBatchRequest(bytes: Uint8Array): GetRequest[] {
 
 /**
  * `BatchResponse { repeated Result results = 1; }`,
- * `Result { int32 status = 1; bytes value = 2; string error = 3; int64 expire = 4; string kind = 5; }`.
+ * `Result { int32 status = 1; bytes value = 2; string error = 3; int64 expire = 4; string kind = 5; sint64 ttl_remaining_ms = 9; }`.
  */
-export function encodeBatchResponse(results: PeerResult[]): Uint8Array {
+export function encodeBatchResponse(results: PeerResult[], now = Date.now()): Uint8Array {
   const writer = new BinaryWriter();
   for (const result of results) {
     writer
@@ -257,55 +282,60 @@ export function encodeBatchResponse(results: PeerResult[]): Uint8Array {
       .int32(result.ok ? 200 : result.status);
     if (result.ok) {
       writer.tag(2, WireType.LengthDelimited).bytes(result.value);
-      if (result.expiresAt !== undefined) writer.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
+      if (result.expiresAt !== undefined) writeExpiry(writer, 4, 9, result.expiresAt, now);
+      writeTags(writer, result.tags, result.tagMarks);
     } else writeFailure(writer, result);
     writer.join();
   }
   return writer.finish();
 }
 
-/** Reads a BatchResponse; throws on malformed bytes. */
-export function decodeBatchResponse(bytes: Uint8Array): PeerResult[] {
+/** Reads a BatchResponse, its expiries on this clock (`now`; see {@link Received}); throws on malformed bytes. */
+export function decodeBatchResponse(bytes: Uint8Array, now = Date.now()): PeerResult[] {
   return readRepeated(bytes, (reader, end) => {
     let status = 0;
     let value: Uint8Array | undefined;
     let error = '';
-    let expiresAt: number | undefined;
+    let expire: number | undefined;
+    let ttl: bigint | string | undefined;
     let kind: string | undefined;
     let name: string | undefined;
     let errorStatus: number | undefined;
+    let tags: ReadTags | undefined;
     while (reader.pos < end) {
       const [field, type] = reader.tag();
       if (field === 1 && type === WireType.Varint) status = reader.int32();
       else if (field === 2 && type === WireType.LengthDelimited) value = reader.bytes();
       else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
-      else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
+      else if (field === 4 && type === WireType.Varint) expire = fromNanos(reader.int64());
       else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
       else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
       else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
+      else if (field === 9 && type === WireType.Varint) ttl = reader.sint64();
+      else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
       else reader.skip(type, field);
     }
-    if (status === 200)
-      return expiresAt === undefined ? { ok: true, value: value ?? new Uint8Array(0) } : { ok: true, value: value ?? new Uint8Array(0), expiresAt };
+    if (status === 200) return { ok: true, value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags };
     return failed(status, error, kind, name, errorStatus);
   });
 }
 
 /**
  * The bytes of one streamed Result frame that come before its value: BatchResponse's field 1
- * (tag, length) around `Result { status = 1; index = 6; expire = 4 | error = 3, kind = 5; value = 2 }`,
+ * (tag, length) around `Result { status = 1; index = 6; expire = 4, ttl_remaining_ms = 9 | error = 3, kind = 5; value = 2 }`,
  * the value last so a server sends `prefix + value` without copying the value. Frames
  * concatenated are a valid BatchResponse (in the order the gets became ready; `index` says which
  * get each answers).
  */
-export function resultFramePrefix(index: number, result: PeerResult, writer = new BinaryWriter()): Uint8Array {
+export function resultFramePrefix(index: number, result: PeerResult, writer = new BinaryWriter(), now = Date.now()): Uint8Array {
   const inner = writer
     .tag(1, WireType.Varint)
     .int32(result.ok ? 200 : result.status)
     .tag(6, WireType.Varint)
     .uint32(index);
   if (result.ok) {
-    if (result.expiresAt !== undefined) inner.tag(4, WireType.Varint).int64(toNanos(result.expiresAt));
+    if (result.expiresAt !== undefined) writeExpiry(inner, 4, 9, result.expiresAt, now);
+    writeTags(inner, result.tags, result.tagMarks);
     inner.tag(2, WireType.LengthDelimited).uint32(result.value.length);
   } else writeFailure(inner, result);
   const head = inner.finish();
@@ -314,38 +344,39 @@ export function resultFramePrefix(index: number, result: PeerResult, writer = ne
 }
 
 /**
- * Reads one Result (the bytes inside a frame, without BatchResponse's tag and length). The value
- * is a view into `bytes`, not a copy. `index` is undefined in a Result without one (an
- * unstreamed BatchResponse, where position says which get it answers).
+ * Reads one Result (the bytes inside a frame, without BatchResponse's tag and length), its
+ * expiry on this clock (`now`; see {@link Received}). The value is a view into `bytes`, not a
+ * copy. `index` is undefined in a Result without one (an unstreamed BatchResponse, where
+ * position says which get it answers).
  */
-export function decodeResult(bytes: Uint8Array): { index: number | undefined; result: PeerResult } {
+export function decodeResult(bytes: Uint8Array, now = Date.now()): { index: number | undefined; result: PeerResult } {
   const reader = new BinaryReader(bytes);
   let status = 0;
   let index: number | undefined;
   let value: Uint8Array | undefined;
   let error = '';
-  let expiresAt: number | undefined;
+  let expire: number | undefined;
+  let ttl: bigint | string | undefined;
   let kind: string | undefined;
   let name: string | undefined;
   let errorStatus: number | undefined;
+  let tags: ReadTags | undefined;
   while (reader.pos < reader.len) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.Varint) status = reader.int32();
     else if (field === 6 && type === WireType.Varint) index = reader.uint32();
     else if (field === 2 && type === WireType.LengthDelimited) value = reader.bytes();
     else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
-    else if (field === 4 && type === WireType.Varint) expiresAt = fromNanos(reader.int64());
+    else if (field === 4 && type === WireType.Varint) expire = fromNanos(reader.int64());
     else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
     else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
     else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
+    else if (field === 9 && type === WireType.Varint) ttl = reader.sint64();
+    else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated Result');
-  if (status === 200) {
-    const ok: PeerResult = { ok: true, value: value ?? new Uint8Array(0) };
-    if (expiresAt !== undefined) ok.expiresAt = expiresAt;
-    return { index, result: ok };
-  }
+  if (status === 200) return { index, result: { ok: true, value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags } };
   return { index, result: failed(status, error, kind, name, errorStatus) };
 }
 

@@ -38,7 +38,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiKAoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkiQAoLR2V0UmVzcG9uc2USDQoFdmFsdWUYASABKAwSEgoKbWludXRlX3FwcxgCIAEoARIOCgZleHBpcmUYAyABKAMiRwoKU2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSDQoFdmFsdWUYAyABKAwSDgoGZXhwaXJlGAQgASgDIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QijQEKBlJlc3VsdBIOCgZzdGF0dXMYASABKAUSDQoFdmFsdWUYAiABKAwSDQoFZXJyb3IYAyABKAkSDgoGZXhwaXJlGAQgASgDEgwKBGtpbmQYBSABKAkSDQoFaW5kZXgYBiABKA0SEgoKZXJyb3JfbmFtZRgHIAEoCRIUCgxlcnJvcl9zdGF0dXMYCCABKAUiMgoNQmF0Y2hSZXNwb25zZRIhCgdyZXN1bHRzGAEgAygLMhAuZ2VlY2FjaGUuUmVzdWx0");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiUQoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSEwoLdHJhY2VwYXJlbnQYAyABKAkSEgoKdHJhY2VzdGF0ZRgEIAEoCSJaCgtHZXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoDBISCgptaW51dGVfcXBzGAIgASgBEg4KBmV4cGlyZRgDIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAQgASgSImEKClNldFJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJEg0KBXZhbHVlGAMgASgMEg4KBmV4cGlyZRgEIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAUgASgSIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QipwEKBlJlc3VsdBIOCgZzdGF0dXMYASABKAUSDQoFdmFsdWUYAiABKAwSDQoFZXJyb3IYAyABKAkSDgoGZXhwaXJlGAQgASgDEgwKBGtpbmQYBSABKAkSDQoFaW5kZXgYBiABKA0SEgoKZXJyb3JfbmFtZRgHIAEoCRIUCgxlcnJvcl9zdGF0dXMYCCABKAUSGAoQdHRsX3JlbWFpbmluZ19tcxgJIAEoEiIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -57,6 +57,21 @@ export type GetRequest = Message<"geecache.GetRequest"> & {
    * @generated from field: required string key = 2;
    */
   key: string;
+
+  /**
+   * geecache's, in a batch item only: the W3C trace context (https://www.w3.org/TR/trace-context/)
+   * the owner continues for this get, as the traceparent and tracestate headers carry it on a plain
+   * GET (where the signature does not cover it; here it does, as part of the body). A receiver keeps
+   * it only when it has exactly the W3C shape.
+   *
+   * @generated from field: optional string traceparent = 3;
+   */
+  traceparent: string;
+
+  /**
+   * @generated from field: optional string tracestate = 4;
+   */
+  tracestate: string;
 };
 
 /**
@@ -88,6 +103,15 @@ export type GetResponse = Message<"geecache.GetResponse"> & {
    * @generated from field: optional int64 expire = 3;
    */
   expire: bigint;
+
+  /**
+   * geecache's: how long the value had left (expire minus the sender's clock, ms; negative when
+   * served stale) when the sender wrote this. Sent with expire; a geecache receiver adds it to its
+   * own clock instead of reading expire, so a skewed clock does not bend TTL between geecache peers.
+   *
+   * @generated from field: optional sint64 ttl_remaining_ms = 4;
+   */
+  ttlRemainingMs: bigint;
 };
 
 /**
@@ -122,6 +146,13 @@ export type SetRequest = Message<"geecache.SetRequest"> & {
    * @generated from field: optional int64 expire = 4;
    */
   expire: bigint;
+
+  /**
+   * As GetResponse's ttl_remaining_ms: the owner adds it to its own clock.
+   *
+   * @generated from field: optional sint64 ttl_remaining_ms = 5;
+   */
+  ttlRemainingMs: bigint;
 };
 
 /**
@@ -203,6 +234,13 @@ export type Result = Message<"geecache.Result"> & {
    * @generated from field: optional int32 error_status = 8;
    */
   errorStatus: number;
+
+  /**
+   * As GetResponse's ttl_remaining_ms, sent with expire.
+   *
+   * @generated from field: optional sint64 ttl_remaining_ms = 9;
+   */
+  ttlRemainingMs: bigint;
 };
 
 /**

@@ -30,6 +30,10 @@ const request = fc.record({ group: text, key: text });
 /** An expiry in whole milliseconds since the epoch (the wire carries nanoseconds). */
 const expiry = fc.integer({ min: 1, max: 8_000_000_000_000 });
 const NS = 1_000_000n;
+/** The clock the tests encode and decode with: an expiry sent as the time left comes back as it left. */
+const NOW = 1_750_000_000_000;
+/** `result` as a geecache peer decodes it after a geecache peer encoded it at NOW: with the sender's clock (sentAt). */
+const received = (r: PeerResult): PeerResult => (r.ok && r.expiresAt !== undefined ? { ...r, sentAt: NOW } : r);
 const result: fc.Arbitrary<PeerResult> = fc.oneof(
   fc.record({ ok: fc.constant(true as const), value: bytes }),
   fc.record({ ok: fc.constant(true as const), value: bytes, expiresAt: expiry }),
@@ -79,19 +83,50 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
   it('GetResponse with expire (int64 Unix nanoseconds, mailgun/groupcache field 3): both ways, and as a server sends it in pieces', () => {
     fc.assert(
       fc.property(bytes, expiry, (value, expiresAt) => {
-        const parsed = fromBinary(GetResponseSchema, encodeGetResponse(value, expiresAt));
+        const parsed = fromBinary(GetResponseSchema, encodeGetResponse(value, expiresAt, NOW));
         expect(parsed.value).to.deep.equal(value);
         expect(parsed.expire).to.equal(BigInt(expiresAt) * NS);
+        expect(parsed.ttlRemainingMs).to.equal(BigInt(expiresAt - NOW));
+        // Without ttl_remaining_ms (Go, mailgun): expire as it is.
         const generated = toBinary(GetResponseSchema, create(GetResponseSchema, { value, expire: BigInt(expiresAt) * NS }));
         expect(readGetResponse(generated)).to.deep.equal({ value, expiresAt });
-        const pieces = Buffer.concat([getResponsePrefix(value.length), value, getResponseSuffix(expiresAt) ?? new Uint8Array(0)]);
+        const pieces = Buffer.concat([getResponsePrefix(value.length), value, getResponseSuffix(expiresAt, undefined, NOW) ?? new Uint8Array(0)]);
         expect(fromBinary(GetResponseSchema, pieces).expire).to.equal(BigInt(expiresAt) * NS);
+        expect(fromBinary(GetResponseSchema, pieces).ttlRemainingMs).to.equal(BigInt(expiresAt - NOW));
+        expect(readGetResponse(pieces, NOW)).to.deep.equal({ value, expiresAt, sentAt: NOW });
       }),
     );
     // mailgun/groupcache sends expire 0 for "never".
     expect(readGetResponse(toBinary(GetResponseSchema, create(GetResponseSchema, { value: new Uint8Array([1]), expire: 0n })))).to.deep.equal({
       value: new Uint8Array([1]),
     });
+  });
+
+  it("ttl_remaining_ms wins over expire: the receiver adds it to its own clock, and learns the sender's (expire - ttl_remaining_ms)", () => {
+    fc.assert(
+      fc.property(bytes, expiry, fc.integer({ min: -60_000, max: 60_000 }), fc.integer({ min: -3_600_000, max: 86_400_000 }), (value, expiresAt, skew, ttl) => {
+        // The sender's clock runs `skew` ms ahead of the receiver's (NOW): its expire says expiresAt, ttl is what it had left.
+        const expire = BigInt(expiresAt) * NS;
+        const ttlRemainingMs = BigInt(ttl);
+        const sentAt = expiresAt - ttl;
+        const local = Math.max(NOW + ttl, 1);
+        const get = toBinary(GetResponseSchema, create(GetResponseSchema, { value, expire, ttlRemainingMs }));
+        expect(readGetResponse(get, NOW - skew)).to.deep.equal({ value, expiresAt: Math.max(NOW - skew + ttl, 1), sentAt });
+        const set = toBinary(SetRequestSchema, create(SetRequestSchema, { group: 'g', key: 'k', value, expire, ttlRemainingMs }));
+        expect(decodeSetRequest(set, NOW)).to.deep.equal({ group: 'g', key: 'k', value, expiresAt: local });
+        const batch = toBinary(BatchResponseSchema, create(BatchResponseSchema, { results: [{ status: 200, value, expire, ttlRemainingMs, index: 0 }] }));
+        expect(decodeBatchResponse(batch, NOW)).to.deep.equal([{ ok: true, value, expiresAt: local, sentAt }]);
+        const result = toBinary(ResultSchema, create(ResultSchema, { status: 200, value, expire, ttlRemainingMs, index: 3 }));
+        expect(decodeResult(result, NOW)).to.deep.equal({ index: 3, result: { ok: true, value, expiresAt: local, sentAt } });
+      }),
+    );
+    // A value served stale has a negative time left: it arrives expired (never as 0, which would read as "never").
+    const stale = toBinary(GetResponseSchema, create(GetResponseSchema, { value: new Uint8Array([1]), expire: BigInt(NOW) * NS, ttlRemainingMs: -5_000n }));
+    expect(readGetResponse(stale, NOW + 20_000).expiresAt).to.equal(NOW + 15_000);
+    expect(readGetResponse(stale, 1_000).expiresAt).to.equal(1);
+    // A time left past what the wire carries is cut to it: the value can travel on.
+    const far = toBinary(GetResponseSchema, create(GetResponseSchema, { value: new Uint8Array([1]), ttlRemainingMs: 2n ** 62n }));
+    expect(readGetResponse(far, NOW)).to.deep.equal({ value: new Uint8Array([1]), expiresAt: MAX_EXPIRES_AT_MS });
   });
 
   it('GetResponse prefix (written by hand): the same bytes as the generated codec, across every varint length', () => {
@@ -104,9 +139,13 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
   it('SetRequest: both ways', () => {
     fc.assert(
       fc.property(text, text, bytes, fc.option(expiry, { nil: undefined }), (group, key, value, expiresAt) => {
-        const parsed = fromBinary(SetRequestSchema, encodeSetRequest({ group, key, value, expiresAt }));
+        const parsed = fromBinary(SetRequestSchema, encodeSetRequest({ group, key, value, expiresAt }, NOW));
         expect({ group: parsed.group, key: parsed.key, value: parsed.value }).to.deep.equal({ group, key, value });
         expect(parsed.expire).to.equal(expiresAt === undefined ? 0n : BigInt(expiresAt) * NS);
+        expect(parsed.ttlRemainingMs).to.equal(expiresAt === undefined ? 0n : BigInt(expiresAt - NOW));
+        expect(decodeSetRequest(encodeSetRequest({ group, key, value, expiresAt }, NOW), NOW)).to.deep.equal(
+          expiresAt === undefined ? { group, key, value } : { group, key, value, expiresAt },
+        );
         const generated = toBinary(
           SetRequestSchema,
           create(SetRequestSchema, { group, key, value, expire: expiresAt === undefined ? undefined : BigInt(expiresAt) * NS }),
@@ -129,8 +168,12 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
   it('BatchResponse: both ways', () => {
     fc.assert(
       fc.property(fc.array(result, { maxLength: 20 }), (results) => {
-        const parsed = fromBinary(BatchResponseSchema, encodeBatchResponse(results));
+        const parsed = fromBinary(BatchResponseSchema, encodeBatchResponse(results, NOW));
         expect(parsed.results.map(asResult)).to.deep.equal(results);
+        expect(parsed.results.map((r) => r.ttlRemainingMs)).to.deep.equal(
+          results.map((r) => BigInt(r.ok && r.expiresAt !== undefined ? r.expiresAt - NOW : 0)),
+        );
+        expect(decodeBatchResponse(encodeBatchResponse(results, NOW), NOW)).to.deep.equal(results.map(received));
         const generated = create(BatchResponseSchema, {
           results: results.map((r) =>
             r.ok
@@ -149,7 +192,7 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
         const order = results.map((_, i) => i).reverse(); // ready in any order
         const frames = order.map((i) => {
           const r = results[i];
-          return Buffer.concat([resultFramePrefix(i, r), r.ok ? r.value : new Uint8Array(0)]);
+          return Buffer.concat([resultFramePrefix(i, r, undefined, NOW), r.ok ? r.value : new Uint8Array(0)]);
         });
         const parsed = fromBinary(BatchResponseSchema, Buffer.concat(frames));
         expect(parsed.results.map((r) => r.index)).to.deep.equal(order);
@@ -158,7 +201,7 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
           // Strip BatchResponse's tag and length: what the client hands to decodeResult.
           const reader = fromBinary(BatchResponseSchema, frame).results[0];
           const inner = toBinary(ResultSchema, reader);
-          expect(decodeResult(inner)).to.deep.equal({ index: order[j], result: results[order[j]] });
+          expect(decodeResult(inner, NOW)).to.deep.equal({ index: order[j], result: received(results[order[j]]) });
         });
       }),
     );
@@ -167,7 +210,7 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
   it('an expiry up to MAX_EXPIRES_AT_MS (int64 Unix nanoseconds, the year 2262) round-trips; past it every encoder throws a RangeError that says so', () => {
     const latest = { ok: true as const, value: new Uint8Array([1]), expiresAt: MAX_EXPIRES_AT_MS };
     expect(fromBinary(GetResponseSchema, encodeGetResponse(latest.value, MAX_EXPIRES_AT_MS)).expire).to.equal(BigInt(MAX_EXPIRES_AT_MS) * NS);
-    expect(decodeBatchResponse(encodeBatchResponse([latest]))).to.deep.equal([latest]);
+    expect(decodeBatchResponse(encodeBatchResponse([latest], NOW), NOW)).to.deep.equal([{ ...latest, sentAt: NOW }]);
     for (const expiresAt of [MAX_EXPIRES_AT_MS + 1, 1e16, Number.MAX_VALUE, Infinity, Number.NaN]) {
       const past = { ...latest, expiresAt };
       for (const encode of [
