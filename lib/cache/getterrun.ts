@@ -2,10 +2,10 @@
  * Runs a group's getter for one key: with an abort signal and the loadTimeoutMs deadline (never
  * waiting past it), at most one abandoned run per key, the value it returns checked and kept as a
  * ByteView with its expiry (the group's TTL, or the getter's setTtl), and each run recorded (the
- * group's getterLatency, and the diagnostics channel if anyone listens).
+ * group's getterLatency, and the diagnostics channels if anyone listens).
  */
 import { describe } from '../common/describe.js';
-import { type LoadMessage, loadChannel } from '../common/diagnostics.js';
+import { type LoadMessage, type LoadTrace, loadChannel, loadTrace, traced } from '../common/diagnostics.js';
 import { LoadTimeoutError } from '../common/errors.js';
 import type { Histogram } from '../common/histogram.js';
 import { ByteView } from './byteview.js';
@@ -30,8 +30,18 @@ export class GetterRuns {
     this.#latency = latency;
   }
 
-  /** The getter's value of `key`, with its expiry; rejects with what it threw, a LoadTimeoutError, or a TypeError for a value that is not bytes. */
-  async run(key: string): Promise<ByteView> {
+  /**
+   * The getter's value of `key`, with its expiry; rejects with what it threw, a LoadTimeoutError,
+   * or a TypeError for a value that is not bytes. Traced (LOAD_TRACE) when anyone subscribes:
+   * the getter then runs inside the trace, so a database call it makes nests under the run.
+   */
+  run(key: string): Promise<ByteView> {
+    if (!loadTrace.hasSubscribers) return this.#run(key);
+    const trace: LoadTrace = { group: this.#group, key };
+    return traced(loadTrace, trace, () => this.#run(key));
+  }
+
+  async #run(key: string): Promise<ByteView> {
     let ttlMs: number | undefined;
     const setTtl = (ms: number) => {
       ttlMs = checkTtl(ms, 'setTtl(ms): ms');

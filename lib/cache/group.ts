@@ -5,6 +5,7 @@
  * (getterrun.ts), the copies of other peers' values (hotcopies.ts), the writes (writes.ts).
  */
 import { LRUCache } from 'lru-cache';
+import { type GetTrace, getTrace, traced } from '../common/diagnostics.js';
 import { BadKeyError, isInstance, NotFoundError, OwnerLoadError } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import type { Logger } from '../common/logger.js';
@@ -31,6 +32,9 @@ export type { SetOptions } from './writes.js';
 export const PEER_FAILURE_BACKOFF_MS = 1_000;
 /** Most keys whose recent getter error is remembered (least recently failed dropped first). */
 const MAX_REMEMBERED_FAILURES = 1_000;
+
+/** Which of a group's caches a value it found there comes from: the hot cache holds only HotCopies, the main cache none. */
+const sourceOf = (cached: ByteView): 'main' | 'hot' => (cached instanceof HotCopy ? 'hot' : 'main');
 
 /**
  * A named, cached, read-through namespace: `get` answers from this process's cache, else from
@@ -64,6 +68,8 @@ export class Group {
   #peers: PeerPicker | undefined;
   /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
   readonly #failures = new LRUCache<string, { error: unknown }>({ max: MAX_REMEMBERED_FAILURES, ttl: PEER_FAILURE_BACKOFF_MS });
+  /** The traced gets whose load of a key runs now (#flight), so that a traced get joining one can say where the value came from. */
+  readonly #loadTraces = new Map<string, GetTrace>();
 
   /**
    * Checks `options` (a ConfigError names a bad one) and fills in the defaults; options geecache()
@@ -108,6 +114,7 @@ export class Group {
   get(key: string): Promise<ByteView> {
     // Not an async function: a hit returns an already-resolved promise without the async
     // machinery, the largest part of a hit's cost (BENCHMARKS.md, row 1).
+    if (getTrace.hasSubscribers) return this.#tracedGet(key);
     try {
       this.#checkKey(key);
     } catch (err) {
@@ -118,6 +125,42 @@ export class Group {
     if (cached) return Promise.resolve(cached);
     this.stats.loads++;
     return this.#flight.do(key, () => this.#load(key));
+  }
+
+  /** get() as a traced operation (GET_TRACE in common/diagnostics.ts): the same steps, saying whether it hit and where the value came from. */
+  #tracedGet(key: string): Promise<ByteView> {
+    const trace: GetTrace = { group: this.name, key };
+    return traced(getTrace, trace, () => {
+      try {
+        this.#checkKey(key);
+      } catch (err) {
+        return Promise.reject(err);
+      }
+      this.stats.gets++;
+      const cached = this.#lookupCache(key);
+      trace.hit = cached !== undefined;
+      if (cached) {
+        trace.source = sourceOf(cached);
+        return Promise.resolve(cached);
+      }
+      this.stats.loads++;
+      if (this.#flight.has(key)) {
+        const leader = this.#loadTraces.get(key);
+        trace.shared = true;
+        return this.#flight
+          .do(key, () => this.#load(key))
+          .finally(() => {
+            trace.source = leader?.source;
+            trace.peer = leader?.peer;
+          });
+      }
+      this.#loadTraces.set(key, trace);
+      return this.#flight
+        .do(key, () => this.#load(key, trace))
+        .finally(() => {
+          if (this.#loadTraces.get(key) === trace) this.#loadTraces.delete(key);
+        });
+    });
   }
 
   #checkKey(key: unknown): asserts key is string {
@@ -140,19 +183,27 @@ export class Group {
     return hot;
   }
 
-  /** A miss, once per key at a time (#flight): from the key's owner peer, else from the getter here. */
-  async #load(key: string): Promise<ByteView> {
+  /**
+   * A miss, once per key at a time (#flight): from the key's owner peer, else from the getter
+   * here. A traced get's `trace` is told where the value came from.
+   */
+  async #load(key: string, trace?: GetTrace): Promise<ByteView> {
     // A get that finished while we queued for the flight may have filled the cache.
     const cached = this.#lookupCache(key);
-    if (cached) return cached;
+    if (cached) {
+      if (trace) trace.source = sourceOf(cached);
+      return cached;
+    }
     this.stats.loadsDeduped++;
     const peer = this.#peers?.pickPeer(key);
     if (peer) {
+      if (trace) trace.peer = this.#peers?.ownerOf?.(key);
       const ticket = this.#guard.begin(key);
       try {
         const { value: bytes, expiresAt } = await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs });
         const value = new HotCopy(bytes, expiresAt);
         this.stats.peerLoads++;
+        if (trace) trace.source = 'peer';
         if (ticket.current) this.#hot.offer(key, value);
         return value;
       } catch (err) {
@@ -164,7 +215,8 @@ export class Group {
         this.#guard.end(ticket);
       }
     }
-    return this.#localFlight.do(key, () => this.#loadLocally(key, peer === undefined));
+    if (trace) trace.source = 'getter';
+    return this.#localFlight.do(key, () => this.#loadLocally(key, peer === undefined, peer === undefined, trace));
   }
 
   /**
@@ -172,12 +224,15 @@ export class Group {
    * this peer owns the key, else as a copy capped by hotTtlMs (the owner could not be asked).
    * Stores nothing if a remove, set or clear of the key happened meanwhile.
    */
-  async #loadLocally(key: string, owned: boolean, handoff = owned): Promise<ByteView> {
+  async #loadLocally(key: string, owned: boolean, handoff = owned, trace?: GetTrace): Promise<ByteView> {
     const missing = this.#missing.get(key);
     if (missing !== undefined) throw new NotFoundError(missing.toString());
     if (handoff) {
       const handed = await this.#handoff(key);
-      if (handed) return handed;
+      if (handed) {
+        if (trace) trace.source = 'handoff';
+        return handed;
+      }
     }
     const ticket = this.#guard.begin(key);
     let value: ByteView;

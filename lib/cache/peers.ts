@@ -5,6 +5,8 @@
  * on the wire.
  */
 
+import type { TraceContext } from '../common/diagnostics.js';
+
 /** What a peer is asked: golang/groupcache's `GetRequest { string group = 1; string key = 2; }`. */
 export interface GetRequest {
   group: string;
@@ -19,6 +21,12 @@ export interface GetRequest {
    * back to send it in a big batch. In-process only: not on the wire.
    */
   renew?: boolean;
+  /**
+   * The W3C trace context the owner continues for this get (common/diagnostics.ts): set by the
+   * peer client when a tracer subscribes (there, the PeerTrace of its request), and read from a
+   * batch item on the owner. A plain GET carries it in the traceparent and tracestate headers.
+   */
+  trace?: TraceContext;
 }
 
 /**

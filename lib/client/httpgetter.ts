@@ -2,6 +2,7 @@
 // remove and the stats request, composed of this folder's pieces — Batcher (what travels together),
 // PeerSender (signing, sending, whole answers), body.ts (frames), Liveness (busy or down), PeerMonitor.
 import type { GetRequest, GetResponse, PeerGetter, RemoveRequest, SetRequest } from '../cache/peers.js';
+import { type PeerAddress, type PeerTrace, peerAddress, peerTrace, traced } from '../common/diagnostics.js';
 import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
 import {
@@ -56,6 +57,8 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #sender: PeerSender;
   readonly #batcher: Batcher;
+  /** The peer's host and port, for traced requests (PEER_TRACE). */
+  readonly #address: PeerAddress;
   #closed = false;
 
   constructor(peer: string, options: HttpGetterOptions) {
@@ -64,6 +67,7 @@ export class HttpGetter implements PeerGetter {
     this.#sender = new PeerSender(peer, options, this.monitor, options.budget ?? new ByteBudget(2 * options.maxResponseBytes));
     this.#basePath = this.#sender.basePath;
     this.#batcher = new Batcher({ one: (r) => this.#getOne(r), many: (r, slots) => this.#getMany(r, slots) }, options.batch);
+    this.#address = peerAddress(peer);
   }
 
   /** True while the peer is skipped after it went silent or refused a connection. */
@@ -76,7 +80,17 @@ export class HttpGetter implements PeerGetter {
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; probing it every ${PROBE_INTERVAL_MS} ms`);
     // A lone surrogate has no UTF-8 form: sent, it would arrive as U+FFFD, a different key.
     if (LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} is not well-formed Unicode; loading it locally`);
-    return this.#batcher.get(request);
+    if (!peerTrace.hasSubscribers) return this.#batcher.get(request);
+    // Traced: the trace travels with the request (alone or in a batch), which sends its context and tells it the method and status.
+    const trace: PeerTrace = { ...this.#address, operation: 'get', group: request.group, key: request.key };
+    return traced(peerTrace, trace, () => this.#batcher.get({ ...request, trace }));
+  }
+
+  /** `send`, as a traced request (PEER_TRACE) when anyone subscribes. */
+  #request(operation: PeerTrace['operation'], group: string, key: string | undefined, send: (trace?: PeerTrace) => Promise<Answer>): Promise<Answer> {
+    if (!peerTrace.hasSubscribers) return send();
+    const trace: PeerTrace = { ...this.#address, operation, group, ...(key === undefined ? {} : { key }) };
+    return traced(peerTrace, trace, () => send(trace));
   }
 
   /**
@@ -89,7 +103,7 @@ export class HttpGetter implements PeerGetter {
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#sender.liveness.downForMs} ms`);
     if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
-    const answer = await this.#sender.whole('DELETE', path, {});
+    const answer = await this.#request('remove', group, key, (trace) => this.#sender.whole('DELETE', path, { trace }));
     if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
     if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
     return false;
@@ -101,7 +115,10 @@ export class HttpGetter implements PeerGetter {
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure`);
     if (isDotSegment(request.key) || LONE_SURROGATE.test(request.key)) throw new Error(`key ${JSON.stringify(request.key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(request.group)}/${encodeSegment(request.key)}`;
-    const answer = await this.#sender.whole('PUT', path, { body: encodeSetRequest(request), contentType: SET_CONTENT_TYPE });
+    const body = encodeSetRequest(request);
+    const answer = await this.#request('set', request.group, request.key, (trace) =>
+      this.#sender.whole('PUT', path, { body, contentType: SET_CONTENT_TYPE, trace }),
+    );
     if (answer.status !== 200) throw new Error(`peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`);
   }
 
@@ -162,7 +179,9 @@ export class HttpGetter implements PeerGetter {
     // another key. A batch (of one) carries them; only a peer that refuses batches (Go) cannot.
     if (isDotSegment(group) || isDotSegment(key)) return this.#batcher.alone(request, this.peer);
     const askedAt = Date.now();
-    const answer = await this.#sender.whole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, { waitMs });
+    // A traced get's trace (see get) sends its context and is told the method and status.
+    const trace = request.trace as PeerTrace | undefined;
+    const answer = await this.#sender.whole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, { waitMs, trace });
     if (answer.leaving) throw new PeerLeavingError(this.peer);
     if (answer.status !== 200) {
       const text = answer.body.subarray(0, 512).toString('utf8').trim();
@@ -198,6 +217,9 @@ export class HttpGetter implements PeerGetter {
     const path = this.#basePath;
     const ex = this.#sender.liveness.begin(waitMs);
     const askedAt = Date.now();
+    // Traced gets (see get) travel with their own trace context each; each is told its own result's status.
+    const traces = requests.map((r) => r.trace as PeerTrace | undefined);
+    for (const trace of traces) if (trace) trace.method = 'POST';
     let answer: Answer;
     try {
       const res = await this.#sender.send(ex, 'POST', path, { waitMs, body: encodeBatchRequest(requests) });
@@ -210,6 +232,8 @@ export class HttpGetter implements PeerGetter {
             const slot = slots[index];
             if (slot === undefined || slot.settled)
               throw new Error(`peer ${this.peer} answered get ${index} of a batch of ${slots.length} twice or out of range`);
+            const trace = traces[index];
+            if (trace) trace.status = result.ok ? 200 : result.status;
             settle(slot, () => this.#unwrap(result, askedAt));
           },
           askedAt,
@@ -219,6 +243,7 @@ export class HttpGetter implements PeerGetter {
         return false;
       }
       answer = await this.#sender.answer(ex, 'POST', path, res);
+      for (const trace of traces) if (trace) trace.status = answer.status;
     } catch (err) {
       throw this.#sender.failed(ex, 'POST', path, err);
     } finally {

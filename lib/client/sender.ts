@@ -1,5 +1,6 @@
 // Signing and sending the requests of one peer client through its Transport, reading whole answers,
 // and turning a failed exchange into the error its caller rejects with (told to the PeerMonitor).
+import { type PeerTrace, traceContextOf } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
 import { digestOf, type RequestSigner } from '../protocol/auth.js';
 import {
@@ -40,12 +41,17 @@ export interface SenderOptions {
   readonly transport?: TransportName;
 }
 
-/** A request as {@link PeerSender.send} takes it. `peek` adds PEEK_HEADER; `waitMs` WAIT_HEADER. */
+/**
+ * A request as {@link PeerSender.send} takes it. `peek` adds PEEK_HEADER; `waitMs` WAIT_HEADER;
+ * `trace` (a traced request's, see PEER_TRACE) its traceparent and tracestate, and is told the
+ * method and the answer's status.
+ */
 export interface Outgoing {
   waitMs?: number;
   body?: Uint8Array;
   contentType?: string;
   peek?: boolean;
+  trace?: PeerTrace;
 }
 
 /** A peer's answer, read in full. */
@@ -106,7 +112,7 @@ export class PeerSender {
   }
 
   /** Signs and sends the request; resolves with the response once its headers are in. */
-  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek }: Outgoing): Promise<TransportResponse> {
+  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek, trace }: Outgoing): Promise<TransportResponse> {
     const signer = this.#options.signer;
     const url = this.#origin + path;
     // The membership digest is signed with the rest: a server acts on it and may log it.
@@ -123,6 +129,7 @@ export class PeerSender {
     if (waitMs) headers[WAIT_HEADER] = String(Math.ceil(waitMs));
     if (peek) headers[PEEK_HEADER] = '1';
     if (ring) headers[RING_HEADER] = ring;
+    if (trace) sendTrace(headers, method, trace);
     const res = await this.#transport.request({
       method,
       path,
@@ -134,6 +141,7 @@ export class PeerSender {
       onInformation: () => this.liveness.heard(ex),
     });
     this.liveness.heard(ex);
+    if (trace) trace.status = res.status;
     return res;
   }
 
@@ -206,6 +214,17 @@ export class PeerSender {
     const res = await this.#probes.request({ method: 'GET', path: this.basePath, headers, signal });
     res.body.on('error', () => {}).resume();
   }
+}
+
+/**
+ * The headers of a traced request: the trace context its start subscriber set, when well-formed
+ * (not signed: see docs/operations.md, "Tracing").
+ */
+function sendTrace(headers: Record<string, string>, method: string, trace: PeerTrace): void {
+  trace.method = method;
+  const { traceparent, tracestate } = traceContextOf(trace.traceparent, trace.tracestate);
+  if (traceparent) headers.traceparent = traceparent;
+  if (tracestate) headers.tracestate = tracestate;
 }
 
 /** The transport the `transport` option names, to `origin` over at most `maxSockets` connections. */

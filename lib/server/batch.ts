@@ -21,6 +21,7 @@ import {
 import type { Admission, PeerRequest } from './admit.js';
 import { EncodeGuard } from './encodeguard.js';
 import { failure, reply, resultOf, send, waitedOut, waitOf } from './reply.js';
+import type { ServeTracing } from './tracing.js';
 
 /** Answers admitted batches from this process's groups. */
 export class Batches {
@@ -29,11 +30,14 @@ export class Batches {
   /** Scratch writer for Result frame prefixes; finish() leaves it empty for the next one (a failed encoding: see #frame). */
   #writer = new BinaryWriter();
   readonly #encoding: EncodeGuard;
+  /** Each get of a batch served as its own trace, when anyone subscribes. */
+  readonly #tracing: ServeTracing | undefined;
 
-  constructor(registry: GroupRegistry, admission: Admission, encoding = new EncodeGuard()) {
+  constructor(registry: GroupRegistry, admission: Admission, encoding = new EncodeGuard(), tracing?: ServeTracing) {
     this.#registry = registry;
     this.#admission = admission;
     this.#encoding = encoding;
+    this.#tracing = tracing;
   }
 
   /** Reads the batch's body (through admission), then answers each get in it. */
@@ -133,8 +137,16 @@ export class Batches {
     for (let i = 0; i < requests.length; i++) this.#answer(requests[i]).then((result) => write(i, result));
   }
 
-  /** One get of a batch, as the result a single request would answer: by `waitMs` at the latest, when given. */
+  /**
+   * One get of a batch, as the result a single request would answer: by `waitMs` at the latest,
+   * when given. Traced on its own when anyone subscribes, in the trace its item carried.
+   */
   #answer(request: GetRequest, waitMs?: number): Promise<PeerResult> {
+    if (this.#tracing?.on) return this.#tracing.item(request, () => this.#answerOne(request, waitMs));
+    return this.#answerOne(request, waitMs);
+  }
+
+  #answerOne(request: GetRequest, waitMs?: number): Promise<PeerResult> {
     const group = this.#registry.getGroup(request.group);
     if (!group) return Promise.resolve({ ok: false, status: 404, error: `no such group: ${request.group}` });
     const result = group.getForPeer(request.key).then(resultOf, failure);

@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
 import type { GroupRegistry } from '../cache/registry.js';
+import type { ServeTrace } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
 import {
   decodeSegment,
@@ -60,8 +61,11 @@ export class Gets {
     this.#options = options;
   }
 
-  /** Answers an admitted GET: the stats, a peek, a cached value at once, or a load once it settles. */
-  serve(res: ServerResponse, request: PeerRequest) {
+  /**
+   * Answers an admitted GET: the stats, a peek, a cached value at once, or a load once it settles.
+   * A traced get's `trace` (server/tracing.ts) is told its group and key.
+   */
+  serve(res: ServerResponse, request: PeerRequest, trace?: ServeTrace) {
     const { basePath } = this.#options;
     const { path } = request;
     if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
@@ -71,6 +75,10 @@ export class Gets {
     const group = decodePlain(path.slice(basePath.length, slash));
     const key = decodePlain(path.slice(slash + 1));
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
+    if (trace) {
+      trace.group = group;
+      trace.key = key;
+    }
     if (request.peek !== undefined) return this.#writeGet(res, this.#peek({ group, key }));
     const found = this.#registry.getGroup(group);
     if (!found) return reply(res, 404, `no such group: ${group}`);

@@ -8,12 +8,13 @@ import type { GroupRegistry } from '../cache/registry.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { BATCH_CONTENT_TYPE } from '../protocol/wire.js';
-import { Admission, type AdmissionOptions } from './admit.js';
+import { Admission, type AdmissionOptions, type PeerRequest } from './admit.js';
 import { AppQueue } from './appqueue.js';
 import { Batches } from './batch.js';
 import { EncodeGuard } from './encodeguard.js';
 import { Gets } from './get.js';
 import { reply } from './reply.js';
+import { ServeTracing } from './tracing.js';
 import { Writes } from './writes.js';
 
 /** What a {@link PeerServer} needs of the configuration. */
@@ -35,6 +36,8 @@ export class PeerServer {
   readonly #gets: Gets;
   readonly #batches: Batches;
   readonly #writes: Writes;
+  /** Each request served as a trace, when anyone subscribes (SERVE_TRACE). */
+  readonly #tracing: ServeTracing;
   readonly #attached = new WeakSet<Server>();
   #closed = false;
 
@@ -42,8 +45,9 @@ export class PeerServer {
     this.#options = options;
     this.#admission = new Admission(options);
     const encoding = new EncodeGuard(options.logger);
+    this.#tracing = new ServeTracing(options.self);
     this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain, encoding });
-    this.#batches = new Batches(registry, this.#admission, encoding);
+    this.#batches = new Batches(registry, this.#admission, encoding, this.#tracing);
     this.#writes = new Writes(registry, this.#admission, options.basePath);
   }
 
@@ -57,7 +61,8 @@ export class PeerServer {
       // Synchronous: a cached value is written before this returns (see get.ts).
       try {
         const request = this.#admission.admit(req, res, url);
-        if (request) this.#gets.serve(res, request);
+        if (request && this.#tracing.on) this.#tracing.request(request, res, 'get', (trace) => this.#gets.serve(res, request, trace));
+        else if (request) this.#gets.serve(res, request);
       } catch (err) {
         reply(res, 500, `internal error: ${messageOf(err)}`);
       }
@@ -79,9 +84,15 @@ export class PeerServer {
     const { method, path } = request;
     if (method === 'POST' && path === this.#options.basePath && request.header('content-type') === BATCH_CONTENT_TYPE)
       return this.#batches.serve(req, res, request);
-    if (method === 'PUT') return this.#writes.set(req, res, request);
-    if (method === 'DELETE') return this.#writes.delete(res, request);
+    if ((method === 'PUT' || method === 'DELETE') && this.#tracing.on)
+      return this.#tracing.request(request, res, method === 'PUT' ? 'set' : 'remove', () => this.#write(req, res, request));
+    if (method === 'PUT' || method === 'DELETE') return this.#write(req, res, request);
     reply(res, 405, `method ${method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
+  }
+
+  /** A write: PUT stores a value, DELETE drops a key or the group. */
+  #write(req: IncomingMessage, res: ServerResponse, request: PeerRequest): Promise<void> | void {
+    return request.method === 'PUT' ? this.#writes.set(req, res, request) : this.#writes.delete(res, request);
   }
 
   /**

@@ -165,6 +165,31 @@ describe('wire codecs against code generated from proto/geecache.proto', () => {
     );
   });
 
+  it('BatchRequest items carry their W3C trace context both ways (fields 3 and 4); a malformed one is not sent', () => {
+    const hex = (length: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: length, maxLength: length });
+    const traceparent = fc.tuple(hex(32), hex(16), hex(2)).map(([trace, span, flags]) => `00-${trace.replace(/^0/, '1')}-${span.replace(/^0/, '1')}-${flags}`);
+    const traced = fc.record({
+      group: fc.string({ minLength: 1 }),
+      key: fc.string({ minLength: 1 }),
+      trace: fc.record({ traceparent, tracestate: fc.constantFrom('a=1', 'congo=t61rcWkgMzE,rojo=00f067aa0ba902b7') }),
+    });
+    fc.assert(
+      fc.property(fc.array(traced, { maxLength: 20 }), (items) => {
+        const parsed = fromBinary(BatchRequestSchema, encodeBatchRequest(items));
+        expect(parsed.items.map(({ group, key, traceparent, tracestate }) => ({ group, key, trace: { traceparent, tracestate } }))).to.deep.equal(items);
+        const generated = items.map(({ group, key, trace }) => ({ group, key, ...trace }));
+        expect(decodeBatchRequest(toBinary(BatchRequestSchema, create(BatchRequestSchema, { items: generated })))).to.deep.equal(items);
+      }),
+    );
+    const sent = fromBinary(
+      BatchRequestSchema,
+      encodeBatchRequest([{ group: 'g', key: 'k', trace: { traceparent: 'not a traceparent\r\nx: y', tracestate: 'a=1' } }]),
+    );
+    expect(sent.items[0].traceparent).to.equal(''); // protobuf-es reads an absent proto2 string as ''
+    expect(sent.items[0].tracestate).to.equal('');
+    expect(decodeBatchRequest(encodeBatchRequest([{ group: 'g', key: 'k', trace: { traceparent: 'junk' } }]))).to.deep.equal([{ group: 'g', key: 'k' }]);
+  });
+
   it('BatchResponse: both ways', () => {
     fc.assert(
       fc.property(fc.array(result, { maxLength: 20 }), (results) => {
