@@ -20,7 +20,8 @@ import type { PeerPicker } from './peers.js';
 import { HotCopy } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
-import { GroupWrites, type SetOptions } from './writes.js';
+import type { WriteOrder } from './writeorder.js';
+import { GroupWrites, type PeerWrite, type SetOptions, type WriteOutcome } from './writes.js';
 
 export type { SetOptions } from './writes.js';
 
@@ -365,6 +366,19 @@ export class Group {
    */
   async clear(): Promise<InvalidationReport> {
     return this.#writes.clear();
+  }
+
+  /**
+   * A write another peer sent (the peer server's PUT and DELETE), applied only if it is newer
+   * than every write of its key applied here (cache/writeorder.ts). @internal
+   */
+  applyPeerWrite(write: PeerWrite): WriteOutcome {
+    return this.#writes.apply(write);
+  }
+
+  /** The versions of the writes applied here and this group's write clock. @internal */
+  get writeOrder(): WriteOrder {
+    return this.#writes.order;
   }
 
   /** Removes not yet acknowledged by a peer, by peer URL. */

@@ -46,12 +46,19 @@ export interface SetRequest {
   value: Uint8Array;
   /** Milliseconds since the epoch; undefined: never. */
   expiresAt?: number;
+  /**
+   * The write's version (cache/writeorder.ts): the peer applies it only if newer than what it
+   * applied of this key. Not a protobuf field: it travels in the signed `x-geecache-write` header.
+   */
+  version?: number;
 }
 
 /** What a peer is told to drop: one key, or with no key the whole group (`group.clear()`). */
 export interface RemoveRequest {
   group: string;
   key?: string;
+  /** The write's version, as for SetRequest. */
+  version?: number;
 }
 
 /**
@@ -69,12 +76,16 @@ export interface PeerGetter {
   get(request: GetRequest): Promise<GetResponse>;
   /**
    * Drops the key (or, without one, the whole group) at the peer: mailgun/groupcache's
-   * `DELETE`. Resolves true once the peer applied it, false when it answered but refused
-   * (another secret, a golang/groupcache peer); rejects when it could not be reached. Optional:
-   * a peer without it is skipped by cluster-wide removes.
+   * `DELETE`. Resolves true once the peer applied it or had applied a newer write of it, false
+   * when it answered but refused (another secret, a golang/groupcache peer); rejects when it could
+   * not be reached. Optional: a peer without it is skipped by cluster-wide removes.
    */
   remove?(request: RemoveRequest): Promise<boolean>;
-  /** Stores the value at the peer (mailgun/groupcache's `PUT` with a SetRequest); rejects when it did not. Optional. */
+  /**
+   * Stores the value at the peer (mailgun/groupcache's `PUT` with a SetRequest); rejects when it
+   * did not, with a StaleWriteError (cache/writeorder.ts) when the peer applied a newer write of
+   * the key. Optional.
+   */
   set?(request: SetRequest): Promise<void>;
 }
 

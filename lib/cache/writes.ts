@@ -2,6 +2,9 @@
  * A group's cluster-wide writes: `set` stores a value at its key's owner (a PUT to it, or here
  * when this peer owns the key), `remove` and `clear` drop a key or the whole group here and at
  * its owner; each then has the other peers drop their copies (the fan-out, invalidation.ts).
+ * Every write carries a version from this group's clock, and each peer applies it only if it is
+ * newer than what it applied of that key (writeorder.ts): the writes another peer sends here go
+ * through {@link GroupWrites.apply}.
  */
 import { describe } from '../common/describe.js';
 import { messageOf } from '../common/errors.js';
@@ -12,6 +15,10 @@ import type { Bytes } from './groupoptions.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
+import { StaleWriteError, type VersionedWrite, WriteOrder } from './writeorder.js';
+
+/** Sends of a set to an owner that applied a newer write of the key: each time the clock moves past the newer one. */
+const MAX_SET_ATTEMPTS = 3;
 
 /** Options of Group.set. */
 export interface SetOptions {
@@ -30,8 +37,19 @@ export interface LocalWrites {
   setLocally(key: string, value: ByteView): boolean;
 }
 
+/** A write another peer sent here; `version` absent: an unsigned mailgun/groupcache peer's. */
+export type PeerWrite =
+  | { kind: 'set'; key: string; value: ByteView; version?: number }
+  | { kind: 'remove'; key: string; version?: number }
+  | { kind: 'clear'; version?: number };
+
+/** What became of a {@link PeerWrite}: applied, too big to ever fit (a set), or older than the write `newer` applied here. */
+export type WriteOutcome = 'applied' | 'too-big' | { newer: number };
+
 /** The set, remove and clear of one group (see Group.set, remove and clear); keys come checked. */
 export class GroupWrites {
+  /** The versions of the writes applied here, and the clock this peer's writes take theirs from. */
+  readonly order = new WriteOrder();
   readonly #group: LocalWrites;
   /** The group's main cache, for what a value set on the owner would take there. */
   readonly #main: LRU;
@@ -55,10 +73,27 @@ export class GroupWrites {
     this.#logger = logger;
   }
 
+  /**
+   * A write another peer sent (the peer route's PUT and DELETE), applied only if it is newer than
+   * the writes of its key (and the clears) applied here; without a version (an unsigned
+   * mailgun/groupcache peer) it is applied as it comes. A set may throw (a value the group refuses).
+   */
+  apply(write: PeerWrite): WriteOutcome {
+    if (write.version !== undefined) {
+      const newer = this.order.admit({ kind: write.kind, key: write.kind === 'clear' ? undefined : write.key, version: write.version });
+      if (newer !== undefined) return { newer };
+    }
+    if (write.kind === 'clear') this.#group.forgetAll();
+    else if (write.kind === 'remove') this.#group.forget(write.key);
+    else if (!this.#group.setLocally(write.key, write.value)) return 'too-big';
+    return 'applied';
+  }
+
   /** Drops `key` here, then at its owner, then everywhere else. */
   remove(key: string): Promise<InvalidationReport> {
+    const version = this.#local({ kind: 'remove', key });
     this.#group.forget(key);
-    return this.#invalidator.broadcast({ group: this.#group.name, key }, { first: this.#targets()?.ownerOf(key) });
+    return this.#invalidator.broadcast({ group: this.#group.name, key, version }, { first: this.#targets()?.ownerOf(key) });
   }
 
   /** Stores `value` at the key's owner, then drops every other peer's copy; see Group.set. */
@@ -76,7 +111,7 @@ export class GroupWrites {
     }
     const targets = this.#targets();
     const owner = targets?.ownerOf(key);
-    const request = { group: name, key };
+    const request = { group: name, key, version: this.#local({ kind: 'set', key }) };
     if (!targets || owner === undefined || owner === targets.self) {
       this.#group.setLocally(key, view);
       return this.#invalidator.broadcast(request);
@@ -85,8 +120,26 @@ export class GroupWrites {
     try {
       const getter = targets.getters().get(owner);
       if (!getter?.set) throw new Error('it takes no writes');
-      await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt });
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt });
+          break;
+        } catch (err) {
+          // The owner applied a newer write of the key: a writer whose clock is behind. This set
+          // started after that one was stored there, so it goes again, newer (see writeorder.ts).
+          if (!(err instanceof StaleWriteError)) throw err;
+          this.order.clock.observe(err.newer);
+          if (attempt >= MAX_SET_ATTEMPTS)
+            throw new StaleWriteError(
+              `set: the owner of key ${JSON.stringify(key)}, ${owner}, applied a newer write of it each of ${MAX_SET_ATTEMPTS} times this set was sent; this value was not stored`,
+              err.newer,
+            );
+          request.version = this.#local({ kind: 'set', key });
+        }
+      }
     } catch (err) {
+      // Newer writes of the key won: they did their own fan-out, and a remove would drop their value.
+      if (err instanceof StaleWriteError) throw err;
       // Whatever it held before must go: it gets the remove until it answers.
       this.#invalidator.queue(owner, request);
       await this.#invalidator.broadcast(request, { skip: owner });
@@ -104,11 +157,12 @@ export class GroupWrites {
    * that had not cleared yet is dropped by the second.
    */
   async clear(): Promise<InvalidationReport> {
-    const request = { group: this.#group.name };
+    const group = this.#group.name;
+    // Each round is a write of its own, newer than the first: a peer takes both.
     this.#group.forgetAll();
-    const first = await this.#invalidator.broadcast(request);
+    const first = await this.#invalidator.broadcast({ group, version: this.#local({ kind: 'clear' }) });
     this.#group.forgetAll();
-    const second = await this.#invalidator.broadcast(request);
+    const second = await this.#invalidator.broadcast({ group, version: this.#local({ kind: 'clear' }) });
     const pending = [...new Set([...first.pending, ...second.pending])];
     const refused = [...new Set([...first.refused, ...second.refused])];
     return { acknowledged: second.acknowledged.filter((p) => !pending.includes(p) && !refused.includes(p)), pending, refused };
@@ -122,6 +176,13 @@ export class GroupWrites {
   /** Stops retrying removes. */
   close(): void {
     this.#invalidator.close();
+  }
+
+  /** A new version for a write made here, remembered as applied here (it is newer than all this clock saw). */
+  #local(write: { kind: VersionedWrite['kind']; key?: string }): number {
+    const version = this.order.clock.next();
+    this.order.admit({ ...write, version });
+    return version;
   }
 
   /** The cluster as cluster-wide writes see it, when the picker can tell (HttpPool and Membership can). */

@@ -2,6 +2,7 @@
 // remove and the stats request, composed of this folder's pieces — Batcher (what travels together),
 // PeerSender (signing, sending, whole answers), body.ts (frames), Liveness (busy or down), PeerMonitor.
 import type { GetRequest, GetResponse, PeerGetter, RemoveRequest, SetRequest } from '../cache/peers.js';
+import { StaleWriteError } from '../cache/writeorder.js';
 import { type PeerAddress, type PeerTrace, peerAddress, peerTrace, traced } from '../common/diagnostics.js';
 import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
@@ -95,21 +96,26 @@ export class HttpGetter implements PeerGetter {
 
   /**
    * `DELETE {basePath}{group}/{key}` (or `{basePath}{group}` for the whole group): true once the
-   * peer dropped it, false when it answered but did not (401, 405, a golang/groupcache peer,
-   * which answers a DELETE as a GET); rejects when it could not be reached.
+   * peer dropped it, or had applied a newer write of it (409 with NEWER_HEADER: nothing older is
+   * left there), false when it answered but did not (401, 405, a golang/groupcache peer, which
+   * answers a DELETE as a GET); rejects when it could not be reached.
    */
-  async remove({ group, key }: RemoveRequest): Promise<boolean> {
+  async remove({ group, key, version }: RemoveRequest): Promise<boolean> {
     if (this.#closed) throw this.#sender.closed();
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#sender.liveness.downForMs} ms`);
     if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
-    const answer = await this.#request('remove', group, key, (trace) => this.#sender.whole('DELETE', path, { trace }));
-    if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
+    const answer = await this.#request('remove', group, key, (trace) => this.#sender.whole('DELETE', path, { trace, version }));
+    if ((answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) || answer.newer !== undefined) return true;
     if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
     return false;
   }
 
-  /** `PUT {basePath}{group}/{key}` with a SetRequest: resolves once the peer stored it, rejects with its reason otherwise. */
+  /**
+   * `PUT {basePath}{group}/{key}` with a SetRequest: resolves once the peer stored it, rejects with
+   * its reason otherwise: a StaleWriteError naming the newer version when the peer had applied a
+   * newer write of the key (409).
+   */
   async set(request: SetRequest): Promise<void> {
     if (this.#closed) throw this.#sender.closed();
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure`);
@@ -117,9 +123,11 @@ export class HttpGetter implements PeerGetter {
     const path = `${this.#basePath}${encodeSegment(request.group)}/${encodeSegment(request.key)}`;
     const body = encodeSetRequest(request);
     const answer = await this.#request('set', request.group, request.key, (trace) =>
-      this.#sender.whole('PUT', path, { body, contentType: SET_CONTENT_TYPE, trace }),
+      this.#sender.whole('PUT', path, { body, contentType: SET_CONTENT_TYPE, trace, version: request.version }),
     );
-    if (answer.status !== 200) throw new Error(`peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`);
+    if (answer.status === 200) return;
+    const text = `peer ${this.peer} answered ${answer.status}: ${answer.body.subarray(0, 512).toString('utf8').trim()}`;
+    throw answer.newer === undefined ? new Error(text) : new StaleWriteError(text, answer.newer);
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   RING_HEADER,
   WAIT_HEADER,
 } from '../protocol/wire.js';
+import { NEWER_HEADER, readNewer, WRITE_HEADER, writeHeader } from '../protocol/writeheader.js';
 import { type BodyReading, readBody } from './body.js';
 import type { ByteBudget } from './bodybudget.js';
 import { type Exchange, isDownError, Liveness } from './liveness.js';
@@ -51,6 +52,8 @@ export interface Outgoing {
   body?: Uint8Array;
   contentType?: string;
   peek?: boolean;
+  /** A write's version (cache/writeorder.ts): every PUT and DELETE carries it, with a new nonce, in WRITE_HEADER (none: 0, unordered). */
+  version?: number;
   trace?: PeerTrace;
 }
 
@@ -64,6 +67,8 @@ export interface Answer {
   errorStatus: string | null;
   /** The peer answered 503 with LEAVING_HEADER: it is draining. */
   leaving: boolean;
+  /** On a 409 to a write: the newer version the peer applied (NEWER_HEADER). */
+  newer: number | undefined;
   body: Buffer;
 }
 
@@ -112,12 +117,18 @@ export class PeerSender {
   }
 
   /** Signs and sends the request; resolves with the response once its headers are in. */
-  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek, trace }: Outgoing): Promise<TransportResponse> {
+  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek, trace, version }: Outgoing): Promise<TransportResponse> {
     const signer = this.#options.signer;
     const url = this.#origin + path;
     // The membership digest is signed with the rest: a server acts on it and may log it.
     const ring = this.#options.ringHash?.() ?? '';
-    const auth = signer ? (body ? signer.sign(method, url, Date.now(), body, { ring }) : signer.signFor(method, url, Date.now(), ring)) : undefined;
+    // A write is signed with its version and a nonce of its own: a peer takes it at most once.
+    const write = method === 'PUT' || method === 'DELETE' ? writeHeader(version) : undefined;
+    const auth = !signer
+      ? undefined
+      : body || write
+        ? signer.sign(method, url, Date.now(), body, { ring, write })
+        : signer.signFor(method, url, Date.now(), ring);
     const headers: Record<string, string> = !body
       ? {}
       : contentType
@@ -129,6 +140,7 @@ export class PeerSender {
     if (waitMs) headers[WAIT_HEADER] = String(Math.ceil(waitMs));
     if (peek) headers[PEEK_HEADER] = '1';
     if (ring) headers[RING_HEADER] = ring;
+    if (write) headers[WRITE_HEADER] = write;
     if (trace) sendTrace(headers, method, trace);
     const res = await this.#transport.request({
       method,
@@ -157,13 +169,15 @@ export class PeerSender {
       errorName: res.header(ERROR_NAME_HEADER),
       errorStatus: res.header(ERROR_STATUS_HEADER),
       leaving,
+      newer: res.status === 409 ? readNewer(res.header(NEWER_HEADER)) : undefined,
       body,
     };
     const bodyStart = answer.status === 200 ? '' : body.subarray(0, 200).toString('utf8');
     // A not-found is an answer like a getter failure, not a sign of a misrouted peer route.
     const ownerAnswered = answer.errorKind === GETTER_FAILED || answer.errorKind === NOT_FOUND;
     // A peer leaving and a peek that found nothing are the protocol working, not the peer failing.
-    const expected = leaving || (peek && res.status === 404 && errorKind === PEEK_MISS);
+    // So is a write refused because the peer applied a newer one of its key (409 with NEWER_HEADER).
+    const expected = leaving || (peek && res.status === 404 && errorKind === PEEK_MISS) || answer.newer !== undefined;
     this.#monitor.answered(method, path, answer.status, ex.startedAt, res.header('date'), ownerAnswered, bodyStart, expected);
     return answer;
   }

@@ -2,7 +2,8 @@
  * Admission to the peer route: every check a peer request passes before a handler acts on it, in
  * one place. On the headers (admit): the route is on (403), the geecache headers it acts on have
  * their exact shape (400), the signature was made for this peer (401), the asker's membership
- * digest is compared with ours, a leaving peer sends gets elsewhere (503). On a body (body): its
+ * digest is compared with ours, a write is new (409 for a replay, see nonces.ts), a leaving peer
+ * sends gets elsewhere (503). On a body (body): its
  * length is bounded (411, 413), bodies read at once are capped (503), a dripped one is cut off
  * (408), and it must match its signed digest (401).
  */
@@ -19,6 +20,8 @@ import {
   RING_HEADER,
   WAIT_HEADER,
 } from '../protocol/wire.js';
+import { readWriteHeader, WRITE_HEADER } from '../protocol/writeheader.js';
+import { MAX_NONCES, NonceLog } from './nonces.js';
 import { refuse, reply } from './reply.js';
 import { SelfOrigin } from './selforigin.js';
 
@@ -61,6 +64,17 @@ const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all pe
 const RING_SHAPE = /^[0-9a-f]{16}$/;
 /** A wait as peers send it: whole milliseconds, at most MAX_TIMER_MS (checked apart). */
 const WAIT_SHAPE = /^[1-9][0-9]{0,9}$/;
+/** How far ahead of this clock a write's version may be (ms): its writer's clock, at most 30 s off, and what it saw of others. */
+const MAX_VERSION_AHEAD_MS = 60_000;
+/** Versions per millisecond (cache/writeorder.ts). */
+const VERSION_STEPS_PER_MS = 1000;
+/**
+ * The methods that change a peer's state: the writes (set, remove, clear). Each carries a nonce
+ * and a version checked here. A route that changes state must use one of them (or be added here),
+ * never GET or the batch POST.
+ */
+const WRITE_METHODS = new Set(['PUT', 'DELETE']);
+const REPLAYED = `replayed write: this peer already took a write with this ${WRITE_HEADER} nonce; a write is applied at most once`;
 const LEAVING = 'leaving: this peer is shutting down; ask the next owner or load locally';
 
 /**
@@ -86,6 +100,10 @@ export class PeerRequest {
   ring: string | undefined;
   peek: string | undefined;
   wait: string | undefined;
+  /** WRITE_HEADER as sent (a write's version and nonce). */
+  write: string | undefined;
+  /** A write's version, once admitted (undefined: not a write, or an unsigned write without one). */
+  version: number | undefined;
   /** The Content-Length as signed: '' without one, 'chunked' for a chunked body. */
   length = '';
   /** The body's digest as signed ('' without one). */
@@ -104,7 +122,7 @@ export class PeerRequest {
     let digest: string | undefined;
     for (let i = 0; i < raw.length; i += 2) {
       const n = raw[i].length;
-      if (n !== 4 && n !== 14 && n !== 15 && n !== 17 && n !== 18 && n !== 25) continue;
+      if (n !== 4 && n !== 14 && n !== 15 && n !== 16 && n !== 17 && n !== 18 && n !== 25) continue;
       const name = raw[i].toLowerCase();
       const value = raw[i + 1];
       if (name === 'host') this.host = join(this.host, value);
@@ -112,6 +130,7 @@ export class PeerRequest {
       else if (name === RING_HEADER) this.ring = join(this.ring, value);
       else if (name === PEEK_HEADER) this.peek = join(this.peek, value);
       else if (name === WAIT_HEADER) this.wait = join(this.wait, value);
+      else if (name === WRITE_HEADER) this.write = join(this.write, value);
       else if (name === 'content-length') length = join(length, value);
       else if (name === 'transfer-encoding') chunked = true;
       else if (name === DIGEST_HEADER) digest = join(digest, value);
@@ -144,6 +163,8 @@ export class Admission {
    */
   #goodRing = '';
   #goodWait = '';
+  /** The nonces of the writes taken while their signatures are valid. */
+  readonly #nonces = new NonceLog();
   /** Body bytes being read right now, over all connections, by kind (see body). */
   readonly #bodyBytes = { batch: 0, set: 0 };
 
@@ -165,6 +186,8 @@ export class Admission {
     const malformed = this.#malformed(request);
     if (malformed !== undefined) return void refuseEarly(req, res, request, 400, `bad request: ${malformed}`, {});
     if (signer && !this.#signed(signer, request)) return void refuseEarly(req, res, request, 401, UNAUTHORIZED, unauthorizedHeaders());
+    // Before any body is read: a replayed write's body is never waited for.
+    if (WRITE_METHODS.has(request.method) && !this.#newWrite(req, res, request, signer !== undefined)) return;
     if (request.ring !== undefined) agreement?.check(request.ring);
     // Leaving: gets and batches go elsewhere; peeks (handoff from this peer's cache) and writes are still served.
     if (drain?.leaving && request.peek === undefined && (request.method === 'GET' || request.method === 'POST'))
@@ -205,7 +228,8 @@ export class Admission {
    * (the membership digest) or only steers this request (peek, wait), and each must have its exact
    * shape, so no request makes this peer keep, compare or log text of the asker's choosing.
    */
-  #malformed({ ring, peek, wait }: PeerRequest): string | undefined {
+  #malformed({ ring, peek, wait, write }: PeerRequest): string | undefined {
+    if (write !== undefined && !readWriteHeader(write)) return `${WRITE_HEADER} must be <version>.<nonce>: a decimal version and a lower-case UUID`;
     if (ring !== undefined && ring !== this.#goodRing) {
       if (!RING_SHAPE.test(ring)) return `${RING_HEADER} must be the 16 hex digits of a membership digest`;
       this.#goodRing = ring;
@@ -218,12 +242,42 @@ export class Admission {
     return undefined;
   }
 
+  /**
+   * Whether a write (PUT, DELETE) is one this peer has not taken yet, else answered: a signed
+   * write must carry WRITE_HEADER (400), whose nonce must be new (409: a replay) and whose version
+   * not far ahead of this clock (400). Sets `request.version`.
+   */
+  #newWrite(req: IncomingMessage, res: ServerResponse, request: PeerRequest, signed: boolean): boolean {
+    const write = request.write === undefined ? undefined : readWriteHeader(request.write);
+    if (!write) {
+      // An unsigned mailgun/groupcache write: applied as it comes (docs/security.md: secret: false).
+      if (!signed) return true;
+      refuseEarly(req, res, request, 400, `bad request: a signed write needs ${WRITE_HEADER} (its version and nonce)`, {});
+      return false;
+    }
+    const now = Date.now();
+    if (write.version !== undefined && write.version > (now + MAX_VERSION_AHEAD_MS) * VERSION_STEPS_PER_MS) {
+      refuseEarly(req, res, request, 400, `bad request: the ${WRITE_HEADER} version is over ${MAX_VERSION_AHEAD_MS / 1000} s ahead of this peer's clock`, {});
+      return false;
+    }
+    const auth = request.auth;
+    const signedAt = signed && auth ? Number(auth.slice(0, auth.indexOf('.'))) : now;
+    const seen = this.#nonces.see(write.nonce, signedAt, now);
+    if (seen === 'repeat') refuseEarly(req, res, request, 409, REPLAYED, {});
+    else if (seen === 'full')
+      refuseEarly(req, res, request, 503, `busy: ${MAX_NONCES} writes of the last 30 s are remembered against replays, the most this peer keeps; retry`, {
+        'retry-after': '1',
+      });
+    else request.version = write.version;
+    return seen === 'new';
+  }
+
   /** Whether the signature is valid, fresh, and made for this peer (a remembered body-less one costs no HMAC). */
-  #signed(signer: RequestSigner, { method, url, host, auth, length, digest, ring = '' }: PeerRequest): boolean {
+  #signed(signer: RequestSigner, { method, url, host, auth, length, digest, ring = '', write }: PeerRequest): boolean {
     const origin = this.#self.of(host);
-    return length === '' && digest === ''
+    return length === '' && digest === '' && write === undefined
       ? signer.verifyBodyless(method, origin, url, auth, Date.now(), ring)
-      : signer.verify({ method, url: origin + url, length, digest, ring }, auth);
+      : signer.verify({ method, url: origin + url, length, digest, ring, write }, auth);
   }
 }
 

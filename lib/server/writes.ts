@@ -1,13 +1,18 @@
 /**
  * The writes another peer's Group.set, remove and clear send here: `PUT {basePath}{group}/{key}`
  * stores a value as the key's owner, `DELETE {basePath}{group}/{key}` (mailgun/groupcache's route)
- * drops a key, `DELETE {basePath}{group}` drops the whole group — on this process only.
+ * drops a key, `DELETE {basePath}{group}` drops the whole group — on this process only. Each is
+ * applied only if newer than what this peer applied of its key (cache/writeorder.ts): an older
+ * one is answered 409 with the newer version, and changes nothing.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
+import type { Group } from '../cache/group.js';
 import type { GroupRegistry } from '../cache/registry.js';
+import type { PeerWrite } from '../cache/writes.js';
 import { messageOf } from '../common/errors.js';
 import { decodeSegment, decodeSetRequest, MAX_SET_REQUEST_BYTES, SET_CONTENT_TYPE } from '../protocol/wire.js';
+import { NEWER_HEADER } from '../protocol/writeheader.js';
 import type { Admission, PeerRequest } from './admit.js';
 import { refuse, reply } from './reply.js';
 
@@ -36,47 +41,51 @@ export class Writes {
     }
     const group = this.#registry.getGroup(set.group);
     if (!group) return reply(res, 404, `no such group: ${set.group}`);
+    let outcome: ReturnType<Group['applyPeerWrite']>;
     try {
-      if (!group.setLocally(set.key, new ByteView(set.value, true, set.expiresAt)))
-        return reply(res, 413, `value for key ${JSON.stringify(set.key)} is larger than group "${set.group}" caches per process (maxBytes)`);
+      outcome = group.applyPeerWrite({ kind: 'set', key: set.key, value: new ByteView(set.value, true, set.expiresAt), version: request.version });
     } catch (err) {
       return reply(res, 400, messageOf(err));
     }
+    if (outcome === 'too-big')
+      return reply(res, 413, `value for key ${JSON.stringify(set.key)} is larger than group "${set.group}" caches per process (maxBytes)`);
+    if (stale(res, outcome)) return;
     reply(res, 200, 'stored');
   }
 
   /** `DELETE {basePath}{group}/{key}` or `DELETE {basePath}{group}`. */
-  delete(res: ServerResponse, { path }: PeerRequest) {
+  delete(res: ServerResponse, { path, version }: PeerRequest) {
     const rest = path.slice(this.#basePath.length);
     const slash = rest.indexOf('/');
-    if (slash < 0) return this.#clear(res, rest);
+    if (slash < 0) return this.#clear(res, rest, version);
     if (slash === 0) return reply(res, 400, `bad request: expected ${this.#basePath}<group>/<key>`);
     const keyRaw = rest.slice(slash + 1);
     if (keyRaw.includes('/')) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
     const group = decodeSegment(rest.slice(0, slash));
     const key = decodeSegment(keyRaw);
     if (group === undefined || key === undefined) return reply(res, 400, 'bad request: malformed %-escape or bytes that are not UTF-8');
-    this.#remove(res, group, key);
-  }
-
-  /** Drops `key` here, owner or not. */
-  #remove(res: ServerResponse, name: string, key: string): void {
-    const group = this.#registry.getGroup(name);
-    if (!group) reply(res, 404, `no such group: ${name}`);
-    else {
-      group.forget(key);
-      reply(res, 200, 'removed');
-    }
+    this.#apply(res, group, { kind: 'remove', key, version }, 'removed');
   }
 
   /** Drops the whole group here (a step of Group.clear()). */
-  #clear(res: ServerResponse, raw: string): void {
+  #clear(res: ServerResponse, raw: string, version: number | undefined): void {
     const name = decodeSegment(raw);
-    const group = name === undefined ? undefined : this.#registry.getGroup(name);
-    if (!group) reply(res, 404, `no such group: ${name ?? raw}`);
-    else {
-      group.forgetAll();
-      reply(res, 200, 'cleared');
-    }
+    this.#apply(res, name ?? raw, { kind: 'clear', version }, 'cleared', name === undefined);
   }
+
+  /** Drops a key (owner or not) or the whole group here, unless a newer write of it was applied. */
+  #apply(res: ServerResponse, name: string, write: PeerWrite, done: string, malformed = false): void {
+    const group = malformed ? undefined : this.#registry.getGroup(name);
+    if (!group) reply(res, 404, `no such group: ${name}`);
+    else if (!stale(res, group.applyPeerWrite(write))) reply(res, 200, done);
+  }
+}
+
+/** Answers a write older than one applied here (409, with the newer version), and says whether it did. */
+function stale(res: ServerResponse, outcome: ReturnType<Group['applyPeerWrite']>): boolean {
+  if (typeof outcome !== 'object') return false;
+  reply(res, 409, `stale write: this peer applied a newer write of this key or group (version ${outcome.newer}); an older write never overrides a newer one`, {
+    [NEWER_HEADER]: String(outcome.newer),
+  });
+  return true;
 }

@@ -269,12 +269,12 @@ function corpus(origin: string): Case[] {
         expect(res.body.length).to.equal(0);
       },
     },
-    // A signed PUT must carry a SetRequest (test/freshness.test.ts covers the real ones).
+    // A signed write must carry its version and nonce (test/unit/writereplay.test.ts covers the real ones).
     {
-      name: 'PUT, signed, without a SetRequest',
+      name: 'PUT, signed, without its version and nonce',
       request: { method: 'PUT', target: k },
-      status: 415,
-      body: /^a set needs content-type application\/x-geecache-set/,
+      status: 400,
+      body: /^bad request: a signed write needs x-geecache-write \(its version and nonce\)\n$/,
     },
     ...['POST', 'PUT', 'DELETE', 'HEAD', 'OPTIONS'].map(
       (method): Case => ({ name: `${method}, unsigned`, request: { method, target: k, auth: 'none' }, status: 401 }),
