@@ -58,8 +58,8 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #sender: PeerSender;
   readonly #batcher: Batcher;
-  /** The peer's host and port, for traced requests (PEER_TRACE). */
-  readonly #address: PeerAddress;
+  /** The peer's host, port and route, for traced requests (PEER_TRACE). */
+  readonly #address: PeerAddress & { basePath: string };
   #closed = false;
 
   constructor(peer: string, options: HttpGetterOptions) {
@@ -68,7 +68,7 @@ export class HttpGetter implements PeerGetter {
     this.#sender = new PeerSender(peer, options, this.monitor, options.budget ?? new ByteBudget(2 * options.maxResponseBytes));
     this.#basePath = this.#sender.basePath;
     this.#batcher = new Batcher({ one: (r) => this.#getOne(r), many: (r, slots) => this.#getMany(r, slots) }, options.batch);
-    this.#address = peerAddress(peer);
+    this.#address = { ...peerAddress(peer), basePath: this.#basePath };
   }
 
   /** True while the peer is skipped after it went silent or refused a connection. */

@@ -127,6 +127,8 @@ export interface PeerAddress {
  */
 export interface PeerTrace extends TraceHooks, TraceContext, PeerAddress {
   operation: 'get' | 'set' | 'remove';
+  /** The peer route's path on the peer (`basePath`, e.g. `/_geecache/`), for the route a span names. */
+  basePath: string;
   group: string;
   /** Absent for a remove of the whole group (clear). */
   key?: string;
@@ -144,6 +146,8 @@ export interface PeerTrace extends TraceHooks, TraceContext, PeerAddress {
 export interface ServeTrace extends TraceHooks, TraceContext {
   operation: 'get' | 'set' | 'remove';
   method: string;
+  /** The peer route's path (`basePath`), for the route a span names. */
+  basePath: string;
   /** This peer, as the asker addressed it. */
   address: string;
   port: number;

@@ -45,7 +45,7 @@ export class PeerServer {
     this.#options = options;
     this.#admission = new Admission(options);
     const encoding = new EncodeGuard(options.logger);
-    this.#tracing = new ServeTracing(options.self);
+    this.#tracing = new ServeTracing(options.self, options.basePath);
     this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain, encoding });
     this.#batches = new Batches(registry, this.#admission, encoding, this.#tracing);
     this.#writes = new Writes(registry, this.#admission, options.basePath);

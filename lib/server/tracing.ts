@@ -14,12 +14,14 @@ import type { PeerRequest } from './admit.js';
 export class ServeTracing {
   readonly #address: string;
   readonly #port: number;
+  readonly #basePath: string;
 
-  /** `self`: this peer's base URL (the address and port its traces name). */
-  constructor(self: string) {
+  /** `self`: this peer's base URL (the address and port its traces name); `basePath`: its peer route. */
+  constructor(self: string, basePath: string) {
     const { address, port } = peerAddress(self);
     this.#address = address;
     this.#port = port;
+    this.#basePath = basePath;
   }
 
   /** Whether anyone subscribes: check it first, nothing else here is as cheap. */
@@ -36,6 +38,7 @@ export class ServeTracing {
     const trace: ServeTrace = {
       operation,
       method: request.method,
+      basePath: this.#basePath,
       address: this.#address,
       port: this.#port,
       ...traceContextOf(request.header('traceparent'), request.header('tracestate')),
@@ -57,6 +60,7 @@ export class ServeTracing {
     const trace: ServeTrace = {
       operation: 'get',
       method: 'POST',
+      basePath: this.#basePath,
       address: this.#address,
       port: this.#port,
       group: request.group,
