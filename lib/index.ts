@@ -4,8 +4,8 @@
  */
 
 export { ByteView } from './cache/byteview.js';
-export { Group, type SetOptions } from './cache/group.js';
-export type { Bytes, Getter, GetterContext, GroupOptions } from './cache/groupoptions.js';
+export { type GetManyResult, Group, type SetOptions } from './cache/group.js';
+export type { BulkGetter, BulkGetterContext, BulkResult, Bytes, Getter, GetterContext, GroupOptions } from './cache/groupoptions.js';
 export type { InvalidationReport } from './cache/invalidation.js';
 export type { LRUStats } from './cache/lru.js';
 export type { GetRequest, GetResponse, PeerGetter, PeerPicker, RemoveRequest, SetRequest } from './cache/peers.js';

@@ -6,7 +6,7 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import v8 from 'node:v8';
 import { type ByteView, heapLimitWarning } from './cache/byteview.js';
-import type { Group } from './cache/group.js';
+import type { GetManyResult, Group } from './cache/group.js';
 import { GroupRegistry } from './cache/registry.js';
 import { RingAgreement } from './cluster/agreement.js';
 import type { Discovery } from './cluster/discovery.js';
@@ -30,10 +30,12 @@ import { PeerServer } from './server/peerserver.js';
  */
 const SIGTERM_LINGER_MS = 1_000;
 
-/** What `req.cache` is: the default group's `get`, and every group by name. */
+/** What `req.cache` is: the default group's `get` and `getMany`, and every group by name. */
 export interface RequestCache {
   /** The value of `key` in the default group (`defaultGroup`, else the only or first group). */
   get(key: string): Promise<ByteView>;
+  /** The values of `keys` in the default group, each `{ value }` or `{ error }` (see Group.getMany). */
+  getMany(keys: Iterable<string>): Promise<Map<string, GetManyResult>>;
   /** The group called `name`; throws if there is none. */
   group(name: string): Group;
 }
@@ -131,7 +133,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     return found;
   };
   const defaultGroup = group(config.defaultGroup);
-  const cache: RequestCache = { get: (key) => defaultGroup.get(key), group };
+  const cache: RequestCache = { get: (key) => defaultGroup.get(key), getMany: (keys) => defaultGroup.getMany(keys), group };
   const selfCheck = new SelfCheck(config.self, config.basePath, config.fastPath, config.logger);
   let seenRequest = false;
   const attach = (http: Server) => {
@@ -164,6 +166,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
   const serving = () => !closed && !drain.leaving;
   return Object.assign(middleware, {
     get: cache.get,
+    getMany: cache.getMany,
     group,
     pool,
     discovery: membership.discovery,

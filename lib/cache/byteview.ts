@@ -4,6 +4,7 @@
  */
 
 import { isAscii } from 'node:buffer';
+import { NO_TAGS, type TagSet } from './tags.js';
 
 /** ES2024 string methods (Node 20 has them; the build targets ES2022's library). */
 type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
@@ -70,13 +71,19 @@ export class ByteView {
    * from the group's `ttlMs` or the getter's `setTtl`; it travels with the value between peers.
    */
   readonly expiresAt: number | undefined;
+  /**
+   * The value's tags, with the epoch its load began in and its owner's marks (cache/tags.ts);
+   * undefined for a value without tags, so a get of one checks this field and nothing else.
+   * @internal Read {@link ByteView.tags}.
+   */
+  readonly tagged: TagSet | undefined;
 
   /**
    * Wraps `value`. Bytes are copied into memory of their own (a string, or see
    * {@link ByteView.own}); with `copy: false` the caller promises nobody else holds a reference,
    * and a large view that fills its whole ArrayBuffer is kept as it is.
    */
-  constructor(value: Buffer | Uint8Array | string, copy = true, expiresAt?: number) {
+  constructor(value: Buffer | Uint8Array | string, copy = true, expiresAt?: number, tagged?: TagSet) {
     if (typeof value === 'string') {
       // A lone surrogate has no UTF-8 form: keep what the bytes would say (U+FFFD), so the value
       // reads the same here and on a peer that gets it as bytes.
@@ -95,6 +102,12 @@ export class ByteView {
       this.#latin1 = false;
     }
     this.expiresAt = expiresAt;
+    this.tagged = tagged;
+  }
+
+  /** The tags the value carries (a getter's `ctx.tags(...)`, set's `{ tags }`); empty for most values. */
+  get tags(): readonly string[] {
+    return this.tagged?.tags ?? NO_TAGS;
   }
 
   /** Number of bytes in the value (UTF-8 bytes for a string). */

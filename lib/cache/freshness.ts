@@ -1,11 +1,13 @@
 /**
  * freshness.ts decides how long values stay: a group's TTL settings turned into expiry times,
- * the checks a TTL passes, and the per-key guard that keeps a load which overlapped a remove, set
- * or clear from storing its older value. (renewal.ts keeps read copies fresh; this file says when
- * they expire.)
+ * the checks a TTL passes, and the per-key guard that keeps a load which overlapped a remove, set,
+ * clear or invalidation of one of its value's tags from storing its older value. (renewal.ts
+ * keeps read copies fresh; this file says when they expire.)
  */
 
 import { describe } from '../common/describe.js';
+import type { ByteView } from './byteview.js';
+import { TagRecords } from './tags.js';
 
 /** A group's freshness settings (see GroupOptions for each); 0 turns a setting off. */
 export interface FreshnessConfig {
@@ -112,6 +114,8 @@ export class Freshness {
 export interface LoadTicket {
   readonly key: string;
   current: boolean;
+  /** The tag epoch it began in (TagRecords): a tag invalidated since then is not stored with the value. */
+  readonly epoch: number;
 }
 
 /**
@@ -122,10 +126,12 @@ export interface LoadTicket {
  */
 export class LoadGuard {
   readonly #loads = new Map<string, Set<LoadTicket>>();
+  /** The group's tag invalidations: a load's value carrying a tag invalidated since it began is not stored either. */
+  readonly tags = new TagRecords();
 
   /** A ticket for a load of `key` starting now. */
   begin(key: string): LoadTicket {
-    const ticket = { key, current: true };
+    const ticket = { key, current: true, epoch: this.tags.epoch };
     let set = this.#loads.get(key);
     if (!set) {
       set = new Set();
@@ -149,6 +155,14 @@ export class LoadGuard {
     if (!set) return;
     for (const ticket of set) ticket.current = false;
     this.#loads.delete(key);
+  }
+
+  /**
+   * Whether the load of `ticket` may store `value`: no remove, set or clear of its key overtook it,
+   * and none of the value's tags was invalidated since it began.
+   */
+  keeps(ticket: LoadTicket, value: ByteView): boolean {
+    return ticket.current && (value.tagged === undefined || this.tags.fresh(value.tagged));
   }
 
   /** A clear happened: no load in flight may store anything. */

@@ -11,6 +11,7 @@ import { Histogram } from '../common/histogram.js';
 import type { Logger } from '../common/logger.js';
 import { ByteView } from './byteview.js';
 import { CoarseClock, Freshness, LoadGuard, RefreshBackoff } from './freshness.js';
+import { type GetManyResult, getMany } from './getmany.js';
 import { GetterRuns } from './getterrun.js';
 import { type Bytes, type GroupConfig, type GroupOptions, resolveGroup } from './groupoptions.js';
 import { HotCopies } from './hotcopies.js';
@@ -20,9 +21,11 @@ import type { PeerPicker } from './peers.js';
 import { HotCopy } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
+import { checkTags, type TagSet } from './tags.js';
 import type { WriteOrder } from './writeorder.js';
 import { GroupWrites, type PeerWrite, type SetOptions, type WriteOutcome } from './writes.js';
 
+export type { GetManyResult } from './getmany.js';
 export type { SetOptions } from './writes.js';
 
 /**
@@ -100,7 +103,7 @@ export class Group {
       ownerOf: (key) => this.#peers?.pickPeer(key),
     });
     this.#missing = budget.cache(missingBytes);
-    this.#getterRuns = new GetterRuns(name, config.getter, config.loadTimeoutMs, this.#fresh, this.getterLatency);
+    this.#getterRuns = new GetterRuns(name, config, config.loadTimeoutMs, this.#fresh, this.getterLatency, this.#guard.tags);
     this.#writes = new GroupWrites(this, this.#mainCache, this.#fresh);
   }
 
@@ -164,6 +167,24 @@ export class Group {
     });
   }
 
+  /**
+   * The values of `keys`, each as get() would answer it, in one call that never rejects for one
+   * key: a Map in the order of `keys` (repeats once) to `{ value }` or `{ error }`. Keys this
+   * process caches answer at once; the others are asked of their owners together (one batch
+   * request per owner), and an owner runs the group's getMany once for the keys it misses
+   * (see getmany.ts).
+   */
+  getMany(keys: Iterable<string>): Promise<Map<string, GetManyResult>> {
+    return getMany(keys, (key) => {
+      this.#checkKey(key);
+      this.stats.gets++;
+      const cached = this.#lookupCache(key);
+      if (cached) return cached;
+      this.stats.loads++;
+      return this.#flight.do(key, () => this.#load(key));
+    });
+  }
+
   #checkKey(key: unknown): asserts key is string {
     if (typeof key !== 'string') throw new BadKeyError(`key must be a string, got ${typeof key}`);
     if (key.length === 0) throw new BadKeyError('key must not be empty');
@@ -172,7 +193,11 @@ export class Group {
 
   /** This process's value of `key`: its own (main cache), else a copy of the owner's (hot cache). */
   #lookupCache(key: string): ByteView | undefined {
-    const main = this.#mainCache.get(key);
+    let main = this.#mainCache.get(key);
+    if (main?.tagged !== undefined && !this.#guard.tags.fresh(main.tagged)) {
+      this.#mainCache.remove(key); // one of its tags was invalidated since it was loaded
+      main = undefined;
+    }
     if (main !== undefined) {
       this.stats.cacheHits++;
       // Only an owner keeps entries past their expiry (staleMs): serve it, refresh it once.
@@ -201,11 +226,10 @@ export class Group {
       if (trace) trace.peer = this.#peers?.ownerOf?.(key);
       const ticket = this.#guard.begin(key);
       try {
-        const { value: bytes, expiresAt } = await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs });
-        const value = new HotCopy(bytes, expiresAt);
+        const { value, keep } = this.#hot.received(await peer.get({ group: this.name, key, waitMs: this.#loadTimeoutMs }), ticket);
         this.stats.peerLoads++;
         if (trace) trace.source = 'peer';
-        if (ticket.current) this.#hot.offer(key, value);
+        if (keep) this.#hot.offer(key, value);
         return value;
       } catch (err) {
         this.stats.peerErrors++;
@@ -223,7 +247,8 @@ export class Group {
   /**
    * Runs the getter and caches its value: in the main cache until it expires (+ staleMs) when
    * this peer owns the key, else as a copy capped by hotTtlMs (the owner could not be asked).
-   * Stores nothing if a remove, set or clear of the key happened meanwhile.
+   * Stores nothing if a remove, set or clear of the key, or an invalidation of one of the value's
+   * tags, happened meanwhile.
    */
   async #loadLocally(key: string, owned: boolean, handoff = owned, trace?: GetTrace): Promise<ByteView> {
     const missing = this.#missing.get(key);
@@ -238,7 +263,7 @@ export class Group {
     const ticket = this.#guard.begin(key);
     let value: ByteView;
     try {
-      value = await this.#getterRuns.run(key);
+      value = await this.#getterRuns.run(key, ticket.epoch);
     } catch (err) {
       this.#guard.end(ticket);
       this.stats.localLoadErrs++;
@@ -252,7 +277,7 @@ export class Group {
     this.#guard.end(ticket);
     this.#failures.delete(key);
     this.stats.localLoads++;
-    if (!ticket.current) return value;
+    if (!this.#guard.keeps(ticket, value)) return value;
     // Owned: kept until it expires (+ staleMs). A copy of another peer's key: no longer than Freshness.copyTtl.
     const ttl = owned ? this.#fresh.mainTtl(value.expiresAt) : this.#fresh.copyTtl(value.expiresAt);
     if (ttl === undefined || ttl > 0) this.#mainCache.add(key, value, ttl);
@@ -270,10 +295,19 @@ export class Group {
     const handed = await this.#peers.handoff({ group: this.name, key });
     this.#guard.end(ticket);
     if (!handed) return undefined;
-    const value = new ByteView(handed.value, false, handed.expiresAt);
+    // A previous owner that has not applied an invalidation of one of the value's tags may hold one it dropped: load instead.
+    let tags: ReturnType<HotCopies['tagsOf']>;
+    try {
+      tags = this.#hot.tagsOf(handed, ticket);
+    } catch {
+      return undefined; // tags no peer would send
+    }
+    const { tagged, agrees } = tags;
+    if (!agrees) return undefined;
+    const value = new ByteView(handed.value, false, handed.expiresAt, tagged);
     const ttl = this.#fresh.mainTtl(value.expiresAt);
     if (ttl !== undefined && ttl <= 0) return undefined;
-    if (ticket.current) this.#mainCache.add(key, value, ttl);
+    if (this.#guard.keeps(ticket, value)) this.#mainCache.add(key, value, ttl);
     return value;
   }
 
@@ -381,6 +415,16 @@ export class Group {
     return this.#writes.order;
   }
 
+  /**
+   * Makes every value carrying one of `tags` stop being served, on every peer (owners and hot
+   * copies): here at once, then one request per peer. Resolves as remove() does; a peer that
+   * missed it gets it again every second, and meanwhile serves such values at most as a peer that
+   * missed a remove would. A load that began before it stores nothing carrying one of the tags.
+   */
+  async invalidateTags(tags: readonly string[]): Promise<InvalidationReport> {
+    return this.#writes.invalidateTags(tags);
+  }
+
   /** Removes not yet acknowledged by a peer, by peer URL. */
   pendingRemoves(): Map<string, number> {
     return this.#writes.pending();
@@ -412,6 +456,25 @@ export class Group {
     const fromHot = this.#hot.remove(key);
     this.#failures.delete(key);
     return fromMain || fromHot;
+  }
+
+  /**
+   * Makes the values carrying one of `tags` (checked) stale in this process's caches only (see
+   * invalidateTags()); `id` names the invalidation cluster-wide. Gets already waiting for a load
+   * get its value; later ones start another. @internal (the peer server's tag invalidation)
+   */
+  forgetTags(tags: readonly string[], id: number): void {
+    this.#guard.tags.invalidate(tags, id);
+    this.#flight.clear();
+    this.#localFlight.clear();
+  }
+
+  /**
+   * The TagSet of a value with `tags` stored now, as set() stores one; throws a TypeError or
+   * RangeError for tags no value may carry. @internal (set, and the peer server's PUT)
+   */
+  stampTags(tags: readonly string[] | undefined): TagSet | undefined {
+    return tags === undefined ? undefined : this.#guard.tags.stamp(checkTags(tags, 'tags'), this.#guard.tags.epoch);
   }
 
   /** Drops every key from this process's caches only (see clear()); loads running will not store. */

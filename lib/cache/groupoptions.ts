@@ -22,7 +22,39 @@ export interface GetterContext {
    * The last call before the getter returns counts.
    */
   setTtl(ms: number): void;
+  /**
+   * Tags this value (strings of 1-256 characters, at most 64 per value; calls add up), so that
+   * `group.invalidateTags(['product:42'])` drops it on every peer: e.g. the tags of the rows it
+   * was built from.
+   */
+  tags(...tags: string[]): void;
 }
+
+/** The second argument of a {@link BulkGetter}: as {@link GetterContext}, each per key. */
+export interface BulkGetterContext {
+  /** Aborts at the group's `loadTimeoutMs`; pass it to whatever the getter waits on. */
+  signal: AbortSignal;
+  /** `key`'s time to live in milliseconds, instead of the group's `ttlMs` (see GetterContext.setTtl). */
+  setTtl(key: string, ms: number): void;
+  /** Tags `key`'s value (see GetterContext.tags). */
+  tags(key: string, ...tags: string[]): void;
+}
+
+/**
+ * What a {@link BulkGetter} answers: a Map from key to value, or an array of values in the order
+ * of the keys it was given. A key without a value (missing from the Map; undefined or null in the
+ * array) is not found (a NotFoundError for that key, cached as `notFoundTtlMs` says); an Error in
+ * place of a value fails that key alone.
+ */
+export type BulkResult = ReadonlyMap<string, Bytes | Error | null | undefined> | ReadonlyArray<Bytes | Error | null | undefined>;
+
+/**
+ * The bulk loader of a group: the values of many keys in one call (a `WHERE id IN (...)`). The
+ * keys that miss on the owner in one turn — a getMany's, a peer's batch, concurrent gets — go to
+ * it together, at most 1,000 per call; a key already loading is not asked again. Throwing fails
+ * the keys of that call only.
+ */
+export type BulkGetter = (keys: string[], context: BulkGetterContext) => Promise<BulkResult> | BulkResult;
 
 /**
  * The loader of a group: reads the value of `key` from the source of truth (a database, a
@@ -36,8 +68,13 @@ export type Getter = (key: string, context: GetterContext) => Promise<Bytes> | B
 export interface GroupOptions {
   /** Bytes this process may cache for the group: key length + value length + 256 bytes of per-entry overhead, per entry. `<= 0` disables caching. */
   maxBytes: number;
-  /** Loads a value that no cache holds. */
-  getter: Getter;
+  /**
+   * Loads a value that no cache holds. Optional when `getMany` is given (a lone key then goes
+   * to getMany too); with both, keys that miss together go to getMany and a key alone here.
+   */
+  getter?: Getter;
+  /** Loads many values that no cache holds in one call (see {@link BulkGetter}). */
+  getMany?: BulkGetter;
   /** A getter still running after this long fails with a LoadTimeoutError and its signal aborts. Default 30,000. */
   loadTimeoutMs?: number;
   /** Longest key accepted, in UTF-16 code units. Default 1,024. */
@@ -81,7 +118,9 @@ export interface GroupOptions {
 export class GroupConfig {
   readonly name: string;
   readonly maxBytes: number;
-  readonly getter: Getter;
+  /** The getter; undefined when only getMany was given. */
+  readonly getter: Getter | undefined;
+  readonly getMany: BulkGetter | undefined;
   readonly loadTimeoutMs: number;
   readonly maxKeyLength: number;
   readonly hotCacheFraction: number;
@@ -96,6 +135,7 @@ export class GroupConfig {
     this.name = fields.name;
     this.maxBytes = fields.maxBytes;
     this.getter = fields.getter;
+    this.getMany = fields.getMany;
     this.loadTimeoutMs = fields.loadTimeoutMs;
     this.maxKeyLength = fields.maxKeyLength;
     this.hotCacheFraction = fields.hotCacheFraction;
@@ -108,7 +148,19 @@ export class GroupConfig {
   }
 }
 
-const GROUP_OPTIONS = ['maxBytes', 'getter', 'loadTimeoutMs', 'maxKeyLength', 'hotCacheFraction', 'ttlMs', 'ttlJitter', 'staleMs', 'hotTtlMs', 'notFoundTtlMs'];
+const GROUP_OPTIONS = [
+  'maxBytes',
+  'getter',
+  'getMany',
+  'loadTimeoutMs',
+  'maxKeyLength',
+  'hotCacheFraction',
+  'ttlMs',
+  'ttlJitter',
+  'staleMs',
+  'hotTtlMs',
+  'notFoundTtlMs',
+];
 const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
 
 /**
@@ -126,7 +178,14 @@ export function resolveGroup(name: string, group: GroupOptions | GroupConfig, op
     const got = typeof group.maxBytes === 'number' ? group.maxBytes : JSON.stringify(group.maxBytes);
     throw new ConfigError(`${option}.maxBytes`, `must be a whole number of bytes (e.g. 64 << 20; 0 disables caching), got ${got}`);
   }
-  if (typeof group.getter !== 'function') throw new ConfigError(`${option}.getter`, 'must be a function (key, { signal }) => value that loads a missing value');
+  if (group.getMany !== undefined && typeof group.getMany !== 'function')
+    throw new ConfigError(`${option}.getMany`, 'must be a function (keys, { signal }) => Map or array of values that loads many missing values at once');
+  if (typeof group.getter !== 'function' && !(group.getter === undefined && group.getMany)) {
+    throw new ConfigError(
+      `${option}.getter`,
+      'must be a function (key, { signal }) => value that loads a missing value (or give getMany, (keys, { signal }) => Map of values, instead)',
+    );
+  }
   const defaults = DEFAULTS.group;
   const hot = group.hotCacheFraction ?? defaults.hotCacheFraction;
   if (!(typeof hot === 'number' && hot >= 0 && hot < 1)) {
@@ -145,6 +204,7 @@ export function resolveGroup(name: string, group: GroupOptions | GroupConfig, op
     name,
     maxBytes: group.maxBytes,
     getter: group.getter,
+    getMany: group.getMany,
     loadTimeoutMs: positive(group.loadTimeoutMs, `${option}.loadTimeoutMs`, defaults.loadTimeoutMs, false, MAX_TIMER_MS),
     maxKeyLength: positive(group.maxKeyLength, `${option}.maxKeyLength`, defaults.maxKeyLength),
     hotCacheFraction: hot,

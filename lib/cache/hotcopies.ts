@@ -3,11 +3,12 @@
  * network hop, each for at most hotTtlMs (Freshness.copyTtl), and fetched again from the owner in
  * the background once a copy that is read passes its renew point (renewal.ts).
  */
-import type { CoarseClock, Freshness, LoadGuard } from './freshness.js';
+import type { CoarseClock, Freshness, LoadGuard, LoadTicket } from './freshness.js';
 import type { LRU } from './lru.js';
-import type { PeerGetter } from './peers.js';
+import type { GetResponse, PeerGetter } from './peers.js';
 import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
 import type { GroupStats } from './stats.js';
+import { checkTags, type TagSet } from './tags.js';
 
 /** What the hot cache needs of its group. */
 export interface HotCopiesOptions {
@@ -17,7 +18,7 @@ export interface HotCopiesOptions {
   readonly fresh: Freshness;
   /** The group's clock for hits, read at most once a millisecond. */
   readonly clock: CoarseClock;
-  /** The group's load tickets: a remove, set or clear during a renewal wins over it. */
+  /** The group's load tickets: a remove, set, clear or tag invalidation during a renewal wins over it. */
   readonly guard: LoadGuard;
   /** The group's counters (hotRenewals). */
   readonly stats: GroupStats;
@@ -50,6 +51,10 @@ export class HotCopies {
    */
   get(key: string): HotCopy | undefined {
     const hot = this.#cache.get(key) as HotCopy | undefined;
+    if (hot?.tagged !== undefined && !this.#options.guard.tags.fresh(hot.tagged)) {
+      this.#cache.remove(key); // one of its tags was invalidated since it was fetched
+      return undefined;
+    }
     if (hot !== undefined) {
       if (hot.renewAt <= this.#options.clock.now()) this.#renew(key, hot);
       else hot.read = true;
@@ -63,6 +68,33 @@ export class HotCopies {
    */
   offer(key: string, value: HotCopy): void {
     if (this.#cache.hasRoomFor(key, value) || Math.random() < 0.1) this.#keep(key, value);
+  }
+
+  /**
+   * A value its owner sent, as a copy whose tags count from the epoch the fetch of `ticket` began
+   * in (see tagsOf). `keep` is false when it must not be kept: a write or tag invalidation
+   * overtook the fetch, or the owner lags (tagsOf). Throws on tags no peer would send.
+   */
+  received(response: GetResponse, ticket: LoadTicket): { value: HotCopy; keep: boolean } {
+    if (response.tags === undefined || response.tags.length === 0) return { value: new HotCopy(response.value, response.expiresAt), keep: ticket.current };
+    const { tagged, agrees } = this.tagsOf(response, ticket);
+    const value = new HotCopy(response.value, response.expiresAt, tagged);
+    return { value, keep: agrees && this.#options.guard.keeps(ticket, value) };
+  }
+
+  /**
+   * The TagSet of a value another peer sent, counting from the epoch `ticket` began in, and
+   * whether that peer had applied every invalidation of its tags this peer has (TagRecords.agrees:
+   * if not, the value may be one such an invalidation dropped, and no copy of it may be kept).
+   * Throws on tags no peer would send (the fetch then failed).
+   */
+  tagsOf({ tags, tagMarks }: GetResponse, ticket: LoadTicket): { tagged: TagSet | undefined; agrees: boolean } {
+    if (tags === undefined || tags.length === 0) return { tagged: undefined, agrees: true };
+    const records = this.#options.guard.tags;
+    const checked = checkTags(tags, `tags sent with key ${JSON.stringify(ticket.key.slice(0, 64))}`);
+    if (checked.length !== tags.length || (tagMarks !== undefined && tagMarks.length !== tags.length))
+      throw new Error(`a peer sent ${tags.length} tags (${checked.length} different) and ${tagMarks?.length ?? 0} marks for them`);
+    return { tagged: records.stamp(checked, ticket.epoch, tagMarks ?? []), agrees: records.agrees(checked, tagMarks) };
   }
 
   /** Drops the copy of `key`; true if there was one. */
@@ -99,8 +131,8 @@ export class HotCopies {
    * Renews a hot copy that is read past its renew point, off the request path: the owner is asked
    * again (a get the client may hold back for a big batch) and its answer replaces the copy with
    * a new hotTtlMs — a refetch, not a revalidation, so the staleness bound stays "hotTtlMs after
-   * the owner sent it". Once per copy and key at a time; a remove, set or clear meanwhile wins
-   * (LoadGuard); a failure leaves the copy to expire (the peer monitor reports peer failures).
+   * the owner sent it". Once per copy and key at a time; a remove, set, clear or invalidation of
+   * one of its tags meanwhile wins (LoadGuard); a failure leaves the copy to expire (the peer monitor reports peer failures).
    */
   #renew(key: string, copy: HotCopy): void {
     copy.renewAt = Number.POSITIVE_INFINITY;
@@ -112,17 +144,23 @@ export class HotCopies {
       guard.end(ticket);
       this.#renewals.end(key);
     };
-    let fetched: Promise<{ value: Uint8Array; expiresAt?: number }>;
+    let fetched: Promise<GetResponse>;
     try {
       fetched = peer.get({ group, key, waitMs: loadTimeoutMs, renew: true });
     } catch {
       done(); // a PeerGetter that throws instead of rejecting: as a failed renewal
       return;
     }
-    fetched.then(({ value: bytes, expiresAt }) => {
+    fetched.then((response) => {
       done();
-      if (!ticket.current) return;
-      const value = new HotCopy(bytes, expiresAt);
+      let received: { value: HotCopy; keep: boolean };
+      try {
+        received = this.received(response, ticket);
+      } catch {
+        return; // tags no peer would send: as a failed renewal
+      }
+      if (!received.keep) return;
+      const { value } = received;
       // The copy it replaces held the room, unless it ran out or was evicted meanwhile: then as any fetch.
       if (this.#cache.has(key) || this.#cache.hasRoomFor(key, value)) {
         stats.hotRenewals++;

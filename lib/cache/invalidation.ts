@@ -1,6 +1,6 @@
 /**
- * invalidation.ts carries a group's remove, set and clear to the other peers: which peers were reached,
- * and the retries of a remove a peer missed, until it answers or leaves the ring.
+ * invalidation.ts carries a group's remove, set, clear and tag invalidation to the other peers: which
+ * peers were reached, and the retries of a remove a peer missed, until it answers or leaves the ring.
  */
 
 import type { Logger } from '../common/logger.js';
@@ -9,7 +9,7 @@ import type { PeerGetter, RemoveRequest } from './peers.js';
 /** How often removes that could not reach a peer are sent again. */
 export const REMOVE_RETRY_MS = 1_000;
 
-/** What a cluster-wide `remove`, `set` or `clear` reached. */
+/** What a cluster-wide `remove`, `set`, `clear` or `invalidateTags` reached. */
 export interface InvalidationReport {
   /** Peers (this one included) that applied it. */
   acknowledged: string[];
@@ -44,7 +44,7 @@ export class Invalidator {
   readonly #logger: () => Logger | undefined;
   /** Peers told about (warned once) while they have removes pending. */
   readonly #warned = new Set<string>();
-  /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' + group for a clear). */
+  /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' for a clear, 't' + id for a tag invalidation). */
   readonly #pending = new Map<string, Map<string, RemoveRequest>>();
   #timer: NodeJS.Timeout | undefined;
   #retrying = false;
@@ -87,9 +87,9 @@ export class Invalidator {
       requests = new Map();
       this.#pending.set(peer, requests);
     }
-    // A clear covers every key; a later remove of one key after it must still go.
-    if (request.key === undefined) requests.clear();
-    requests.set(request.key === undefined ? '' : `k${request.key}`, request);
+    // A clear covers every key and tag; a later remove of one key (or tag invalidation) after it must still go.
+    if (request.key === undefined && request.tags === undefined) requests.clear();
+    requests.set(request.tags !== undefined ? `t${request.id}` : request.key === undefined ? '' : `k${request.key}`, request);
     this.#schedule();
   }
 

@@ -5,6 +5,7 @@
 
 import { LRUCache } from 'lru-cache';
 import type { ByteView } from './byteview.js';
+import { tagCost } from './tags.js';
 
 /** Counters kept by an {@link LRU}. */
 export interface LRUStats {
@@ -115,9 +116,9 @@ export class LRU {
     });
   }
 
-  /** What an entry costs against `maxBytes`. */
+  /** What an entry costs against `maxBytes` (a tagged value's tags too: cache/tags.ts). */
   static cost(key: string, value: ByteView): number {
-    return ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + value.length;
+    return ENTRY_OVERHEAD_BYTES + Buffer.byteLength(key) + value.length + tagCost(value.tagged);
   }
 
   /** The entry for `key`, marking it most recently used. */

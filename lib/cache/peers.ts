@@ -37,6 +37,13 @@ export interface GetResponse {
   value: Uint8Array;
   /** When the value expires, in milliseconds since the epoch; undefined: never (or a Go peer, which does not say). */
   expiresAt?: number;
+  /** The value's tags (geecache's `tags = 20`; cache/tags.ts); absent: none. */
+  tags?: readonly string[];
+  /**
+   * For each tag, the id of the last invalidation of it the owner had applied when it loaded the
+   * value (0: none; `tag_marks = 21`); absent: none had one. See cache/tags.ts.
+   */
+  tagMarks?: readonly number[];
 }
 
 /** What a peer is told to store: mailgun/groupcache's `SetRequest` (expire in Unix nanoseconds on the wire). */
@@ -51,12 +58,20 @@ export interface SetRequest {
    * applied of this key. Not a protobuf field: it travels in the signed `x-geecache-write` header.
    */
   version?: number;
+  /** The value's tags (geecache's `tags = 20`); absent: none. */
+  tags?: readonly string[];
 }
 
-/** What a peer is told to drop: one key, or with no key the whole group (`group.clear()`). */
+/**
+ * What a peer is told to drop: one key, or with no key the whole group (`group.clear()`), or
+ * with `tags` every value carrying one of them (`group.invalidateTags()`: a TagInvalidation on
+ * the wire, `id` naming it cluster-wide; see cache/tags.ts).
+ */
 export interface RemoveRequest {
   group: string;
   key?: string;
+  tags?: readonly string[];
+  id?: number;
   /** The write's version, as for SetRequest. */
   version?: number;
 }
@@ -75,9 +90,9 @@ export interface PeerGetter {
    */
   get(request: GetRequest): Promise<GetResponse>;
   /**
-   * Drops the key (or, without one, the whole group) at the peer: mailgun/groupcache's
-   * `DELETE`. Resolves true once the peer applied it or had applied a newer write of it, false
-   * when it answered but refused (another secret, a golang/groupcache peer); rejects when it could
+   * Drops the key (or, without one, the whole group; with `tags`, the values carrying them) at
+   * the peer: mailgun/groupcache's `DELETE` (tags: geecache's TagInvalidation). Resolves true
+   * once the peer applied it or had applied a newer write of it, false when it answered but refused (another secret, a golang/groupcache peer); rejects when it could
    * not be reached. Optional: a peer without it is skipped by cluster-wide removes.
    */
   remove?(request: RemoveRequest): Promise<boolean>;

@@ -10,6 +10,7 @@
  */
 
 import { ByteView } from './byteview.js';
+import type { TagSet } from './tags.js';
 
 /**
  * Share of a copy's life after which a read renews it. Half: the renewal then has the other half
@@ -42,8 +43,8 @@ export class HotCopy extends ByteView {
   read = false;
 
   /** A value as its owner sent it: `bytes` are the response's, kept without a copy when they fill their buffer. */
-  constructor(bytes: Uint8Array, expiresAt: number | undefined) {
-    super(bytes, false, expiresAt);
+  constructor(bytes: Uint8Array, expiresAt: number | undefined, tagged?: TagSet) {
+    super(bytes, false, expiresAt, tagged);
   }
 
   /**

@@ -2,10 +2,12 @@
  * A group's cluster-wide writes: `set` stores a value at its key's owner (a PUT to it, or here
  * when this peer owns the key), `remove` and `clear` drop a key or the whole group here and at
  * its owner; each then has the other peers drop their copies (the fan-out, invalidation.ts).
+ * `invalidateTags` makes the values carrying some tags stale here and on every other peer.
  * Every write carries a version from this group's clock, and each peer applies it only if it is
  * newer than what it applied of that key (writeorder.ts): the writes another peer sends here go
  * through {@link GroupWrites.apply}.
  */
+import { randomInt } from 'node:crypto';
 import { describe } from '../common/describe.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
@@ -15,6 +17,7 @@ import type { Bytes } from './groupoptions.js';
 import { type InvalidationReport, Invalidator, type WriteTargets } from './invalidation.js';
 import { LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
+import { checkTags, MAX_TAGS_PER_INVALIDATION, type TagSet } from './tags.js';
 import { StaleWriteError, type VersionedWrite, WriteOrder } from './writeorder.js';
 
 /** Sends of a set to an owner that applied a newer write of the key: each time the clock moves past the newer one. */
@@ -24,6 +27,8 @@ const MAX_SET_ATTEMPTS = 3;
 export interface SetOptions {
   /** How long the value stays fresh, in milliseconds; default the group's `ttlMs` (0: forever). */
   ttlMs?: number;
+  /** Tags of the value (as a getter's `ctx.tags`): `invalidateTags` of one of them drops it. */
+  tags?: readonly string[];
 }
 
 /** What the writes do to their group on this process (a Group). */
@@ -35,6 +40,10 @@ export interface LocalWrites {
   forgetAll(): void;
   /** Stores a value here as its owner; false when it can never fit. */
   setLocally(key: string, value: ByteView): boolean;
+  /** The TagSet of a value with `tags` (checked) stored now. */
+  stampTags(tags: readonly string[] | undefined): TagSet | undefined;
+  /** Makes every value here carrying one of `tags` (checked) stale; `id` names the invalidation cluster-wide. */
+  forgetTags(tags: readonly string[], id: number): void;
 }
 
 /** A write another peer sent here; `version` absent: an unsigned mailgun/groupcache peer's. */
@@ -103,7 +112,8 @@ export class GroupWrites {
       throw new TypeError(`set: value for key ${JSON.stringify(key)} of group "${name}" is ${describe(value)}; pass a Buffer, Uint8Array or string`);
     }
     const ttlMs = options?.ttlMs === undefined ? undefined : checkTtl(options.ttlMs, 'set: ttlMs');
-    const view = new ByteView(value, true, this.#fresh.expiryOf(ttlMs));
+    const tags = options?.tags === undefined ? undefined : checkTags(options.tags, 'set: tags');
+    const view = new ByteView(value, true, this.#fresh.expiryOf(ttlMs), this.#group.stampTags(tags));
     if (!this.#main.fits(key, view)) {
       throw new RangeError(
         `set: key ${JSON.stringify(key)} + value are ${LRU.cost(key, view)} bytes, more than group "${name}" caches per process (${this.#main.maxBytes} of maxBytes); nothing was stored`,
@@ -122,7 +132,7 @@ export class GroupWrites {
       if (!getter?.set) throw new Error('it takes no writes');
       for (let attempt = 1; ; attempt++) {
         try {
-          await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt });
+          await getter.set({ ...request, value: ByteView.unwrap(view), expiresAt: view.expiresAt, ...(tags?.length ? { tags } : {}) });
           break;
         } catch (err) {
           // The owner applied a newer write of the key: a writer whose clock is behind. This set
@@ -166,6 +176,18 @@ export class GroupWrites {
     const pending = [...new Set([...first.pending, ...second.pending])];
     const refused = [...new Set([...first.refused, ...second.refused])];
     return { acknowledged: second.acknowledged.filter((p) => !pending.includes(p) && !refused.includes(p)), pending, refused };
+  }
+
+  /**
+   * Makes every value carrying one of `tags` stale here, then on every other peer: one request
+   * per peer, carrying them all and an id that names this invalidation cluster-wide (cache/tags.ts).
+   */
+  invalidateTags(tags: readonly string[]): Promise<InvalidationReport> {
+    const checked = checkTags(tags, 'invalidateTags: tags', MAX_TAGS_PER_INVALIDATION);
+    if (checked.length === 0) return Promise.resolve({ acknowledged: [], pending: [], refused: [] });
+    const id = randomInt(1, 2 ** 48);
+    this.#group.forgetTags(checked, id);
+    return this.#invalidator.broadcast({ group: this.#group.name, tags: checked, id });
   }
 
   /** Removes not yet acknowledged by a peer, by peer URL. */

@@ -6,6 +6,7 @@ import { StaleWriteError } from '../cache/writeorder.js';
 import { type PeerAddress, type PeerTrace, peerAddress, peerTrace, traced } from '../common/diagnostics.js';
 import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
+import { encodeTagInvalidation, TAGS_CONTENT_TYPE, type WireTags } from '../protocol/tagwire.js';
 import {
   BATCH_CONTENT_TYPE,
   BATCH_STREAM_TYPE,
@@ -100,14 +101,28 @@ export class HttpGetter implements PeerGetter {
    * left there), false when it answered but did not (401, 405, a golang/groupcache peer, which
    * answers a DELETE as a GET); rejects when it could not be reached.
    */
-  async remove({ group, key, version }: RemoveRequest): Promise<boolean> {
+  async remove({ group, key, version, tags, id }: RemoveRequest): Promise<boolean> {
     if (this.#closed) throw this.#sender.closed();
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#sender.liveness.downForMs} ms`);
+    if (tags !== undefined) return this.#invalidateTags(group, tags, id ?? 0);
     if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
     const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
     const answer = await this.#request('remove', group, key, (trace) => this.#sender.whole('DELETE', path, { trace, version }));
     if ((answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) || answer.newer !== undefined) return true;
     if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
+    return false;
+  }
+
+  /**
+   * `PUT {basePath}{group}` with a TagInvalidation (protocol/tagwire.ts): true once the peer
+   * applied it, false when it answered but did not (401; 415 from a geecache peer without tags, 400
+   * from a golang/groupcache peer); rejects when it could not be reached.
+   */
+  async #invalidateTags(group: string, tags: readonly string[], id: number): Promise<boolean> {
+    const path = `${this.#basePath}${encodeSegment(group)}`;
+    const answer = await this.#sender.whole('PUT', path, { body: encodeTagInvalidation(tags, id), contentType: TAGS_CONTENT_TYPE });
+    if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
+    if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a tag invalidation with ${answer.status}`);
     return false;
   }
 
@@ -186,9 +201,9 @@ export class HttpGetter implements PeerGetter {
     // URL parsers drop "." and ".." segments, even escaped as %2E: the peer would be asked for
     // another key. A batch (of one) carries them; only a peer that refuses batches (Go) cannot.
     if (isDotSegment(group) || isDotSegment(key)) return this.#batcher.alone(request, this.peer);
-    const askedAt = Date.now();
     // A traced get's trace (see get) sends its context and is told the method and status.
     const trace = request.trace as PeerTrace | undefined;
+    const askedAt = Date.now();
     const answer = await this.#sender.whole('GET', `${this.#basePath}${encodeSegment(group)}/${encodeSegment(key)}`, { waitMs, trace });
     if (answer.leaving) throw new PeerLeavingError(this.peer);
     if (answer.status !== 200) {
@@ -208,8 +223,9 @@ export class HttpGetter implements PeerGetter {
    * never outlives the owner's entry (it may end sooner by as long as the owner took to answer).
    * The owner's clock as it wrote it is a measurement of its skew.
    */
-  #received({ value, expiresAt, sentAt }: { value: Uint8Array } & Received, askedAt: number): GetResponse {
+  #received({ value, expiresAt, sentAt, tags, tagMarks }: { value: Uint8Array } & Received & WireTags, askedAt: number): GetResponse {
     if (sentAt !== undefined) this.monitor.clock.sample(sentAt, askedAt);
+    if (tags !== undefined) return { value, expiresAt, tags, tagMarks };
     return expiresAt === undefined ? { value } : { value, expiresAt };
   }
 

@@ -10,7 +10,7 @@ import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { GetRequest, GetResponse, SetRequest } from '../cache/peers.js';
 import { traceContextOf } from '../common/diagnostics.js';
 import { fromNanos, type Received, received, writeExpiry } from './expiry.js';
-import { type ReadTags, readTagField, type WireTags, writeTags } from './tagwire.js';
+import { isTagField, type ReadTags, readTagField, type WireTags, writeTags } from './tagwire.js';
 
 export { MAX_EXPIRES_AT_MS, type Received } from './expiry.js';
 
@@ -178,7 +178,7 @@ export function readGetResponse(bytes: Uint8Array, now = Date.now()): GetRespons
     else if (field === 2 && type === WireType.Bit64) reader.double();
     else if (field === 3 && type === WireType.Varint) expire = fromNanos(reader.int64());
     else if (field === 4 && type === WireType.Varint) ttl = reader.sint64();
-    else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
+    else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated GetResponse');
@@ -218,7 +218,7 @@ export function decodeSetRequest(bytes: Uint8Array, now = Date.now()): SetReques
     else if (field === 3 && type === WireType.LengthDelimited) request.value = reader.bytes();
     else if (field === 4 && type === WireType.Varint) expire = fromNanos(reader.int64());
     else if (field === 5 && type === WireType.Varint) ttl = reader.sint64();
-    else if (field === 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
+    else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
     else reader.skip(type, field);
   }
   if (tags?.tags !== undefined) request.tags = tags.tags;
@@ -312,7 +312,7 @@ export function decodeBatchResponse(bytes: Uint8Array, now = Date.now()): PeerRe
       else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
       else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
       else if (field === 9 && type === WireType.Varint) ttl = reader.sint64();
-      else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
+      else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
       else reader.skip(type, field);
     }
     if (status === 200) return { ok: true, value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags };
@@ -372,7 +372,7 @@ export function decodeResult(bytes: Uint8Array, now = Date.now()): { index: numb
     else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
     else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
     else if (field === 9 && type === WireType.Varint) ttl = reader.sint64();
-    else if (field >= 20 && readTagField(reader, field, type, (tags ??= {}))) continue;
+    else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
     else reader.skip(type, field);
   }
   if (reader.pos !== reader.len) throw new Error('truncated Result');

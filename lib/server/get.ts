@@ -11,6 +11,7 @@ import { ByteView } from '../cache/byteview.js';
 import type { GroupRegistry } from '../cache/registry.js';
 import type { ServeTrace } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
+import type { WireTags } from '../protocol/tagwire.js';
 import {
   decodeSegment,
   GET_RESPONSE_TYPE,
@@ -131,7 +132,7 @@ export class Gets {
     if (!result.ok) return reply(res, result.status, result.error, failureHeaders(result));
     if (res.destroyed) return;
     const { value } = result;
-    const suffix = this.#suffixOf(res, result.expiresAt);
+    const suffix = this.#suffixOf(res, result.expiresAt, result);
     if (suffix === null) return;
     const prefix = this.#prefixOf(value.length);
     // An array of headers: Node's writeHead walks it without the for-in an object takes.
@@ -153,7 +154,7 @@ export class Gets {
     const held = ByteView.held(view);
     if (typeof held !== 'string') return this.#writeGet(res, resultOf(view));
     if (res.destroyed) return;
-    const suffix = this.#suffixOf(res, view.expiresAt);
+    const suffix = this.#suffixOf(res, view.expiresAt, view.tagged);
     if (suffix === null) return;
     const prefix = this.#prefixOf(view.length);
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + view.length + (suffix?.length ?? 0))]);
@@ -170,12 +171,12 @@ export class Gets {
   }
 
   /**
-   * The GetResponse suffix for `expiresAt`; null when it cannot be encoded, after answering the
-   * get with its failure (see EncodeGuard).
+   * The GetResponse suffix for `expiresAt` (and a tagged value's `tags`); null when it cannot be
+   * encoded, after answering the get with its failure (see EncodeGuard).
    */
-  #suffixOf(res: ServerResponse, expiresAt: number | undefined): Uint8Array | undefined | null {
+  #suffixOf(res: ServerResponse, expiresAt: number | undefined, tags: WireTags | undefined): Uint8Array | undefined | null {
     try {
-      return getResponseSuffix(expiresAt);
+      return getResponseSuffix(expiresAt, undefined, undefined, tags);
     } catch (err) {
       const failed = this.#options.encoding?.failed(err) ?? { ok: false, status: 500, error: `the owner could not encode its answer: ${messageOf(err)}` };
       this.#writeGet(res, failed);

@@ -52,8 +52,10 @@ export function send(res: ServerResponse, type: string, body: Uint8Array): void 
   res.end(body);
 }
 
-/** A cached or loaded value as the result a peer is sent. */
+/** A cached or loaded value as the result a peer is sent (with its tags, when it has some). */
 export function resultOf(value: ByteView): PeerResult {
+  const { tagged } = value;
+  if (tagged !== undefined) return { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt, tags: tagged.tags, tagMarks: tagged.tagMarks };
   return value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt };
 }
 

@@ -43,7 +43,12 @@ export class Writes {
     if (!group) return reply(res, 404, `no such group: ${set.group}`);
     let outcome: ReturnType<Group['applyPeerWrite']>;
     try {
-      outcome = group.applyPeerWrite({ kind: 'set', key: set.key, value: new ByteView(set.value, true, set.expiresAt), version: request.version });
+      outcome = group.applyPeerWrite({
+        kind: 'set',
+        key: set.key,
+        value: new ByteView(set.value, true, set.expiresAt, group.stampTags(set.tags)),
+        version: request.version,
+      });
     } catch (err) {
       return reply(res, 400, messageOf(err));
     }

@@ -16,6 +16,7 @@
 //   DELETE {basePath}{group}/{key}  drop the key (owner's entry and hot copies)  → 200
 //   DELETE {basePath}{group}        drop the whole group on that peer             → 200
 //   PUT {basePath}{group}/{key}     content-type application/x-geecache-set, a SetRequest → 200
+//   PUT {basePath}{group}           content-type application/x-geecache-tags, a TagInvalidation → 200
 // A not-found answer (the getter threw NotFoundError) is a 404 with `x-geecache-error: not-found`.
 // Requests between geecache peers carry `x-geecache-wait-ms`: how long the asker waits for the
 // owner's load (its group's loadTimeoutMs); the owner answers a load-timeout error by then.
@@ -38,7 +39,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiUQoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSEwoLdHJhY2VwYXJlbnQYAyABKAkSEgoKdHJhY2VzdGF0ZRgEIAEoCSJaCgtHZXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoDBISCgptaW51dGVfcXBzGAIgASgBEg4KBmV4cGlyZRgDIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAQgASgSImEKClNldFJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJEg0KBXZhbHVlGAMgASgMEg4KBmV4cGlyZRgEIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAUgASgSIjMKDEJhdGNoUmVxdWVzdBIjCgVpdGVtcxgBIAMoCzIULmdlZWNhY2hlLkdldFJlcXVlc3QipwEKBlJlc3VsdBIOCgZzdGF0dXMYASABKAUSDQoFdmFsdWUYAiABKAwSDQoFZXJyb3IYAyABKAkSDgoGZXhwaXJlGAQgASgDEgwKBGtpbmQYBSABKAkSDQoFaW5kZXgYBiABKA0SEgoKZXJyb3JfbmFtZRgHIAEoCRIUCgxlcnJvcl9zdGF0dXMYCCABKAUSGAoQdHRsX3JlbWFpbmluZ19tcxgJIAEoEiIyCg1CYXRjaFJlc3BvbnNlEiEKB3Jlc3VsdHMYASADKAsyEC5nZWVjYWNoZS5SZXN1bHQ");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiUQoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSEwoLdHJhY2VwYXJlbnQYAyABKAkSEgoKdHJhY2VzdGF0ZRgEIAEoCSJ7CgtHZXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoDBISCgptaW51dGVfcXBzGAIgASgBEg4KBmV4cGlyZRgDIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAQgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIm8KClNldFJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJEg0KBXZhbHVlGAMgASgMEg4KBmV4cGlyZRgEIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAUgASgSEgwKBHRhZ3MYFCADKAkiMwoMQmF0Y2hSZXF1ZXN0EiMKBWl0ZW1zGAEgAygLMhQuZ2VlY2FjaGUuR2V0UmVxdWVzdCLIAQoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCRINCgVpbmRleBgGIAEoDRISCgplcnJvcl9uYW1lGAcgASgJEhQKDGVycm9yX3N0YXR1cxgIIAEoBRIYChB0dGxfcmVtYWluaW5nX21zGAkgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIjIKDUJhdGNoUmVzcG9uc2USIQoHcmVzdWx0cxgBIAMoCzIQLmdlZWNhY2hlLlJlc3VsdCIrCg9UYWdJbnZhbGlkYXRpb24SDAoEdGFncxgBIAMoCRIKCgJpZBgCIAEoBA");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -112,6 +113,21 @@ export type GetResponse = Message<"geecache.GetResponse"> & {
    * @generated from field: optional sint64 ttl_remaining_ms = 4;
    */
   ttlRemainingMs: bigint;
+
+  /**
+   * geecache's (20+: clear of any field groupcache forks add): the value's tags, so that an
+   * invalidation of one drops it on every peer (lib/cache/tags.ts); and for each tag, the id of
+   * the last TagInvalidation of it the owner had applied when it loaded the value (0: none). A peer
+   * that applied an invalidation the owner had not keeps no copy. Absent: no tags.
+   *
+   * @generated from field: repeated string tags = 20;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: repeated uint64 tag_marks = 21;
+   */
+  tagMarks: bigint[];
 };
 
 /**
@@ -153,6 +169,13 @@ export type SetRequest = Message<"geecache.SetRequest"> & {
    * @generated from field: optional sint64 ttl_remaining_ms = 5;
    */
   ttlRemainingMs: bigint;
+
+  /**
+   * geecache's: the value's tags (as GetResponse's).
+   *
+   * @generated from field: repeated string tags = 20;
+   */
+  tags: string[];
 };
 
 /**
@@ -241,6 +264,18 @@ export type Result = Message<"geecache.Result"> & {
    * @generated from field: optional sint64 ttl_remaining_ms = 9;
    */
   ttlRemainingMs: bigint;
+
+  /**
+   * As GetResponse's tags and tag_marks (before value in a streamed frame, like every other field).
+   *
+   * @generated from field: repeated string tags = 20;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: repeated uint64 tag_marks = 21;
+   */
+  tagMarks: bigint[];
 };
 
 /**
@@ -266,4 +301,31 @@ export type BatchResponse = Message<"geecache.BatchResponse"> & {
  */
 export const BatchResponseSchema: GenMessage<BatchResponse> = /*@__PURE__*/
   messageDesc(file_geecache, 5);
+
+/**
+ * geecache's group.invalidateTags, one request per peer: `PUT {basePath}{group}` with content-type
+ * application/x-geecache-tags → 200 once every value there carrying one of the tags stopped being
+ * served (owned values and hot copies). `id` names the invalidation cluster-wide (random, 1 to
+ * 2^48): owners send it back as a tag_mark. golang/groupcache peers answer 400, older geecache 415.
+ *
+ * @generated from message geecache.TagInvalidation
+ */
+export type TagInvalidation = Message<"geecache.TagInvalidation"> & {
+  /**
+   * @generated from field: repeated string tags = 1;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: optional uint64 id = 2;
+   */
+  id: bigint;
+};
+
+/**
+ * Describes the message geecache.TagInvalidation.
+ * Use `create(TagInvalidationSchema)` to create a new message.
+ */
+export const TagInvalidationSchema: GenMessage<TagInvalidation> = /*@__PURE__*/
+  messageDesc(file_geecache, 6);
 
