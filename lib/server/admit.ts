@@ -4,8 +4,9 @@
  * their exact shape (400), the signature was made for this peer (401), the asker's membership
  * digest is compared with ours, a write is new (409 for a replay, see nonces.ts), a leaving peer
  * sends gets elsewhere (503). On a body (body): its
- * length is bounded (411, 413), bodies read at once are capped (503), a dripped one is cut off
- * (408), and it must match its signed digest (401).
+ * length is bounded (411, 413), the bodies being read share a byte budget (503 for what does
+ * not fit), a withheld or dripped one is cut off (408) and holds none of it until its first
+ * byte, and it must match its signed digest (401).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { MAX_TIMER_MS } from '../common/checks.js';
@@ -57,6 +58,12 @@ export interface AdmissionOptions {
 
 /** A body's kind, for its bounds and messages. */
 export type BodyKind = 'batch' | 'set';
+
+/**
+ * Bytes of set bodies being read at once, over all connections: room for two of the largest
+ * (MAX_SET_REQUEST_BYTES) or many smaller ones, so one slow writer does not shut out the others.
+ */
+export const MAX_SET_BYTES_IN_FLIGHT = 2 * MAX_SET_REQUEST_BYTES;
 
 const UNAUTHORIZED = 'unauthorized: missing or invalid peer signature (do all peers share the same secret?)';
 
@@ -197,27 +204,38 @@ export class Admission {
 
   /**
    * The body of an admitted request, or undefined once the request is answered: it needs a
-   * Content-Length (chunked: 411) within `limit` (413); bodies being read are capped server-wide
-   * (503: batches MAX_BODY_BYTES_IN_FLIGHT, sets one of MAX_SET_REQUEST_BYTES), so replays of a
-   * captured request on many connections cannot make this peer buffer more; a body not all there
-   * within timeoutMs is cut off (408); then it must match its signed digest (401).
+   * Content-Length (chunked: 411) within `limit` (413). Bodies being read share a budget per kind
+   * (batches MAX_BODY_BYTES_IN_FLIGHT, sets MAX_SET_BYTES_IN_FLIGHT): a body takes its whole
+   * Content-Length from it when its first byte arrives, and one that does not fit is refused (503
+   * + Retry-After), so many connections cannot make this peer buffer more. A body takes nothing
+   * while it is withheld, and one not all there within timeoutMs of its headers is cut off (408):
+   * headers sent without their body hold no writer out. Then it must match its signed digest (401).
    */
   async body(req: IncomingMessage, res: ServerResponse, request: PeerRequest, kind: BodyKind, limit: number): Promise<Buffer | undefined> {
     const { length, digest } = request;
     if (length === '' || length === 'chunked') return void refuse(req, res, 411, `a ${kind} request needs a Content-Length (chunked bodies are refused)`);
     const size = Number(length);
     if (!(size <= limit)) return void refuse(req, res, 413, `${kind} request over ${limit} bytes`);
-    const cap = kind === 'batch' ? MAX_BODY_BYTES_IN_FLIGHT : MAX_SET_REQUEST_BYTES;
-    if (this.#bodyBytes[kind] + size > cap)
-      return void refuse(req, res, 503, `busy: ${cap} bytes of ${kind} bodies already being read; retry`, { 'retry-after': '1' });
-    this.#bodyBytes[kind] += size;
-    let body: Buffer | undefined;
+    const cap = kind === 'batch' ? MAX_BODY_BYTES_IN_FLIGHT : MAX_SET_BYTES_IN_FLIGHT;
+    let reserved = false;
+    const reserve = () => {
+      if (this.#bodyBytes[kind] + size > cap) return false;
+      this.#bodyBytes[kind] += size;
+      reserved = true;
+      return true;
+    };
+    let body: Buffer | 'busy' | undefined;
     try {
-      body = await readBody(req, size, this.#options.timeoutMs);
+      body = await readBody(req, size, this.#options.timeoutMs, reserve);
     } finally {
-      this.#bodyBytes[kind] -= size;
+      if (reserved) this.#bodyBytes[kind] -= size;
     }
-    if (body === undefined) return void refuse(req, res, 408, `${kind} body not received in full within timeoutMs (${this.#options.timeoutMs} ms)`);
+    if (body === 'busy') {
+      const text = `busy: ${kind} bodies of ${this.#bodyBytes[kind]} bytes are being read, and ${size} more would pass the ${cap} this peer reads at once; retry`;
+      return void refuse(req, res, 503, text, { 'retry-after': '1' });
+    }
+    if (body === undefined)
+      return void refuse(req, res, 408, `${kind} body not received in full within timeoutMs (${this.#options.timeoutMs} ms) of its headers`);
     if (this.#options.signer && digestOf(body) !== digest)
       return void reply(res, 401, 'unauthorized: the body does not match its signed digest', unauthorizedHeaders());
     return body;
@@ -288,24 +306,30 @@ function refuseEarly(req: IncomingMessage, res: ServerResponse, request: PeerReq
 }
 
 /**
- * The request body of `size` bytes (its Content-Length, already checked), read into one buffer;
- * undefined when it is not all there within `timeoutMs` (a dripped body) or the client left.
+ * The request body of `size` bytes (its Content-Length, already checked), read into one buffer
+ * allocated when its first byte arrives, once `reserve` granted the room ('busy' when it did
+ * not); undefined when it is not all there within `timeoutMs` (withheld or dripped) or the
+ * client left.
  */
-function readBody(req: IncomingMessage, size: number, timeoutMs: number): Promise<Buffer | undefined> {
+function readBody(req: IncomingMessage, size: number, timeoutMs: number, reserve: () => boolean): Promise<Buffer | 'busy' | undefined> {
   return new Promise((resolve) => {
-    const body = Buffer.allocUnsafe(size);
+    let body: Buffer | undefined;
     let at = 0;
-    const done = (value: Buffer | undefined) => {
+    const done = (value: Buffer | 'busy' | undefined) => {
       clearTimeout(timer);
       req.off('data', onData).off('end', onEnd).off('error', onFail).off('close', onFail);
       resolve(value);
     };
     const onData = (chunk: Buffer) => {
       if (at + chunk.length > size) return done(undefined); // Node enforces Content-Length; never trust it
+      if (body === undefined) {
+        if (!reserve()) return done('busy');
+        body = Buffer.allocUnsafe(size);
+      }
       chunk.copy(body, at);
       at += chunk.length;
     };
-    const onEnd = () => done(at === size ? body : undefined);
+    const onEnd = () => done(at === size ? (body ?? Buffer.alloc(0)) : undefined);
     const onFail = () => done(undefined);
     const timer = setTimeout(onFail, timeoutMs);
     req.on('data', onData).on('end', onEnd).on('error', onFail).on('close', onFail);
