@@ -24,6 +24,7 @@ export {
 } from './common/diagnostics.js';
 export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './common/errors.js';
 export type { Logger } from './common/logger.js';
+export type { PeerTlsOptions, Pem } from './config/tls.js';
 export type { GeecacheOptions } from './config/types.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
 export type { HealthReport, PeerHealth } from './ops/health.js';

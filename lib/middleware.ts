@@ -124,6 +124,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     drain,
     agreement,
     logger: config.logger,
+    requireClientCert: config.requireClientCert,
   });
   const unhook = config.drainOnSigterm ? drainOnSigterm(() => leave(SIGTERM_LINGER_MS), config.logger) : undefined;
 

@@ -5,6 +5,7 @@ import { messageOf } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import { type FullLogger, Notices } from '../common/logger.js';
 import { MAX_CLOCK_SKEW_MS } from '../protocol/auth.js';
+import { CLIENT_CERT_REFUSED } from '../protocol/wire.js';
 import { ClockSkew } from './clockskew.js';
 import { isDownError, PROBE_INTERVAL_MS } from './liveness.js';
 
@@ -13,7 +14,8 @@ import { isDownError, PROBE_INTERVAL_MS } from './liveness.js';
  * its own warning naming the fix (see {@link PeerMonitor}).
  */
 export type PeerErrorCause =
-  | 'unauthorized' // 401: the secrets differ, or the clocks are skewed
+  | 'unauthorized' // 401: the secrets differ, the clocks are skewed, or no client certificate the peer accepts
+  | 'tls' // the TLS handshake failed: a certificate not trusted, not for that name, or refused
   | 'not_found' // 404 from something that is not the peer route
   | 'no_group' // 404 "no such group": the peers define different groups
   | 'disabled' // 403: that peer has no other peers and no secret
@@ -27,6 +29,7 @@ export type PeerErrorCause =
 /** Every cause, for exporters that show zeros. */
 export const PEER_ERROR_CAUSES: readonly PeerErrorCause[] = Object.freeze([
   'unauthorized',
+  'tls',
   'not_found',
   'no_group',
   'disabled',
@@ -37,6 +40,27 @@ export const PEER_ERROR_CAUSES: readonly PeerErrorCause[] = Object.freeze([
   'bad_status',
   'too_large',
 ]);
+
+/** OpenSSL's certificate verification codes (Node's own TLS errors start with ERR_TLS_ or ERR_SSL_). */
+const CERT_CODES: ReadonlySet<string> = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'INVALID_CA',
+  'HOSTNAME_MISMATCH',
+  'EPROTO',
+]);
+const isTlsError = (code: string) => code.startsWith('ERR_TLS_') || code.startsWith('ERR_SSL_') || CERT_CODES.has(code);
+const TLS_ADVICE =
+  "its keys are loaded locally. Check that tls.ca holds the CA of the peers' server certificates, that each names the host of its peer URL " +
+  '(or set tls.servername), and, where peers require client certificates, that tls.cert and tls.key are signed by the CA they verify against';
 
 /** Settings a monitor needs to word its advice. */
 export interface PeerMonitorOptions {
@@ -104,6 +128,12 @@ export class PeerMonitor {
   /** The cause of a failed answer and its advice (built only when logged or read). */
   #diagnose(status: number, date: string | null, bodyStart: string): [PeerErrorCause, () => string] {
     const route = this.#options.basePath;
+    if (status === 401 && bodyStart.startsWith(CLIENT_CERT_REFUSED))
+      return [
+        'unauthorized',
+        () =>
+          `peer ${this.peer} refused our request (401): ${bodyStart.trim().slice(0, 200)}. Give this peer tls.cert and tls.key: a client certificate signed by the CA that peer's HTTPS server verifies against (its ca)`,
+      ];
     if (status === 401) return ['unauthorized', () => `peer ${this.peer} refused our signed request (401): ${this.#why401(date)}`];
     if (status === 404 && bodyStart.startsWith('no such group'))
       return ['no_group', () => `peer ${this.peer} answered "${bodyStart.trim()}": define the same groups on every peer`];
@@ -146,6 +176,11 @@ export class PeerMonitor {
           ? `an answer over maxResponseBytes (${messageOf(err)}); raise maxResponseBytes on this peer if values that large are expected`
           : `answers in flight from peers are over their shared budget (2 × maxResponseBytes); that get was loaded locally`;
       this.#fail('too_large', undefined, () => `peer ${this.peer}: ${advice}`);
+      return;
+    }
+    if (isTlsError(code)) {
+      // The code only: the HTTP client's message names the request's URL, and so a key.
+      this.#fail('tls', undefined, () => `peer ${this.peer}: the TLS handshake failed (${code}); ${TLS_ADVICE}`);
       return;
     }
     const timedOut = (err as Error)?.name === 'AbortError' || code === 'ETIMEDOUT';

@@ -24,7 +24,7 @@ import { type BodyReading, readBody } from './body.js';
 import type { ByteBudget } from './bodybudget.js';
 import { type Exchange, isDownError, Liveness } from './liveness.js';
 import type { PeerMonitor } from './peermonitor.js';
-import { NodeFetchTransport, type Transport, type TransportName, type TransportResponse } from './transport.js';
+import { NodeFetchTransport, type PeerTls, type Transport, type TransportName, type TransportResponse } from './transport.js';
 import { loadUndici, UndiciTransport } from './undici.js';
 
 /** What a {@link PeerSender} needs of the configuration (see GeecacheOptions for each). */
@@ -40,6 +40,8 @@ export interface SenderOptions {
   readonly ringHash?: () => string;
   /** The HTTP client (lib/client/transport.ts): node-fetch (default) or undici. */
   readonly transport?: TransportName;
+  /** CAs, client certificate and name for https peers (the `tls` option's client half); none: Node's defaults. */
+  readonly tls?: PeerTls;
 }
 
 /**
@@ -99,8 +101,8 @@ export class PeerSender {
     this.#options = options;
     this.#monitor = monitor;
     this.#budget = budget;
-    this.#transport = openTransport(options.transport, url.origin, options.maxSockets);
-    this.#probes = openTransport(options.transport, url.origin, 1);
+    this.#transport = openTransport(options.transport, url.origin, options.maxSockets, options.tls);
+    this.#probes = openTransport(options.transport, url.origin, 1, options.tls);
     this.liveness = new Liveness({ timeoutMs: options.timeoutMs, backoffMs: options.backoffMs, probe: (signal) => this.#probe(signal) });
   }
 
@@ -241,7 +243,7 @@ function sendTrace(headers: Record<string, string>, method: string, trace: PeerT
   if (tracestate) headers.tracestate = tracestate;
 }
 
-/** The transport the `transport` option names, to `origin` over at most `maxSockets` connections. */
-function openTransport(name: TransportName | undefined, origin: string, maxSockets: number): Transport {
-  return name === 'undici' ? new UndiciTransport(loadUndici(), origin, maxSockets) : new NodeFetchTransport(origin, maxSockets);
+/** The transport the `transport` option names, to `origin` over at most `maxSockets` connections (with `tls`, when it is https). */
+function openTransport(name: TransportName | undefined, origin: string, maxSockets: number, tls: PeerTls | undefined): Transport {
+  return name === 'undici' ? new UndiciTransport(loadUndici(), origin, maxSockets, tls) : new NodeFetchTransport(origin, maxSockets, tls);
 }

@@ -44,6 +44,19 @@ export interface TransportResponse {
 /** The transports the `transport` option names. */
 export type TransportName = 'node-fetch' | 'undici';
 
+/**
+ * TLS settings of the connections to `https://` peers beyond Node's defaults: the `tls` option's
+ * client half, checked by config/tls.ts. `ca` replaces Node's CA list; `cert` and `key` are the
+ * client certificate presented (mutual TLS); `servername` the name the peer's certificate must carry.
+ */
+export interface PeerTls {
+  readonly ca?: string | Buffer | readonly (string | Buffer)[];
+  readonly cert?: string | Buffer | readonly (string | Buffer)[];
+  readonly key?: string | Buffer | readonly (string | Buffer)[];
+  readonly passphrase?: string;
+  readonly servername?: string;
+}
+
 /** The part of http.Agent that is handed each request as it is created (not in @types/node). */
 interface AgentInternals {
   addRequest(req: http.ClientRequest, options: unknown): void;
@@ -54,7 +67,7 @@ interface AgentInternals {
  * the callback of the request being sent: node-fetch never shows the ClientRequest, but hands it
  * to its agent, synchronously, while fetch() builds it.
  */
-function informingAgent(secure: boolean, maxSockets: number) {
+function informingAgent(secure: boolean, maxSockets: number, tls?: PeerTls) {
   const Base = secure ? https.Agent : http.Agent;
   const addRequest = (Base.prototype as unknown as AgentInternals).addRequest;
   return new (class extends Base {
@@ -65,7 +78,7 @@ function informingAgent(secure: boolean, maxSockets: number) {
       if (onInformation) req.on('information', (info) => onInformation(info.statusCode));
       addRequest.call(this, req, options);
     }
-  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets });
+  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, ...(secure ? tls : undefined) });
 }
 
 /** node-fetch over a keep-alive agent of `maxSockets` connections: the default (the design card's choice). */
@@ -73,9 +86,9 @@ export class NodeFetchTransport implements Transport {
   readonly #origin: string;
   readonly #agent: ReturnType<typeof informingAgent>;
 
-  constructor(origin: string, maxSockets: number) {
+  constructor(origin: string, maxSockets: number, tls?: PeerTls) {
     this.#origin = origin;
-    this.#agent = informingAgent(origin.startsWith('https:'), maxSockets);
+    this.#agent = informingAgent(origin.startsWith('https:'), maxSockets, tls);
   }
 
   async request({ method, path, headers, body, signal, onInformation }: TransportRequest): Promise<TransportResponse> {

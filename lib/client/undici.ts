@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import type { Readable } from 'node:stream';
 import { ConfigError } from '../common/errors.js';
-import type { Transport, TransportRequest, TransportResponse } from './transport.js';
+import type { PeerTls, Transport, TransportRequest, TransportResponse } from './transport.js';
 
 /** The part of undici's Pool this transport uses (undici is an optional dependency: no types from it here). */
 interface UndiciPool {
@@ -20,7 +20,7 @@ interface UndiciPool {
   destroy(): Promise<void>;
 }
 interface Undici {
-  Pool: new (origin: string, options: { connections: number; pipelining: number }) => UndiciPool;
+  Pool: new (origin: string, options: { connections: number; pipelining: number; connect?: PeerTls }) => UndiciPool;
 }
 
 /**
@@ -53,8 +53,8 @@ export function loadUndici(): Undici {
 export class UndiciTransport implements Transport {
   readonly #pool: UndiciPool;
 
-  constructor(undici: Undici, origin: string, maxSockets: number) {
-    this.#pool = new undici.Pool(origin, { connections: maxSockets, pipelining: 1 });
+  constructor(undici: Undici, origin: string, maxSockets: number, tls?: PeerTls) {
+    this.#pool = new undici.Pool(origin, { connections: maxSockets, pipelining: 1, ...(tls && origin.startsWith('https:') ? { connect: tls } : {}) });
   }
 
   async request({ method, path, headers, body, signal, onInformation }: TransportRequest): Promise<TransportResponse> {

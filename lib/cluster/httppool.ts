@@ -73,7 +73,7 @@ export class HttpPool implements PeerPicker {
   constructor(options: HttpPoolOptions, signer: RequestSigner | undefined) {
     this.self = options.self;
     this.#options = options;
-    const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger, transport } = options;
+    const { basePath, timeoutMs, maxResponseBytes, backoffMs, maxSockets, batch, logger, transport, tls } = options;
     // One budget for all peers' responses in flight: N peers cannot make this process hold N × maxResponseBytes.
     const budget = new ByteBudget(2 * maxResponseBytes);
     this.#getterOptions = {
@@ -87,6 +87,7 @@ export class HttpPool implements PeerPicker {
       logger,
       budget,
       transport,
+      tls,
       ringHash: () => this.#hash,
     };
     this.set(...options.peers);

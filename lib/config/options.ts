@@ -6,7 +6,7 @@
  */
 
 import { type GroupConfig, resolveGroup } from '../cache/groupoptions.js';
-import type { TransportName } from '../client/transport.js';
+import type { PeerTls, TransportName } from '../client/transport.js';
 import { loadUndici } from '../client/undici.js';
 import { checkSource, findSelf, isSource, type SourceConfig, selfFromInterfaces } from '../cluster/discovery.js';
 import { checkKnown, checkPeers, checkPeerUrl, flag, MAX_TIMER_MS, originOf, positive, suggest } from '../common/checks.js';
@@ -14,6 +14,7 @@ import { DEFAULTS } from '../common/defaults.js';
 import { ConfigError } from '../common/errors.js';
 import { type FullLogger, resolveLogger } from '../common/logger.js';
 import type { RingOption } from '../ring/types.js';
+import { checkTls } from './tls.js';
 import type { GeecacheOptions } from './types.js';
 
 /** {@link GeecacheOptions}, checked, with defaults filled in; frozen. */
@@ -36,6 +37,10 @@ export interface Config {
   readonly handoffMs: number;
   readonly drainOnSigterm: boolean;
   readonly transport: TransportName;
+  /** The `tls` option's client half (config/tls.ts); undefined: Node's defaults. */
+  readonly tls: PeerTls | undefined;
+  /** Refuse peer requests without a verified client certificate (`tls.requireClientCert`). */
+  readonly requireClientCert: boolean;
   /** Set when `peers` is a discovery source; `peers` is then `[self]` until it answers. */
   readonly discovery: SourceConfig | undefined;
   readonly logger: FullLogger;
@@ -58,6 +63,7 @@ const OPTIONS = [
   'handoffMs',
   'drainOnSigterm',
   'transport',
+  'tls',
   'logger',
 ];
 /** Keys JavaScript orders before all others in an object: array indices. */
@@ -87,6 +93,7 @@ export function resolveOptions(options: GeecacheOptions): Config {
     throw new ConfigError('ring', `must be 'default', 'groupcache' or a function returning a Ring, got ${JSON.stringify(ring)}`);
   }
   const groups = checkGroups(options.groups);
+  const tls = checkTls(options.tls, self);
   return Object.freeze({
     self,
     peers: Object.freeze(peers),
@@ -104,6 +111,8 @@ export function resolveOptions(options: GeecacheOptions): Config {
     handoffMs: positive(options.handoffMs, 'handoffMs', DEFAULTS.handoffMs, true, MAX_TIMER_MS),
     drainOnSigterm: flag(options.drainOnSigterm, 'drainOnSigterm', DEFAULTS.drainOnSigterm),
     transport: checkTransport(options.transport),
+    tls: tls.client,
+    requireClientCert: tls.requireClientCert,
     discovery,
     logger: resolveLogger(checkLogger(options.logger)),
   });

@@ -7,6 +7,7 @@ import type { GroupOptions } from '../cache/groupoptions.js';
 import type { PeerSource } from '../cluster/discovery.js';
 import type { Logger } from '../common/logger.js';
 import type { RingOption } from '../ring/types.js';
+import type { PeerTlsOptions } from './tls.js';
 
 /** Options of {@link geecache}. */
 export interface GeecacheOptions {
@@ -86,6 +87,14 @@ export interface GeecacheOptions {
    * `npm install undici`); without it geecache() throws a ConfigError saying so.
    */
   transport?: 'node-fetch' | 'undici';
+  /**
+   * TLS between `https://` peers beyond Node's defaults: `ca` (the private CA the peers' server
+   * certificates chain to), `cert` and `key` (the client certificate this peer presents: mutual
+   * TLS), `servername`, and `requireClientCert` (refuse peer requests whose connection presented
+   * no client certificate the app's HTTPS server verified). PEM text, not file names. See
+   * docs/security.md#tls.
+   */
+  tls?: PeerTlsOptions;
   /**
    * Where warnings that name a fix go (a peer refusing our secret, a peer down, a rate limiter in
    * front of the peer route...): any object with `warn` (and optionally `error`, `info`,

@@ -16,6 +16,11 @@ export { MAX_EXPIRES_AT_MS, type Received } from './expiry.js';
 
 /** The header that carries a peer request's signature (see auth.ts). */
 export const AUTH_HEADER = 'x-geecache-auth';
+/**
+ * How the text of a 401 begins when the connection had no client certificate the server verified
+ * (its `tls.requireClientCert`), so the asker's warning names that fix, not the secret.
+ */
+export const CLIENT_CERT_REFUSED = 'unauthorized: this peer requires a TLS client certificate';
 /** The SHA-256 (hex) of a request body, covered by the signature: checked after the body is read. */
 export const DIGEST_HEADER = 'x-geecache-content-sha256';
 /** Set by a geecache server on a 500 caused by its getter, so the asker does not run the getter again. */

@@ -9,10 +9,12 @@
  * byte, and it must match its signed digest (401).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { TLSSocket } from 'node:tls';
 import { MAX_TIMER_MS } from '../common/checks.js';
 import { digestOf, type RequestSigner } from '../protocol/auth.js';
 import {
   AUTH_HEADER,
+  CLIENT_CERT_REFUSED,
   DIGEST_HEADER,
   LEAVING_HEADER,
   MAX_BODY_BYTES_IN_FLIGHT,
@@ -54,6 +56,11 @@ export interface AdmissionOptions {
   readonly drain?: InFlight;
   /** Compares each asker's membership digest with ours. */
   readonly agreement?: RingCheck;
+  /**
+   * Refuse requests (401) whose connection did not present a client certificate that the app's
+   * HTTPS server verified (`tls.requireClientCert`: mutual TLS between peers).
+   */
+  readonly requireClientCert?: boolean;
 }
 
 /** A body's kind, for its bounds and messages. */
@@ -189,6 +196,9 @@ export class Admission {
   admit(req: IncomingMessage, res: ServerResponse, url: string): PeerRequest | undefined {
     const { signer, enabled, agreement, drain } = this.#options;
     if (!enabled) return void reply(res, 403, 'peer route disabled: this peer has no other peers and no secret');
+    // Mutual TLS: before anything of the request is read; the connection is closed (a body is left unread).
+    const missing = this.#options.requireClientCert ? missingClientCert(req.socket) : undefined;
+    if (missing !== undefined) return void refuse(req, res, 401, `${CLIENT_CERT_REFUSED} signed by a CA its HTTPS server trusts: ${missing}`);
     const request = new PeerRequest(req, url);
     const malformed = this.#malformed(request);
     if (malformed !== undefined) return void refuseEarly(req, res, request, 400, `bad request: ${malformed}`, {});
@@ -297,6 +307,23 @@ export class Admission {
       ? signer.verifyBodyless(method, origin, url, auth, Date.now(), ring)
       : signer.verify({ method, url: origin + url, length, digest, ring, write }, auth);
   }
+}
+
+/**
+ * Why `socket` has no client certificate its server verified, or undefined when it has one (its
+ * `authorized`, set by an HTTPS server created with `requestCert: true`). OpenSSL's reason is a
+ * code such as DEPTH_ZERO_SELF_SIGNED_CERT; the certificate's own text is never quoted.
+ */
+function missingClientCert(socket: IncomingMessage['socket']): string | undefined {
+  const tls = socket as Partial<TLSSocket>;
+  if (tls.authorized === true) return undefined;
+  if (tls.encrypted !== true) return 'this request came over plain HTTP';
+  const reason = tls.authorizationError as { code?: unknown } | string | undefined | null;
+  const code = String((typeof reason === 'object' && reason !== null ? reason.code : reason) ?? 'none')
+    .replace(/[^A-Za-z0-9_]/g, '')
+    .slice(0, 64);
+  const presented = typeof tls.getPeerCertificate === 'function' && Object.keys(tls.getPeerCertificate() ?? {}).length > 0;
+  return presented ? `the one presented was refused (${code})` : 'none was presented (or that server does not ask for one: requestCert: true)';
 }
 
 /** A refusal from the headers alone: a request without a body keeps its connection; one with a body left unread closes it. */
