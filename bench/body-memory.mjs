@@ -9,6 +9,7 @@
 import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../test/helpers/wait.mjs';
 
 const SECRET = 'bench-secret-0123456789';
 const BODY = 4 << 20;
@@ -54,7 +55,7 @@ async function measured(name, attack) {
     while (running) {
       const m = await memory();
       peak = { arrayBuffers: Math.max(peak.arrayBuffers, m.arrayBuffers), rss: Math.max(peak.rss, m.rss) };
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   })();
   const t0 = performance.now();
@@ -100,7 +101,7 @@ function connection(head, { drip = false, waitMs = 15_000 } = {}) {
       for (let sent = 0; sent < BODY - 1 && !closed && answer === ''; sent += drip ? 1 : chunk.length) {
         if (drip) {
           socket.write('x');
-          await new Promise((r) => setTimeout(r, 100));
+          await sleep(100);
         } else if (!socket.write(chunk.subarray(0, Math.min(chunk.length, BODY - 1 - sent))))
           await new Promise((r) => {
             socket.once('drain', r);

@@ -8,10 +8,10 @@
 import express from 'express';
 import { geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
+import { sleep } from '../../test/helpers/wait.mjs';
 import { config, cpuSample, ready, serve } from './ipc.mjs';
 
 const valueBytes = config.valueBytes ?? 1024;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 let loads = 0;
 /** The loader: a string of valueBytes characters derived from the key (ASCII: 1 byte each). */
 const load = async (key) => {

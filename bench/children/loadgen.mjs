@@ -4,7 +4,10 @@ import autocannon from 'autocannon';
 import { ready, serve } from './ipc.mjs';
 
 function run({ url, paths, headers = {}, connections, duration }) {
-  const opts = { url, connections, duration, headers, pipelining: 1, timeout: 10 };
+  // autocannon stops only at a sample tick (every sampleInt ms, 1 s by default): a load shorter
+  // than a second (smoke mode) samples as often as it lasts, so it stops on time.
+  const sampleInt = Math.min(1000, Math.max(10, Math.round(duration * 1000)));
+  const opts = { url, connections, duration, headers, pipelining: 1, timeout: 10, sampleInt };
   if (paths && paths.length > 0) {
     // Each request takes the next path of the list, across all connections.
     let next = 0;

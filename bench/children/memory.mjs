@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import v8 from 'node:v8';
 import { geecache } from 'geecache';
+import { sleep } from '../../test/helpers/wait.mjs';
 import { config, ready, serve } from './ipc.mjs';
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 async function settle() {
   for (let i = 0; i < 4; i++) {
     globalThis.gc?.();

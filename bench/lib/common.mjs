@@ -4,13 +4,14 @@ import { spawn, spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitForReady } from '../../test/helpers/ready.mjs';
+import { startChildPeer, whenReady } from '../../test/helpers/child.mjs';
+
+export { freePorts, stopAll } from '../../test/helpers/child.mjs';
+export { sleep } from '../../test/helpers/wait.mjs';
 
 export const BENCH_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 export const ROOT = path.resolve(BENCH_DIR, '..');
 export const CHILDREN = path.join(BENCH_DIR, 'children');
-/** The geecache peer the tests start too (test/helpers/cluster.ts): one fixture for both. */
-export const PEER_FIXTURE = path.join(ROOT, 'test', 'fixtures', 'peer.mjs');
 
 const num = (name, fallback) => {
   const raw = process.env[name];
@@ -105,92 +106,34 @@ function hookExit() {
 }
 
 /**
- * Starts `node script` with `config` (JSON in argv[2]) and an IPC channel. Resolves once the
+ * Starts `node script` with `config` (JSON in argv[2]) and an IPC channel; resolves once the
  * child prints its ready line (test/helpers/ready.mjs: the protocol of every child, in the tests
  * too). The handle's `call(msg)` sends a message with an id and resolves with the child's
- * { id, result } / rejects with its { id, error }.
- * @param {string} script a file of bench/children/, or an absolute path (the peer: PEER_FIXTURE)
+ * { id, result } / rejects with its { id, error } (test/helpers/child.mjs).
+ * @param {string} script a file of bench/children/
  * @param {Record<string, unknown>} [config]
  * @param {{ nodeArgs?: string[], name?: string, readyTimeoutMs?: number, cpus?: string }} [options] cpus: pin to these CPUs (taskset -c) where taskset exists
  * @returns {Promise<import('./types.js').ChildHandle>}
  */
-export async function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000, cpus } = {}) {
-  hookExit();
+export function startChild(script, config = {}, { nodeArgs = [], name = path.basename(script), readyTimeoutMs = 30_000, cpus } = {}) {
   const child = spawn(...pinned(cpus, process.execPath, [...nodeArgs, path.resolve(CHILDREN, script), JSON.stringify(config)]), {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     env: { ...process.env, NODE_ENV: 'production' },
   });
-  live.add(child);
-  startedPids.push(child.pid);
-  const started = waitForReady(child, name, readyTimeoutMs);
-  let output = () => '';
-  let nextId = 1;
-  const pending = new Map();
-  let exited = false;
-  /** @type {Promise<void>} */
-  const exitPromise = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      exited = true;
-      live.delete(child);
-      for (const { reject } of pending.values()) reject(new Error(`${name} exited (${code ?? signal}) during a call:\n${output()}`));
-      pending.clear();
-      resolve();
-    });
-  });
-  child.on('message', (/** @type {any} */ msg) => {
-    if (msg?.id === undefined || !pending.has(msg.id)) return;
-    const p = pending.get(msg.id);
-    pending.delete(msg.id);
-    if (msg.error) p.reject(new Error(`${name}: ${msg.error}`));
-    else p.resolve(msg.result);
-  });
-  const ready = await started;
-  output = ready.output;
-  return {
-    name,
-    process: child,
-    pid: child.pid,
-    port: ready.port,
-    output: () => output(),
-    call(message, timeoutMs = 600_000) {
-      if (exited) return Promise.reject(new Error(`${name} is not running:\n${output()}`));
-      const id = nextId++;
-      return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => {
-          pending.delete(id);
-          reject(new Error(`${name} did not answer ${JSON.stringify(message.cmd)} within ${timeoutMs} ms`));
-        }, timeoutMs);
-        pending.set(id, {
-          resolve: (v) => {
-            clearTimeout(timer);
-            resolve(v);
-          },
-          reject: (e) => {
-            clearTimeout(timer);
-            reject(e);
-          },
-        });
-        child.send({ ...message, id });
-      });
-    },
-    async stop() {
-      if (!exited) {
-        child.kill('SIGKILL');
-        await exitPromise;
-      }
-    },
-  };
+  return whenReady(track(child), name, { readyTimeoutMs });
 }
 
 /**
- * Starts the geecache peer fixture (test/fixtures/peer.mjs) for `config.self`, with what the bench
- * wants unless `config` says otherwise: 64 MB per cache, no Prometheus registry.
+ * Starts the geecache peer fixture (test/fixtures/peer.mjs) for `config.self`, with an IPC channel
+ * (the fixture then answers the bench's commands) and what the bench wants unless `config` says
+ * otherwise: 64 MB per cache, no Prometheus registry.
  * @param {{ self: string } & Record<string, unknown>} config
+ * @returns {Promise<import('./types.js').ChildHandle>}
  */
-export function startPeer(config) {
+export function startBenchPeer(config) {
   const port = Number(new URL(config.self).port);
-  return startChild(PEER_FIXTURE, { port, maxBytes: 64 << 20, metrics: false, ...config }, { name: `peer:${port}` });
+  return startChildPeer({ port, maxBytes: 64 << 20, metrics: false, ...config }, { ipc: true, env: { NODE_ENV: 'production' }, onSpawn: track });
 }
 
 /**
@@ -236,11 +179,6 @@ export const HAS_TASKSET = spawnSync('sh', ['-c', 'command -v taskset'], { encod
  */
 export function pinned(cpus, command, args) {
   return cpus && HAS_TASKSET ? ['taskset', ['-c', cpus, command, ...args]] : [command, args];
-}
-
-/** Stops every handle given (ignoring undefined ones), waiting for each to exit. */
-export async function stopAll(handles) {
-  await Promise.all(handles.filter(Boolean).map((h) => h.stop()));
 }
 
 /** Registers an external (non-node) process, e.g. wrk, so it is killed with the rest. */
@@ -298,26 +236,6 @@ export function judge(value, goal) {
   if (goal.op === '>=') return value >= goal.target;
   if (goal.op === '==') return value === goal.target;
   throw new Error(`unknown goal op ${goal.op}`);
-}
-
-export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-
-/** Ports that were free a moment ago on 127.0.0.1. */
-export async function freePorts(n) {
-  const net = await import('node:net');
-  const servers = await Promise.all(
-    Array.from(
-      { length: n },
-      () =>
-        new Promise((resolve, reject) => {
-          const srv = net.createServer().listen(0, '127.0.0.1', () => resolve(srv));
-          srv.on('error', reject);
-        }),
-    ),
-  );
-  const ports = servers.map((s) => s.address().port);
-  await Promise.all(servers.map((s) => new Promise((r) => s.close(r))));
-  return ports;
 }
 
 /** GET `url` with node's fetch; throws unless the status is 200. Returns the body's bytes. */

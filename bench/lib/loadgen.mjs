@@ -3,15 +3,15 @@
 //   wrk (BENCH_LOADGEN=wrk, if installed): the C tool, usually able to push a server harder.
 // run({ url, paths, headers, connections, duration }) -> { rps, p50, p99, ok, non2xx, errors }
 // where rps counts 2xx answers only; any non-2xx or socket error fails the measurement.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { toolPath } from '../../test/helpers/tools.mjs';
 import { pinned, settings, startChild, track } from './common.mjs';
 
 function findWrk() {
-  const r = spawnSync('sh', ['-c', 'command -v wrk'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+  return toolPath('wrk');
 }
 
 /** wrk itself, whatever BENCH_LOADGEN says (for rows that need a load generator that saturates the server), or undefined. */

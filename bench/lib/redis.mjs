@@ -1,17 +1,18 @@
 // A real redis-server for the rows that compare with Express + Redis: Debian's binary, on
 // 127.0.0.1 and a free port, persistence off, killed with the bench's other children.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
+import { INSTALL_COMMAND, toolPath } from '../../test/helpers/tools.mjs';
+import { sleep } from '../../test/helpers/wait.mjs';
 import { pinned, track } from './common.mjs';
 import { procCpu } from './proccpu.mjs';
 
 /** The redis-server binary, or undefined when it is not installed (the rows then skip with a message). */
 export function findRedis() {
-  const r = spawnSync('sh', ['-c', 'command -v redis-server'], { encoding: 'utf8' });
-  return r.status === 0 ? r.stdout.trim() : undefined;
+  return toolPath('redis-server');
 }
 
 /** What a row prints instead of Redis figures when redis-server is missing. */
-export const NO_REDIS = 'redis-server not installed (Debian: apt-get install redis-server): Redis comparison skipped';
+export const NO_REDIS = `redis-server not installed (${INSTALL_COMMAND} installs it): Redis comparison skipped`;
 
 /**
  * Starts redis-server on `port` and resolves once it accepts connections. The handle answers the
@@ -43,11 +44,12 @@ export async function startRedis(bin, port, cpus) {
       child.kill('SIGKILL');
       throw new Error(`redis-server did not start on port ${port}:\n${output}`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   const pid = child.pid;
   return {
     name: `redis:${port}`,
+    url: `redis://127.0.0.1:${port}`,
     process: child,
     pid,
     port,

@@ -1,5 +1,4 @@
 // The contract between bench/run.mjs and the modules in bench/rows/ (checked by `npm run typecheck`).
-import type { ChildProcess } from 'node:child_process';
 
 /** pass/miss of a value: `value op target`; `text` is how the table prints the goal. */
 export interface Goal {
@@ -73,16 +72,5 @@ export interface Row {
   run(context: RowContext): Promise<RowResult>;
 }
 
-/** A child started by startChild (bench/lib/common.mjs). */
-export interface ChildHandle {
-  name: string;
-  process: ChildProcess;
-  pid: number | undefined;
-  /** The port its ready line named (servers only). */
-  port: number | undefined;
-  output(): string;
-  /** Resolves with the child's reply to `message.cmd`, whose shape each child script defines. */
-  // biome-ignore lint/suspicious/noExplicitAny: replies come over IPC as plain JSON; each row reads the fields its child sends.
-  call(message: { cmd: string; [key: string]: unknown }, timeoutMs?: number): Promise<any>;
-  stop(): Promise<void>;
-}
+/** A child started by startChild or startBenchPeer (bench/lib/common.mjs), or the Go peer. */
+export type { ChildHandle } from '../../test/helpers/child.mjs';

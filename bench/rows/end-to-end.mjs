@@ -6,7 +6,7 @@
 //     cache), and the same with node:http's own client: what the hop alone costs.
 // Throughput counts A's answers; CPU per request sums all peers' CPU (the cluster's cost).
 import { RendezvousRing } from 'geecache';
-import { freePorts, get200, round, SECRET, settings, startPeer, stopAll } from '../lib/common.mjs';
+import { freePorts, get200, round, SECRET, settings, startBenchPeer, stopAll } from '../lib/common.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
 export const name = 'end-to-end';
@@ -30,7 +30,7 @@ export async function run({ loadgen, log }) {
   const unbatchedPeers = [urls[3], urls[1], urls[2]]; // A', B, C
   const handles = [];
   try {
-    const start = (self, peers, extra = {}) => startPeer({ self, peers, secret: SECRET, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra });
+    const start = (self, peers, extra = {}) => startBenchPeer({ self, peers, secret: SECRET, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra });
     const [a, b, c, a2] = await Promise.all([
       start(urls[0], cluster),
       start(urls[1], cluster),

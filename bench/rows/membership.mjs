@@ -7,13 +7,12 @@
 //    with the drain (SIGTERM, drainOnSigterm) and without it (the process just exits).
 // Peers are the test fixture (test/fixtures/peer.mjs) in child processes on loopback.
 import { RendezvousRing } from 'geecache';
-import { freePorts, round, settings, startPeer, stopAll } from '../lib/common.mjs';
+import { freePorts, round, settings, sleep, startBenchPeer, stopAll } from '../lib/common.mjs';
 
 export const name = 'membership';
 export const title = 'Membership';
 
 const SECRET = 'bench-membership-secret-0123456789';
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const urlOf = (peer) => `http://127.0.0.1:${peer.port}`;
 
 async function post(url, body) {
@@ -52,7 +51,10 @@ async function scaleOut(handoffMs) {
   const urls = ports.map((p) => `http://127.0.0.1:${p}`);
   const old = urls.slice(0, 3);
   const base = { secret: SECRET, maxBytes: 64 << 20, timeoutMs: 30_000, handoffMs };
-  const peers = await Promise.all([...old.map((self) => startPeer({ ...base, self, peers: old })), startPeer({ ...base, self: urls[3], peers: [urls[3]] })]);
+  const peers = await Promise.all([
+    ...old.map((self) => startBenchPeer({ ...base, self, peers: old })),
+    startBenchPeer({ ...base, self: urls[3], peers: [urls[3]] }),
+  ]);
   try {
     const keys = Array.from({ length: KEYS }, (_, i) => `key-${i}`);
     const getMany = async (peer, list) => {
@@ -102,7 +104,7 @@ async function rollingRestart(drain) {
   const { membershipClients: CLIENTS, membershipGetterMs: GETTER_MS, membershipSteadyMs: STEADY_MS } = settings;
   const urls = (await freePorts(3)).map((p) => `http://127.0.0.1:${p}`);
   const configs = urls.map((self) => ({ secret: SECRET, self, peers: urls, getterDelayMs: GETTER_MS, drainOnSigterm: drain }));
-  const peers = await Promise.all(configs.map(startPeer));
+  const peers = await Promise.all(configs.map(startBenchPeer));
   /** @type {[number, number][]} */
   const samples = [];
   let failures = 0;
@@ -133,7 +135,7 @@ async function rollingRestart(drain) {
     peers[2].process.kill('SIGTERM');
     await gone;
     const exitedAt = performance.now();
-    peers[2] = await startPeer(configs[2]);
+    peers[2] = await startBenchPeer(configs[2]);
     await sleep(STEADY_MS);
     const endAt = performance.now();
     stop = true;

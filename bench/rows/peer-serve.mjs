@@ -11,8 +11,10 @@
 import { spawnSync } from 'node:child_process';
 import { RequestSigner } from '../../dist/protocol/auth.js';
 import { encodeGetResponse } from '../../dist/protocol/wire.js';
-import { freePorts, get200, HAS_TASKSET, median, round, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
-import { buildGoPeer, goAvailable, NO_GO, startGoPeer } from '../lib/gopeer.mjs';
+import { buildGoPeer, startGoPeer } from '../../test/helpers/gopeer.mjs';
+import { INSTALL_COMMAND, missingPackages } from '../../test/helpers/tools.mjs';
+import { freePorts, get200, HAS_TASKSET, median, round, SECRET, settings, startBenchPeer, startChild, stopAll, track } from '../lib/common.mjs';
+import { procCpu } from '../lib/proccpu.mjs';
 import { cpuRatio, measure, pairedRatio } from '../lib/throughput.mjs';
 
 export const name = 'peer-serve';
@@ -31,19 +33,19 @@ export async function run({ loadgen, log }) {
   const url = (p) => `http://127.0.0.1:${p}`;
   const handles = [];
   // The Go reference: built first (the tests' build cache makes it a relink), skipped with the reason when it cannot be.
-  let goSkipped = goAvailable() ? undefined : NO_GO;
-  let goBinary;
+  const noGo = missingPackages(['go']);
+  let goSkipped = noGo.length ? `${noGo.join(' ')} not installed (${INSTALL_COMMAND} installs them): Go reference skipped` : undefined;
   if (!goSkipped) {
     try {
-      goBinary = await buildGoPeer();
+      await buildGoPeer();
     } catch (err) {
-      goSkipped = `${NO_GO}; ${String(err instanceof Error ? err.message : err).split('\n')[0]}`;
+      goSkipped = `the Go peer did not build: ${String(err instanceof Error ? err.message : err).split('\n')[0]}; Go reference skipped`;
     }
   }
   if (goSkipped) log(`  ${goSkipped}`);
   try {
     const peer = (port, extra) =>
-      startPeer({ self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra });
+      startBenchPeer({ self: url(port), secret: SECRET, fastPath: true, valueBytes: settings.valueBytes, hotCacheFraction: 0, ...extra });
     const [bare, fast, open, routed] = await Promise.all([
       startChild('bare-server.mjs', { port: ports[0], key: KEY, valueBytes: settings.valueBytes }, { name: 'bare' }),
       peer(ports[1], {}),
@@ -51,7 +53,7 @@ export async function run({ loadgen, log }) {
       peer(ports[3], { fastPath: false }),
     ]);
     handles.push(bare, fast, open, routed);
-    const go = goBinary ? await startGoPeer(goBinary, ports[4], settings.valueBytes) : undefined;
+    const go = goSkipped ? undefined : await startGo(ports[4], settings.valueBytes);
     handles.push(go);
 
     // One ordinary request attaches the fast path; then check every server answers the same bytes.
@@ -198,4 +200,25 @@ async function measureTogether(loadgen, configs, log) {
     log(`  together, round ${r + 1}/${rounds}: ${configs.map((c) => `${c.id} ${runs[c.id][r].toFixed(1)}`).join(', ')} µs CPU/req`);
   }
   return runs;
+}
+
+/**
+ * The Go peer alone in its cluster on 127.0.0.1:`port`, its values `valueBytes` bytes of the key
+ * repeated (the node servers' values). The handle answers the `cpu` command from /proc (all of
+ * the Go runtime's threads).
+ * @param {number} port
+ * @param {number} valueBytes
+ * @returns {Promise<import('../lib/types.js').ChildHandle>}
+ */
+async function startGo(port, valueBytes) {
+  const self = `http://127.0.0.1:${port}`;
+  const go = await startGoPeer({ port, self, peers: [self], valueBytes }, { onSpawn: track });
+  return {
+    ...go,
+    name: `go:${port}`,
+    async call(message) {
+      if (message.cmd !== 'cpu') throw new Error(`Go peer handle: no command ${message.cmd}`);
+      return procCpu(/** @type {number} */ (go.pid));
+    },
+  };
 }

@@ -1,7 +1,7 @@
 // Row stampede: `stampedeGets` concurrent gets of one cold key, spread round-robin over 3
 // peers' app routes by a separate load process, with a loader that takes stampedeLoaderMs.
 // Counts the loader calls cluster-wide (goal: exactly 1) and the gets' latency.
-import { freePorts, get200, round, SECRET, settings, startChild, startPeer, stopAll } from '../lib/common.mjs';
+import { freePorts, get200, round, SECRET, settings, startBenchPeer, startChild, stopAll } from '../lib/common.mjs';
 import { findRedis, NO_REDIS, startRedis } from '../lib/redis.mjs';
 
 export const name = 'stampede';
@@ -14,7 +14,7 @@ export async function run({ log }) {
   const handles = [];
   try {
     const peers = await Promise.all(
-      urls.map((self) => startPeer({ self, peers: urls, secret: SECRET, valueBytes: settings.valueBytes, getterDelayMs: settings.stampedeLoaderMs })),
+      urls.map((self) => startBenchPeer({ self, peers: urls, secret: SECRET, valueBytes: settings.valueBytes, getterDelayMs: settings.stampedeLoaderMs })),
     );
     handles.push(...peers);
     for (const u of urls) await get200(`${u}/ping`);

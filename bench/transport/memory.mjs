@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { geecache } from 'geecache';
+import { sleep } from '../../test/helpers/wait.mjs';
 
 const VALUE_MIB = Number(process.env.VALUE_MIB ?? 60);
 const CONCURRENT = Number(process.env.CONCURRENT ?? 30);
@@ -47,7 +48,7 @@ function asker(batch) {
 /** Runs `fn`, sampling memory every ms; the peak growth over the settled baseline, in MiB. */
 async function peak(fn) {
   gc();
-  await new Promise((r) => setTimeout(r, 50));
+  await sleep(50);
   gc();
   const base = process.memoryUsage();
   let rss = base.rss;

@@ -12,10 +12,10 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../../test/helpers/wait.mjs';
 
 const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/peer.mjs');
 const SLOW_MS = 3_000;
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 const children = [];
 process.on('exit', () => {
   for (const c of children) c.kill('SIGKILL');

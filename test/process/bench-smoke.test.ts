@@ -6,7 +6,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
-import { needs } from '../helpers/index.js';
+import { needs, sleep } from '../helpers/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory', 'membership'];
@@ -105,7 +105,7 @@ describe('bench harness (smoke mode)', function () {
     expect(result.meta.childPids.length).to.be.greaterThan(5);
     let alive = result.meta.childPids.filter(isAlive);
     for (let i = 0; i < 20 && alive.length > 0; i++) {
-      await new Promise((r) => setTimeout(r, 100)); // an orphan may still be waiting to be reaped
+      await sleep(100); // an orphan may still be waiting to be reaped
       alive = alive.filter(isAlive);
     }
     expect(alive, `still running: ${alive.join(', ')}`).to.deep.equal([]);

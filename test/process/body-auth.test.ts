@@ -1,11 +1,11 @@
-// Memory without the secret (issue 9, item 1): batch bodies are read only after the signature,
+// Memory without the secret: batch bodies are read only after the signature,
 // which covers the body's length and digest, is checked from the headers. Attacks over raw
 // sockets against a real child peer, whose memory (process.memoryUsage().arrayBuffers: every
 // body byte it buffers) is sampled over its /_test/memory route while they run.
 import net from 'node:net';
 import { expect } from 'chai';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
-import { type ChildHandle, freePort, startChildPeer } from '../helpers/index.js';
+import { type ChildHandle, freePort, sleep, startChildPeer } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 const TIMEOUT_MS = 1_000;
@@ -73,7 +73,7 @@ async function peakGrowth<T>(peer: ChildHandle, run: () => Promise<T>): Promise<
   const sampler = (async () => {
     for (let i = 0; running && i < 1_000; i++) {
       peak = Math.max(peak, await sample());
-      await new Promise((r) => setTimeout(r, 50));
+      await sleep(50);
     }
   })();
   const result = await run();

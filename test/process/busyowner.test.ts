@@ -1,4 +1,4 @@
-// Busy is not down, on a saturated owner (issue 13 goal 6): real child-process peers. An owner
+// Busy is not down, on a saturated owner: real child-process peers. An owner
 // whose event loop is taken by a burst of CPU-bound app requests — far longer than timeoutMs in
 // all — still answers its peers' gets and liveness probes (lib/server/appqueue.ts), so a cold key asked
 // through every peer meanwhile is loaded once in the cluster; a stopped owner (SIGSTOP) is still

@@ -3,7 +3,7 @@
 // same list; a bad answer keeps the last good ring; a peer that dies is dropped as soon as a get
 // to it fails (no wait for the next interval).
 import { expect } from 'chai';
-import { type ChildHandle, Dnsmasq, freePort, needs, startChildPeer, stop, stopAll } from '../helpers/index.js';
+import { type ChildHandle, Dnsmasq, freePort, needs, sleep, startChildPeer, stop, stopAll } from '../helpers/index.js';
 
 const SECRET = 'discovery-cluster-secret-0123';
 const NAME = 'peers.test';
@@ -24,7 +24,7 @@ async function converge(peers: ChildHandle[], want: string[]): Promise<void> {
   for (let i = 0; i < 300; i++) {
     last = await Promise.all(peers.map(view));
     if (last.every((v) => JSON.stringify(v.peers) === JSON.stringify(want))) return;
-    await new Promise((r) => setTimeout(r, 50));
+    await sleep(50);
   }
   expect.fail(`rings did not converge to ${JSON.stringify(want)}: ${JSON.stringify(last.map((v) => [v.self, v.peers]))}`);
 }
@@ -94,7 +94,7 @@ describe('discovery: child peers following a real dnsmasq', function () {
       for (let tries = 0; tries < 300; tries++) {
         const v = await view(p);
         if (v.discovery.failures > before[i].discovery.failures) break;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       const v = await view(p);
       expect(v.discovery.lastError, p.url).to.match(/ENOTFOUND.*keeping the last good list of 3 peers/);
@@ -124,7 +124,7 @@ describe('discovery: child peers following a real dnsmasq', function () {
       const key = `k${i}`;
       expect(await get(p2, key)).to.equal(`value:${key}`);
       if (JSON.stringify((await view(p2)).peers) === JSON.stringify([url(2), url(3)])) break;
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
     expect((await view(p2)).peers, 'p2 dropped the dead peer').to.deep.equal([url(2), url(3)]);
     // p3 asked nobody dead: it still has the old ring until its own gets fail or its interval.

@@ -5,7 +5,7 @@ import os from 'node:os';
 import { expect } from 'chai';
 import { canonicalPeers, findSelf, MAX_PEERS, selfFromInterfaces } from '../../lib/cluster/discovery.js';
 import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache, type Logger } from '../../lib/index.js';
-import { Dnsmasq, freePort, needs, until } from '../helpers/index.js';
+import { Dnsmasq, freePort, needs, sleep, until } from '../helpers/index.js';
 
 const SECRET = 'discovery-test-secret-0123';
 const groups = { scores: { maxBytes: 1 << 20, getter: (key: string) => `value:${key}` } };
@@ -293,7 +293,7 @@ describe('discovery: a function source', () => {
     await cache.discovery!.whenAnswered();
     cache.close();
     const after = calls;
-    await new Promise((r) => setTimeout(r, 350));
+    await sleep(350);
     expect(calls).to.equal(after);
   });
 });

@@ -1,4 +1,4 @@
-// Keys "." and ".." (issue 9, item 13): no URL path can carry them (URL parsers drop them, even
+// Keys "." and "..": no URL path can carry them (URL parsers drop them, even
 // escaped), so between geecache peers they travel in a batch (of one where needed), and are
 // loaded once in the cluster like any key. Real peers in child processes.
 import { expect } from 'chai';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { parseAllDocuments } from 'yaml';
-import { Dnsmasq, freePort, needs, stop } from '../helpers/index.js';
+import { Dnsmasq, freePort, needs, sleep, stop } from '../helpers/index.js';
 
 const MANIFEST = fileURLToPath(new URL('../../examples/kubernetes/existing-app.yaml', import.meta.url));
 const APP = fileURLToPath(new URL('../../examples/existing-app/app.mjs', import.meta.url));
@@ -119,7 +119,7 @@ describe('examples/kubernetes', function () {
       for (let i = 0; i < 200; i++) {
         views = await Promise.all(urls.map(view));
         if (views.every((v) => JSON.stringify(v.peers) === JSON.stringify(urls))) break;
-        await new Promise((r) => setTimeout(r, 50));
+        await sleep(50);
       }
       expect(views.map((v) => v.peers)).to.deep.equal([urls, urls, urls]);
       expect(views.map((v) => v.self)).to.deep.equal(urls);

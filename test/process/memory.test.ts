@@ -8,7 +8,7 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fix
 const FILL = path.join(FIXTURES, 'fill-tiny.mjs');
 const CHURN = path.join(FIXTURES, 'churn-memory.mjs');
 
-describe('maxBytes bounds memory, small values included (issue 9, item 4)', function () {
+describe('maxBytes bounds memory, small values included', function () {
   this.timeout(300_000);
 
   it('a million tiny entries (empty values, 1-byte keys) through the real Group: heap growth stays within 1.5x maxBytes', async () => {
@@ -26,7 +26,7 @@ describe('maxBytes bounds memory, small values included (issue 9, item 4)', func
     expect(got.heapGrowth / maxBytes, `heap (used + external) grew ${got.heapGrowth} B for maxBytes ${maxBytes}`).to.be.at.most(1.5);
   });
 
-  // Issue 13 goal 5. Each value a Buffer of its own (a malloc'd block): after churn glibc kept the
+  // Each value a Buffer of its own (a malloc'd block): after churn glibc kept the
   // freed blocks scattered between live ones, and RSS grew 1.70x maxBytes here (2.16x without the
   // heap limit) for Buffer getters; values held as strings in V8's heap grow it 1.32x. The heap
   // limit (2x maxBytes) bounds V8's garbage between collections, as a user would bound it.

@@ -1,4 +1,4 @@
-// The README's own route handler (issue 9, item 11), run as written in a real Express 4 and a
+// The README's own route handler, run as written in a real Express 4 and a
 // real Express 5 app (child processes): a getter error reaches Express's error handler with its
 // status, and the process keeps serving (an async handler that awaits would crash Express 4 with
 // an unhandled rejection).

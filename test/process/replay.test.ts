@@ -1,4 +1,4 @@
-// Replays (issue 9, item 7): a request captured on the wire between two real peers (child
+// Replays: a request captured on the wire between two real peers (child
 // processes, a recording TCP proxy in front of the owner) replays only against the peer it was
 // signed for, with the request line it was signed for, within the 30 s window; and replaying a
 // request for a key whose getter fails does not run the getter once per replay.

@@ -1,4 +1,4 @@
-// The six silent failures of issue 12, each now one warning that names the fix; a healthy
+// Six failures that used to be silent, each now one warning that names the fix; a healthy
 // cluster says nothing at warn. Peer A runs in this process with a logger the test reads; the
 // faulty peer B is a real child process (test/fixtures/peer.mjs).
 

@@ -10,7 +10,7 @@ const SECRET = 'batch-test-secret-0123456789';
 type Peer = InProcessPeer & { loads: string[]; peerRequests: () => number };
 
 /** n peers whose getters record their keys; peer HTTP requests are counted ahead of the fast path. */
-async function startPeers(n: number, batch = true): Promise<Peer[]> {
+async function startCountingPeers(n: number, batch = true): Promise<Peer[]> {
   const loads = Array.from({ length: n }, (): string[] => []);
   const requests = Array.from({ length: n }, () => 0);
   const peers = await startInProcessPeers(
@@ -48,7 +48,7 @@ describe('batched peer requests', () => {
   afterEach(() => closePeers(peers));
 
   it('sends concurrent gets for one peer as a few requests, each caller getting its own value', async () => {
-    peers = await startPeers(2);
+    peers = await startCountingPeers(2);
     const [a, b] = peers;
     const keys = Array.from({ length: 400 }, (_, i) => `k${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
     const values = await Promise.all(keys.map((k) => a.cache.get(k)));
@@ -61,7 +61,7 @@ describe('batched peer requests', () => {
   });
 
   it('fails only the get whose getter failed, without running it locally', async () => {
-    peers = await startPeers(2);
+    peers = await startCountingPeers(2);
     const [a, b] = peers;
     const keys = Array.from({ length: 100 }, (_, i) => (i % 10 === 0 ? `fail:${i}` : `ok:${i}`)).filter((k) => a.cache.pool.ownerOf(k) === b.url);
     const settled = await Promise.allSettled(keys.map((k) => a.cache.get(k)));
@@ -73,7 +73,7 @@ describe('batched peer requests', () => {
   });
 
   it('loads keys with lone surrogates locally rather than send them altered', async () => {
-    peers = await startPeers(2);
+    peers = await startCountingPeers(2);
     const [a, b] = peers;
     const keys = Array.from({ length: 40 }, (_, i) => `x\ud800${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
     expect(keys.length).to.be.greaterThan(5);
@@ -84,7 +84,7 @@ describe('batched peer requests', () => {
   });
 
   it('can be turned off: one request per get', async () => {
-    peers = await startPeers(2, false);
+    peers = await startCountingPeers(2, false);
     const [a, b] = peers;
     const keys = Array.from({ length: 100 }, (_, i) => `k${i}`).filter((k) => a.cache.pool.ownerOf(k) === b.url);
     await Promise.all(keys.map((k) => a.cache.get(k)));
@@ -92,7 +92,7 @@ describe('batched peer requests', () => {
   });
 
   it('refuses unsigned, tampered, malformed and oversized batches without running a getter', async () => {
-    peers = await startPeers(2);
+    peers = await startCountingPeers(2);
     const [, b] = peers;
     const body = encodeBatchRequest([{ group: 'scores', key: 'x' }]);
     const signer = new RequestSigner(SECRET);

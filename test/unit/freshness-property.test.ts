@@ -10,9 +10,12 @@
 // what every peer answers until it expires or is written again; after remove, clear or expiry
 // no peer answers the old value; without a write, a cached value stays (groupcache's immutable
 // model) even after the database changed.
+// The clock is @sinonjs/fake-timers' (Date and performance, which lru-cache's TTLs read): it runs
+// with real time, so gets still race expiries, but a wait past a TTL jumps it instead of sleeping.
+import FakeTimers from '@sinonjs/fake-timers';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type FreshCluster, sleep, startFreshCluster } from '../helpers/index.js';
+import { type FreshCluster, startFreshCluster } from '../helpers/index.js';
 
 /** An entry: its value and the window its expiry falls in (none: never expires). */
 type Entry = { value: string; expLo?: number; expHi?: number } | null;
@@ -123,11 +126,16 @@ class Model {
 describe('properties: freshness on a 3-peer in-process cluster against a model', function () {
   this.timeout(180_000);
   let c: FreshCluster;
+  let clock: ReturnType<typeof FakeTimers.install>;
   before(async () => {
     // Copies live until their value expires or is written (hotTtlMs: 1 minute).
     c = await startFreshCluster(3, { hotTtlMs: 60_000 }, { timeoutMs: 10_000 });
+    clock = FakeTimers.install({ now: Date.now(), toFake: ['Date', 'performance'], shouldAdvanceTime: true, advanceTimeDelta: 1 });
   });
-  after(() => c.close());
+  after(async () => {
+    clock?.uninstall();
+    await c?.close();
+  });
 
   it('every get answers a value the model allows, whatever the interleaving', async () => {
     const ownerIndex = (k: string) => c.peers.indexOf(c.ownerOf(k));
@@ -174,7 +182,7 @@ describe('properties: freshness on a 3-peer in-process cluster against a model',
             model.db.set(op.key, value);
             log.push(`database ${op.key} = ${value}`);
           } else {
-            await sleep(200);
+            await clock.tickAsync(200);
             log.push('wait 200 ms');
           }
         }

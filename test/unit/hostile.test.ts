@@ -598,7 +598,7 @@ type Peer = InProcessPeer & {
 const connections = (server: http.Server) => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
 
 /** An Express 5 app with geecache (and another peer that never answers) and one app route, on 127.0.0.1. */
-async function startPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: http.ServerOptions = {}): Promise<Peer> {
+async function startTargetPeer(extra: Partial<GeecacheOptions> = {}, serverOptions: http.ServerOptions = {}): Promise<Peer> {
   const other = `http://127.0.0.1:${await freePort()}`;
   const calls: string[] = [];
   const peer = await startInProcessPeer(
@@ -662,7 +662,7 @@ for (const fastPath of [true, false]) {
     const fresh = () => corpus(originOf(peer.port));
 
     before(async () => {
-      peer = await startPeer({ fastPath });
+      peer = await startTargetPeer({ fastPath });
       // Warm up: the first app request installs the fast path; then cache one value.
       const warm = ownKey(peer, 'warm');
       expect((await appGet(peer.port, warm)).body.toString()).to.equal(`app says value:${warm}`);
@@ -748,7 +748,7 @@ describe('slow and idle senders', function () {
   // open is answered before the first of them runs out, even on a loaded machine.
   const HEADERS_TIMEOUT_MS = 3_000;
   before(async () => {
-    peer = await startPeer({}, { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 50 });
+    peer = await startTargetPeer({}, { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: 2 * HEADERS_TIMEOUT_MS, connectionsCheckingInterval: 50 });
   });
   after(() => peer.close());
 
@@ -799,7 +799,7 @@ describe('the peer route without a secret', () => {
   afterEach(() => peer?.close());
 
   it('serves unsigned requests with secret: false', async () => {
-    peer = await startPeer({ secret: false });
+    peer = await startTargetPeer({ secret: false });
     const res = await sendRaw(peer.port, build({ target: '/_geecache/scores/open', auth: 'none' }, ''));
     expect(res.status).to.equal(200);
     expect(Buffer.from(decodeGetResponse(res.body)).toString()).to.equal('value:open');
@@ -814,7 +814,7 @@ describe('the peer route without a secret', () => {
   });
 
   it('answers 403 and runs no getter when there is one peer and no secret', async () => {
-    peer = await startPeer({ peers: undefined, secret: undefined });
+    peer = await startTargetPeer({ peers: undefined, secret: undefined });
     const { calls } = peer;
     for (const spec of [
       { target: '/_geecache/scores/k', auth: 'none' },

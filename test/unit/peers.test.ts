@@ -212,7 +212,7 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
     expect(main.evictions, 'the main cache evicts its own once at its share').to.be.greaterThan(0);
   });
 
-  it('a hot value that came in a batch answer is held on its own, not as a slice of the whole answer (issue 13)', async () => {
+  it('a hot value that came in a batch answer is held on its own, not as a slice of the whole answer', async () => {
     // The peer answers as HttpGetter hands batch results over: every value is a view into one
     // decoded batch response (the real codec), as a 64-get batch of 1 KB values would be.
     const keysInBatch = keys(64);
