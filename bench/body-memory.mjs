@@ -1,4 +1,4 @@
-// Memory without the secret (issue 9, item 1): what a client without the secret makes a peer hold.
+// Memory without the secret: what a client without the secret makes a peer hold.
 // Starts one real peer (test/fixtures/peer.mjs, timeoutMs 1,000, --expose-gc) and runs, each on
 // fresh raw sockets: (1) N connections posting 4 MiB batch bodies under a well-formed but forged
 // signature; (2) N replays of one captured, fresh, validly signed 4 MiB batch (someone who saw
@@ -6,30 +6,19 @@
 // Prints the peer's peak growth of arrayBuffers (body bytes held) and RSS over each attack, and
 // whether/when the dripped connections were cut off, as JSON lines.
 //   node bench/body-memory.mjs [connections=128]      (npm run build first)
-import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { fileURLToPath } from 'node:url';
+import { freePort, startChildPeer } from '../test/helpers/child.mjs';
 import { sleep } from '../test/helpers/wait.mjs';
 
 const SECRET = 'bench-secret-0123456789';
 const BODY = 4 << 20;
 const MiB = 1 << 20;
 const N = Number(process.argv[2] ?? 128);
-const PEER = fileURLToPath(new URL('../test/fixtures/peer.mjs', import.meta.url));
-
-const freePort = () =>
-  new Promise((resolve) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {net.AddressInfo} */ (s.address());
-      s.close(() => resolve(port));
-    });
-  });
 
 const port = await freePort();
 const self = `http://127.0.0.1:${port}`;
 const config = { port, self, peers: [self, `http://127.0.0.1:${await freePort()}`], secret: SECRET, timeoutMs: 1000 };
-const child = spawn(process.execPath, ['--expose-gc', PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-await new Promise((resolve) => child.stdout.on('data', (d) => String(d).includes('ready ') && resolve(undefined)));
+const child = (await startChildPeer(config, { nodeArgs: ['--expose-gc'] })).process;
 child.on('exit', (code, signal) => signal !== 'SIGKILL' && console.log(JSON.stringify({ peerExited: code, signal })));
 // Never leave the peer behind, also when a measurement throws.
 process.on('exit', () => child.kill('SIGKILL'));

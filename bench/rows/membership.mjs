@@ -1,4 +1,4 @@
-// Row membership: membership that follows the deployment (issue 11).
+// Row membership: membership that follows the deployment.
 // 1. Scale-out reload ratio: 3 peers with membershipKeys cached keys, a 4th joins under user load;
 //    getter calls after the change ÷ keys that moved, with warm handoff (default) and without
 //    (handoffMs: 0).

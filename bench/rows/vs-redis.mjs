@@ -1,4 +1,4 @@
-// Row vs-redis (issue 13): what a user would pick instead of geecache. The same Express handler,
+// Row vs-redis: what a user would pick instead of geecache. The same Express handler,
 // `GET /v?k=` answering a 1 KB string, in three fronts (bench/children/front.mjs):
 //   geecache: peer A of 3 geecache peers (A, B, C), default options (hot cache 1/8) and the README's maxBytes (64 MiB); and the
 //             same again with transport: 'undici' (a second cluster of 3);

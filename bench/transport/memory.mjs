@@ -1,4 +1,4 @@
-// Issue 9 item 5: what a response in flight from a peer costs the asking process.
+// What a response in flight from a peer costs the asking process.
 //   node --expose-gc bench/transport/memory.mjs      (after npm run build)
 // 1. One legitimate value of VALUE_MIB (60) MiB fetched from a peer: peak growth of RSS and of
 //    ArrayBuffer memory while it is read, as a multiple of the value's size.

@@ -1,4 +1,4 @@
-// Issue 9 items 2, 3 and 6, measured on real child-process peers (test/fixtures/peer.mjs) with
+// Three transport behaviours, measured on real child-process peers (test/fixtures/peer.mjs) with
 // the default timeoutMs (2 s) and backoffMs (5 s):        node bench/transport/timing.mjs
 // - slowOwner: a getter of 3 s (> timeoutMs) on the owner B, asked through A; then A gets 200
 //   keys B already has cached. Getter runs of the slow key in the cluster, and how many of the
@@ -8,48 +8,21 @@
 // - recovered: B is stopped (SIGSTOP) until A marks it down, then continued (SIGCONT); ms until
 //   a get through A is served by B again (a get every 20 ms).
 // Prints one JSON line per scenario.
-import { spawn } from 'node:child_process';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { startCluster } from '../../test/helpers/child.mjs';
 import { sleep } from '../../test/helpers/wait.mjs';
 
-const PEER = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../test/fixtures/peer.mjs');
 const SLOW_MS = 3_000;
-const children = [];
+/** @type {import('../../test/helpers/child.mjs').ChildCluster[]} */
+const clusters = [];
 process.on('exit', () => {
-  for (const c of children) c.kill('SIGKILL');
+  for (const c of clusters) for (const p of c.peers) p.process.kill('SIGKILL');
 });
 
-async function freePort() {
-  return new Promise((resolve) => {
-    const srv = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = /** @type {net.AddressInfo} */ (srv.address());
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
+/** `n` peer fixtures knowing each other; `procs` are their processes. */
 async function cluster(n, extra = {}) {
-  const ports = await Promise.all(Array.from({ length: n }, freePort));
-  const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-  const procs = await Promise.all(
-    ports.map(
-      (port, i) =>
-        new Promise((resolve, reject) => {
-          const config = { port, self: urls[i], peers: urls, secret: 'bench-secret-0123456789', slowGetterMs: SLOW_MS, metrics: false, ...extra };
-          const child = spawn(process.execPath, [PEER, JSON.stringify(config)], { stdio: ['ignore', 'pipe', 'inherit'] });
-          children.push(child);
-          let out = '';
-          child.stdout.on('data', (d) => {
-            out += d;
-            if (out.includes('ready ')) resolve(child);
-          });
-          child.on('exit', (code) => reject(new Error(`peer exited with ${code}: ${out}`)));
-        }),
-    ),
-  );
-  return { urls, procs };
+  const c = await startCluster(n, { secret: 'bench-secret-0123456789', slowGetterMs: SLOW_MS, metrics: false, ...extra });
+  clusters.push(c);
+  return { urls: c.urls, procs: c.peers.map((p) => p.process) };
 }
 
 const text = async (url) => (await fetch(url)).text();
