@@ -14,6 +14,8 @@
  * when a get starts, or, on the owner, under the asker's. A get outside any trace makes none.
  * Until an SDK is registered nothing subscribes, so geecache pays nothing.
  */
+
+import type { TracingChannel, TracingChannelSubscribers } from 'node:diagnostics_channel';
 import {
   type Attributes,
   type Context,
@@ -97,19 +99,19 @@ export function instrumentGeecache(options: GeecacheOtelOptions = {}): GeecacheO
   };
 }
 
+/** The events subscribed to: the others have no subscriber, which costs nothing to publish on. */
 type Handlers<C extends object> = {
   start: (ctx: C) => void;
-  end: (ctx: C) => void;
-  asyncStart: (ctx: C) => void;
-  asyncEnd: (ctx: C) => void;
   error: (ctx: C) => void;
+  asyncEnd: (ctx: C) => void;
 };
 
 /** The spans of one instrumentGeecache() call: one per traced operation, kept by its context object. */
 class Spans {
   readonly #tracer: Tracer;
   readonly #recordKeys: boolean;
-  readonly #open = new WeakMap<object, Span>();
+  /** The property of a context object that holds its span, while open (this instance's own). */
+  readonly #span = Symbol('geecache/otel span');
   readonly #unsubscribe: (() => void)[] = [];
 
   constructor(tracer: Tracer, recordKeys: boolean) {
@@ -120,10 +122,10 @@ class Spans {
   subscribe(): void {
     this.#on(
       getTrace,
-      (ctx) => this.#internal('cache.get', ctx, this.#keyed(ctx)),
+      (ctx) => this.#internal('cache.get', ctx),
       (span, ctx) => this.#gotten(span, ctx),
     );
-    this.#on(loadTrace, (ctx: LoadTrace) => this.#internal('cache.load', ctx, this.#keyed(ctx)));
+    this.#on(loadTrace, (ctx: LoadTrace) => this.#internal('cache.load', ctx));
     this.#on(
       peerTrace,
       (ctx) => this.#client(ctx),
@@ -142,17 +144,20 @@ class Spans {
 
   /**
    * Subscribes to one tracing channel: `begin` starts a span at `start` (or none), `finish` adds
-   * what the outcome says; the span ends at `asyncEnd`, or at `end` when the work threw at once.
+   * what the outcome says; the span ends at `error` (which comes before `asyncEnd` when the
+   * promise rejects, and alone, before `end`, when the work threw at once), else at `asyncEnd`.
    */
   #on<C extends TraceHooks>(
-    channel: { subscribe(handlers: Handlers<C>): void; unsubscribe(handlers: Handlers<C>): unknown },
+    channel: TracingChannel<unknown, C>,
     begin: (ctx: C) => Span | undefined,
     finish?: (span: Span, ctx: C) => boolean | undefined,
   ): void {
+    const key = this.#span;
+    const held = (ctx: C) => ctx as unknown as Record<symbol, Span | undefined>;
     const done = (ctx: C) => {
-      const span = this.#open.get(ctx);
+      const span = held(ctx)[key];
       if (span === undefined) return;
-      this.#open.delete(ctx);
+      held(ctx)[key] = undefined;
       const typed = finish?.(span, ctx) === true;
       if (ctx.error !== undefined) failed(span, ctx.error, typed);
       span.end();
@@ -160,25 +165,22 @@ class Spans {
     const handlers: Handlers<C> = {
       start: (ctx) => {
         const span = begin(ctx);
-        if (span !== undefined) this.#open.set(ctx, span);
+        if (span !== undefined) held(ctx)[key] = span;
       },
-      // Without a promise (the work threw at once) no asyncEnd follows.
-      end: (ctx) => {
-        if (ctx.error !== undefined) done(ctx);
-      },
-      asyncStart: () => {},
+      error: done,
       asyncEnd: done,
-      error: () => {},
     };
-    channel.subscribe(handlers);
-    this.#unsubscribe.push(() => channel.unsubscribe(handlers));
+    // Node subscribes only the handlers given (its types ask for all five).
+    const given = handlers as unknown as TracingChannelSubscribers<C>;
+    channel.subscribe(given);
+    this.#unsubscribe.push(() => channel.unsubscribe(given));
   }
 
   /** An INTERNAL span under the current one, current itself for the work it traces; none outside a trace. */
-  #internal(name: string, ctx: TraceHooks, attributes: Attributes): Span | undefined {
+  #internal(name: string, ctx: GetTrace | LoadTrace): Span | undefined {
     const parent = context.active();
     if (trace.getSpan(parent) === undefined) return undefined;
-    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes }, parent);
+    const span = this.#tracer.startSpan(name, { kind: SpanKind.INTERNAL, attributes: this.#keyed(ctx) }, parent);
     within(ctx, trace.setSpan(parent, span));
     return span;
   }

@@ -134,7 +134,7 @@ export class Group {
   /** get() as a traced operation (GET_TRACE in common/diagnostics.ts): the same steps, saying whether it hit and where the value came from. */
   #tracedGet(key: string): Promise<ByteView> {
     const trace: GetTrace = { group: this.name, key };
-    return traced(getTrace, trace, () => {
+    return traced(getTrace, trace, (): ByteView | Promise<ByteView> => {
       try {
         this.#checkKey(key);
       } catch (err) {
@@ -145,7 +145,7 @@ export class Group {
       trace.hit = cached !== undefined;
       if (cached) {
         trace.source = sourceOf(cached);
-        return Promise.resolve(cached);
+        return cached; // traced() publishes its end at once and wraps it in a resolved promise
       }
       this.stats.loads++;
       if (this.#flight.has(key)) {
