@@ -7,5 +7,7 @@ export * from './freshcluster.js';
 export * from './gopeer.mjs';
 export * from './peer.js';
 export * from './prometheus.js';
+export * from './recordingproxy.js';
+export * from './tagcluster.js';
 export * from './tools.mjs';
 export * from './wait.mjs';

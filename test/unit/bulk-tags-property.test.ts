@@ -12,7 +12,7 @@
 // answer what it read but never leaves it cached.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { startTagCluster, type TagCluster } from '../helpers/tagcluster.js';
+import { sleep, startTagCluster, type TagCluster } from '../helpers/index.js';
 
 type Entry = { value: string; tags: string[] } | null;
 
@@ -184,7 +184,7 @@ describe('properties: getMany and tag invalidation on a 3-peer in-process cluste
               settled = true;
             });
             // Until its load has read the database (or it was answered from a cache): bounded.
-            for (let i = 0; i < 400 && !settled && c.totalCalls() === callsBefore; i++) await new Promise((r) => setTimeout(r, 5));
+            for (let i = 0; i < 400 && !settled && c.totalCalls() === callsBefore; i++) await sleep(5);
             const value = `db${++version}-${op.key}`;
             c.db.set(op.key, value);
             await c.peers[(op.peer + 1) % 3].group.invalidateTags(GETTER_TAGS[op.key]);

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { BadKeyError, type ByteView, Group, LoadTimeoutError, NotFoundError } from '../../lib/index.js';
-import { soloGroup, startTagCluster, type TagCluster } from '../helpers/tagcluster.js';
+import { soloGroup, startTagCluster, type TagCluster } from '../helpers/index.js';
 
 /** The outcomes of a getMany as text: a value's string, or the error's name and message. */
 function outcomes(results: Map<string, { value?: ByteView; error?: unknown }>): Record<string, string> {

@@ -4,9 +4,9 @@
 // 102 the same owner is judged down and the get loads locally.
 import http from 'node:http';
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache, type Ring } from 'geecache';
+import { type GeecacheMiddleware, geecache, type Ring } from '../../lib/index.js';
 import { encodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer, listen } from '../helpers/peer.js';
+import { closeServer, listen } from '../helpers/index.js';
 
 /** A peer URL nobody listens on: the asking side never serves, it only asks. */
 const SELF = 'http://127.0.0.1:9';

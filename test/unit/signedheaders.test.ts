@@ -5,8 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { GeecacheOptions } from '../../lib/index.js';
-import { closePeers, type InProcessPeer, startInProcessPeers } from '../helpers/index.js';
-import { RecordingProxy } from '../helpers/recordingproxy.js';
+import { closePeers, type InProcessPeer, RecordingProxy, startInProcessPeers } from '../helpers/index.js';
 
 const SECRET = 'signed-headers-secret-0123456789';
 

@@ -4,8 +4,7 @@
 // reached through a recording proxy, which captures the writes (or holds one back) for the replays.
 import { expect } from 'chai';
 import type { GeecacheOptions } from '../../lib/index.js';
-import { closePeers, type InProcessPeer, startInProcessPeer, startInProcessPeers, until } from '../helpers/index.js';
-import { type Recorded, RecordingProxy } from '../helpers/recordingproxy.js';
+import { closePeers, type InProcessPeer, type Recorded, RecordingProxy, startInProcessPeer, startInProcessPeers, until } from '../helpers/index.js';
 
 const SECRET = 'write-replay-secret-0123456789';
 
