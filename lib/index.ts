@@ -29,5 +29,6 @@ export type { GeecacheOptions } from './config/types.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
 export type { HealthReport, PeerHealth } from './ops/health.js';
 export { ConsistentHashRing } from './ring/consistenthash.js';
+export { MAGLEV_TABLE_SIZE, MaglevRing } from './ring/maglev.js';
 export { RendezvousRing } from './ring/rendezvous.js';
 export type { Ring, RingOption } from './ring/types.js';

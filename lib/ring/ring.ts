@@ -3,6 +3,7 @@
  */
 
 import { ConsistentHashRing } from './consistenthash.js';
+import { MaglevRing } from './maglev.js';
 import { RendezvousRing } from './rendezvous.js';
 import type { Ring, RingOption } from './types.js';
 
@@ -13,5 +14,6 @@ import type { Ring, RingOption } from './types.js';
 export function makeRing(option: RingOption): Ring {
   if (option === 'groupcache') return new ConsistentHashRing();
   if (option === 'default') return new RendezvousRing();
+  if (option === 'maglev') return new MaglevRing();
   return option();
 }

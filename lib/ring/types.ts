@@ -25,5 +25,7 @@ export type RingOption =
   | 'default'
   /** golang/groupcache's ring (crc32, 50 replicas): agrees with Go groupcache peers on every key. */
   | 'groupcache'
+  /** Maglev hashing: a lookup in O(1) at any size, but a change moves more keys than rendezvous (see MaglevRing). */
+  | 'maglev'
   /** Your own ring; every peer must build the same one. */
   | (() => Ring);

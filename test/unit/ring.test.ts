@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { ConsistentHashRing, RendezvousRing, type Ring } from '../../lib/index.js';
+import { ConsistentHashRing, MAGLEV_TABLE_SIZE, MaglevRing, RendezvousRing, type Ring } from '../../lib/index.js';
+import { crc32String } from '../../lib/ring/keyhash.js';
 
 const peerNames = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `http://10.0.0.${i + from}:3000`);
 const keys = (n: number) => Array.from({ length: n }, (_, i) => `key${i}`);
@@ -285,5 +286,142 @@ describe('RendezvousRing (the default ring)', () => {
       expect(gc, `groupcache preset, ${n} peers`).to.be.greaterThan(1.05);
       expect(busiestOverMean(rendezvous, manyKeys), `${n} peers`).to.be.lessThan(gc);
     }
+  });
+});
+
+describe("the rings' key hash (crc32 of the UTF-8 bytes, in JavaScript for short keys)", () => {
+  it("equals zlib's crc32 on ASCII, multi-byte, astral and lone-surrogate keys, short and long", () => {
+    const samples = ['', 'a', 'user:42', 'héllo', '日本', '\u{1f600}', '\ud800', 'x\udc00y', '\ud800\ud800', '\udbff', 'a'.repeat(500), 'ü'.repeat(130)];
+    let seed = 0x2545f491;
+    for (let i = 0; i < 5_000; i++) {
+      let key = '';
+      for (let j = 0; j < i % 40; j++) {
+        seed ^= seed << 13;
+        seed ^= seed >>> 17;
+        seed ^= seed << 5;
+        // Every third key draws from all of UTF-16 (surrogates included), the rest from ASCII.
+        key += String.fromCharCode((seed >>> 0) % (i % 3 === 0 ? 0x10000 : 0x80));
+      }
+      samples.push(key);
+    }
+    const wrong = samples.filter((key) => crc32String(key) !== crc32(key)).map((key) => JSON.stringify(key));
+    expect(wrong).to.deep.equal([]);
+  });
+});
+
+describe('RendezvousRing owners are fixed by the peer list alone', () => {
+  it('gives the owners every earlier version and every other process gives (a recorded table)', () => {
+    // Recorded from the implementation before the lookup was unrolled and the key hash moved
+    // into JavaScript: a peer running either version, in any process, agrees with this table.
+    const ring = new RendezvousRing();
+    ring.add(...peerNames(5));
+    const owners: Record<string, string> = {
+      a: 'http://10.0.0.1:3000',
+      'user:42': 'http://10.0.0.4:3000',
+      'scores/alice': 'http://10.0.0.3:3000',
+      héllo: 'http://10.0.0.1:3000',
+      日本: 'http://10.0.0.5:3000',
+      '\u{1f600}': 'http://10.0.0.4:3000',
+      'key-131': 'http://10.0.0.5:3000',
+      ['x'.repeat(300)]: 'http://10.0.0.2:3000',
+    };
+    for (const [key, owner] of Object.entries(owners)) expect(ring.get(key), key.slice(0, 20)).to.equal(owner);
+  });
+});
+
+describe("MaglevRing (ring: 'maglev')", () => {
+  /** A ring whose key hash is the key's number: key String(s) is slot s, so every slot can be read. */
+  const slotRing = (tableSize = MAGLEV_TABLE_SIZE) => new MaglevRing({ tableSize, hash: (key) => Number(key) });
+  const slotOwners = (ring: Ring, tableSize = MAGLEV_TABLE_SIZE) => Array.from({ length: tableSize }, (_, s) => ring.get(String(s)));
+
+  it('returns undefined on an empty ring, and again once every peer is removed', () => {
+    const ring = new MaglevRing();
+    expect(ring.get('k')).to.equal(undefined);
+    ring.add('http://10.0.0.1:3000');
+    expect(ring.get('k')).to.equal('http://10.0.0.1:3000');
+    ring.remove('http://10.0.0.1:3000');
+    expect(ring.get('k')).to.equal(undefined);
+    expect(ring.peers()).to.deep.equal([]);
+  });
+
+  it('gives the same owners whatever order the peers were added in', () => {
+    const forward = new MaglevRing();
+    forward.add(...peerNames(10));
+    const backward = new MaglevRing();
+    for (const p of peerNames(10).reverse()) backward.add(p);
+    const ks = keys(10_000);
+    expect(ks.map((k) => backward.get(k))).to.deep.equal(ks.map((k) => forward.get(k)));
+  });
+
+  it('gives the owners every other process gives for the same list (a recorded table)', () => {
+    const ring = new MaglevRing();
+    ring.add(...peerNames(5));
+    const owners: Record<string, string> = {
+      a: 'http://10.0.0.3:3000',
+      'user:42': 'http://10.0.0.3:3000',
+      'scores/alice': 'http://10.0.0.2:3000',
+      héllo: 'http://10.0.0.3:3000',
+      日本: 'http://10.0.0.3:3000',
+      '\u{1f600}': 'http://10.0.0.5:3000',
+      'key-131': 'http://10.0.0.2:3000',
+      ['x'.repeat(300)]: 'http://10.0.0.2:3000',
+    };
+    for (const [key, owner] of Object.entries(owners)) expect(ring.get(key), key.slice(0, 20)).to.equal(owner);
+  });
+
+  for (const n of [3, 10, 100]) {
+    it(`gives each of ${n} peers the same number of slots, give or take one`, () => {
+      const ring = slotRing();
+      ring.add(...peerNames(n));
+      const counts = new Map<string | undefined, number>();
+      for (const owner of slotOwners(ring)) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+      expect(counts.size).to.equal(n);
+      expect(Math.max(...counts.values()) - Math.min(...counts.values())).to.be.at.most(1);
+    });
+  }
+
+  // Maglev's price, measured over every slot: a join moves the newcomer's 1/(N+1) and shifts
+  // some slots between the others; the more slots per peer, the fewer (1.01x at 10 peers, 1.36x
+  // at 100, ~6.4x at 1,000 with the default table). Rendezvous moves exactly the minimum.
+  for (const [n, bound] of [
+    [10, 1.05],
+    [100, 1.5],
+  ] as const) {
+    it(`moves at most ${bound}x the minimum 1/(N+1) of the slots when a peer joins ${n}, most of them to the joiner`, () => {
+      const ring = slotRing();
+      ring.add(...peerNames(n));
+      const before = slotOwners(ring);
+      const joiner = `http://10.0.1.${n + 1}:3000`;
+      ring.add(joiner);
+      const after = slotOwners(ring);
+      let moved = 0;
+      let toJoiner = 0;
+      after.forEach((owner, s) => {
+        if (owner === before[s]) return;
+        moved++;
+        if (owner === joiner) toJoiner++;
+      });
+      expect(moved / MAGLEV_TABLE_SIZE).to.be.at.most(bound / (n + 1));
+      expect(toJoiner / moved).to.be.at.least(1 / bound);
+    });
+  }
+
+  it('when a peer leaves, its keys all move, and re-adding it restores every owner', () => {
+    const ring = new MaglevRing();
+    ring.add(...peerNames(10));
+    const ks = keys(20_000);
+    const before = ks.map((k) => ring.get(k));
+    const gone = 'http://10.0.0.4:3000';
+    ring.remove(gone);
+    expect(ks.filter((k) => ring.get(k) === gone)).to.deep.equal([]);
+    ring.add(gone);
+    expect(ks.map((k) => ring.get(k))).to.deep.equal(before);
+  });
+
+  it('refuses a table size that is not a prime, and more peers than slots, naming the fix', () => {
+    for (const bad of [0, 1, 4, 65_536, 1.5, NaN])
+      expect(() => new MaglevRing({ tableSize: bad }), String(bad)).to.throw(TypeError, /tableSize must be a prime/);
+    const tiny = new MaglevRing({ tableSize: 3 });
+    expect(() => tiny.add(...peerNames(4))).to.throw(RangeError, /larger tableSize/);
   });
 });
