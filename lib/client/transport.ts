@@ -57,19 +57,36 @@ export interface PeerTls {
   readonly servername?: string;
 }
 
-/** The part of http.Agent that is handed each request as it is created (not in @types/node). */
+/**
+ * An idle keep-alive connection is closed after this long (the agent's socket timeout): a peer
+ * this one no longer talks to holds no socket, and the close comes before Node's HTTP server
+ * closes its side (keepAliveTimeout, 5 s by default), so a request never races that close.
+ */
+export const IDLE_SOCKET_MS = 4_000;
+
+/** The parts of http.Agent that see each request and connection (not in @types/node). */
 interface AgentInternals {
   addRequest(req: http.ClientRequest, options: unknown): void;
+  createConnection(options: unknown, callback?: unknown): import('node:net').Socket;
+  sockets: Record<string, unknown[] | undefined>;
+  freeSockets: Record<string, unknown[] | undefined>;
+  requests: Record<string, unknown[] | undefined>;
 }
+
+const isEmpty = (byName: Record<string, unknown[] | undefined>) => {
+  for (const name in byName) if ((byName[name]?.length ?? 0) > 0) return false;
+  return true;
+};
 
 /**
  * A keep-alive agent that passes each new request's 1xx answers (its `'information'` events) to
  * the callback of the request being sent: node-fetch never shows the ClientRequest, but hands it
- * to its agent, synchronously, while fetch() builds it.
+ * to its agent, synchronously, while fetch() builds it. `onEmpty` is called once the last of its
+ * connections has closed with no request waiting.
  */
-function informingAgent(secure: boolean, maxSockets: number, tls?: PeerTls) {
+function informingAgent(secure: boolean, maxSockets: number, onEmpty: () => void, tls?: PeerTls) {
   const Base = secure ? https.Agent : http.Agent;
-  const addRequest = (Base.prototype as unknown as AgentInternals).addRequest;
+  const { addRequest, createConnection } = Base.prototype as unknown as AgentInternals;
   return new (class extends Base {
     /** Set only for the duration of the fetch() call that creates the request. */
     sending: ((status: number) => void) | undefined;
@@ -78,41 +95,82 @@ function informingAgent(secure: boolean, maxSockets: number, tls?: PeerTls) {
       if (onInformation) req.on('information', (info) => onInformation(info.statusCode));
       addRequest.call(this, req, options);
     }
-  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, ...(secure ? tls : undefined) });
+    createConnection(options: unknown, callback?: unknown) {
+      const socket = createConnection.call(this, options, callback);
+      // After the agent's own 'close' handler has taken the socket out of its lists.
+      socket.once('close', () =>
+        setImmediate(() => {
+          const self = this as unknown as AgentInternals;
+          if (isEmpty(self.sockets) && isEmpty(self.freeSockets) && isEmpty(self.requests)) onEmpty();
+        }),
+      );
+      return socket;
+    }
+  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: IDLE_SOCKET_MS, ...(secure ? tls : undefined) });
 }
 
-/** node-fetch over a keep-alive agent of `maxSockets` connections: the default (the design card's choice). */
+/**
+ * node-fetch over a keep-alive agent of `maxSockets` connections: the default (the design card's
+ * choice). The agent is made on the first request and let go once its last connection has closed
+ * (idle ones after {@link IDLE_SOCKET_MS}): a peer this one does not talk to costs no agent, socket or timer.
+ */
 export class NodeFetchTransport implements Transport {
   readonly #origin: string;
-  readonly #agent: ReturnType<typeof informingAgent>;
+  readonly #tls: PeerTls | undefined;
+  readonly #maxSockets: number;
+  #agent: ReturnType<typeof informingAgent> | undefined;
+  #closed = false;
 
   constructor(origin: string, maxSockets: number, tls?: PeerTls) {
     this.#origin = origin;
-    this.#agent = informingAgent(origin.startsWith('https:'), maxSockets, tls);
+    this.#tls = tls;
+    this.#maxSockets = maxSockets;
+  }
+
+  /** True while an agent is held (a connection is open or was opened in the last moments). */
+  get active(): boolean {
+    return this.#agent !== undefined;
   }
 
   async request({ method, path, headers, body, signal, onInformation }: TransportRequest): Promise<TransportResponse> {
-    this.#agent.sending = onInformation;
+    if (this.#closed) throw Object.assign(new Error('the transport is closed'), { code: 'ERR_TRANSPORT_CLOSED' });
+    const agent = this.#agent ?? this.#open();
+    agent.sending = onInformation;
     let answer: ReturnType<typeof fetch>;
     try {
       answer = fetch(this.#origin + path, {
         method,
         headers,
         body,
-        agent: this.#agent,
+        agent,
         // A redirect would fetch a different key (Go's ServeMux redirects unclean paths): fail instead.
         redirect: 'manual',
         signal,
         compress: false,
       });
     } finally {
-      this.#agent.sending = undefined;
+      agent.sending = undefined;
     }
     const res = await answer;
     return { status: res.status, header: (name) => res.headers.get(name), body: res.body as unknown as Readable };
   }
 
   close(): void {
-    this.#agent.destroy();
+    this.#closed = true;
+    this.#agent?.destroy();
+    this.#agent = undefined;
+  }
+
+  #open(): ReturnType<typeof informingAgent> {
+    const agent = informingAgent(
+      this.#origin.startsWith('https:'),
+      this.#maxSockets,
+      () => {
+        if (this.#agent === agent) this.#agent = undefined;
+      },
+      this.#tls,
+    );
+    this.#agent = agent;
+    return agent;
   }
 }
