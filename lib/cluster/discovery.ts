@@ -218,6 +218,8 @@ export class Discovery {
   /** Whether the failure since the last good answer was logged: its recovery is then logged too. */
   #failureLogged = false;
   #last: string[] | undefined;
+  /** The last answer that was good, as it came, with what its checks found: the same answer again is not checked again. */
+  #lastGood: { raw: unknown[]; refused: Refusal[]; peers: string[] } | undefined;
   #lastError: string | undefined;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
@@ -291,13 +293,17 @@ export class Discovery {
         this.source.lookup((refusal) => refused.push(refusal)),
         LOOKUP_TIMEOUT_MS,
       );
-      const checked = withoutNonPeers(raw);
+      // An answer the same as the last good one (the usual case: records rarely change) is not
+      // checked again: at 1,000 peers the checks parse thousands of URLs, on every peer, every interval.
+      const again = this.#lastGood && sameEntries(raw, this.#lastGood.raw) ? this.#lastGood : undefined;
+      const checked = again ? { answer: raw, refused: again.refused } : withoutNonPeers(raw);
       refused.push(...checked.refused);
       if (this.#closed) return;
       this.#refused(refused);
       if (refused.length > 0 && Array.isArray(checked.answer) && checked.answer.length === 0)
         throw new AnswerError('EREFUSED', `every record was refused (${refused[0].record}: ${reasonOf(refused[0].cause)})`);
-      peers = canonicalPeers(checked.answer);
+      peers = again ? again.peers : canonicalPeers(checked.answer);
+      if (!again && Array.isArray(raw)) this.#lastGood = { raw: [...raw], refused: checked.refused, peers };
     } catch (err) {
       if (this.#closed) return;
       this.stats.failures++;
@@ -335,6 +341,13 @@ export class Discovery {
       );
     }
   }
+}
+
+/** True when `answer` is an array of the same entries, in the same order, as `last`. */
+function sameEntries(answer: unknown, last: unknown[]): boolean {
+  if (!Array.isArray(answer) || answer.length !== last.length) return false;
+  for (let i = 0; i < last.length; i++) if (answer[i] !== last[i]) return false;
+  return true;
 }
 
 /** `text`, cut to {@link MAX_ERROR_TEXT} characters. */

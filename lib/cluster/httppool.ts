@@ -62,6 +62,8 @@ export class HttpPool implements PeerPicker {
   #hash = '';
   /** The list as given to set(); the ring is this minus the peers that are leaving. */
   #listed: string[] = [];
+  /** Each listed peer's origin: a peer already checked is not parsed again by the next set(). */
+  #origins = new Map<string, string>();
   /** Peers that answered "leaving", until when they stay out of the ring. */
   readonly #leaving = new Map<string, number>();
   #leavingTimer: NodeJS.Timeout | undefined;
@@ -98,11 +100,12 @@ export class HttpPool implements PeerPicker {
    * must be given the same list. Getters of peers that stay are kept, with their sockets.
    */
   set(...peers: string[]): void {
-    const checked = checkPeers(peers, this.self);
+    const checked = checkPeers(peers, this.self, this.#origins);
     if (this.#options.secret === undefined && checked.length > 1) {
       throw new ConfigError('secret', 'is required once the pool has other peers: pass secret to geecache(), or secret: false on a private network');
     }
     this.#listed = checked;
+    this.#origins = new Map(checked.map((p) => [p, this.#origins.get(p) ?? new URL(p).origin]));
     this.#rebuild();
   }
 

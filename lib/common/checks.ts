@@ -92,13 +92,17 @@ export function originOf(value: unknown): string | undefined {
   return peerUrlProblem(value) === undefined ? new URL(value as string).origin : undefined;
 }
 
-/** Checks a peer list: each a valid URL, no duplicates, `self` among them, spelled as `self` is. */
-export function checkPeers(peers: unknown, self: string): string[] {
+/**
+ * Checks a peer list: each a valid URL, no duplicates, `self` among them, spelled as `self` is.
+ * `origins` (each peer of a list checked before, by its origin) spares parsing those again: a
+ * discovery answer of 1,000 peers that changed by one parses one URL, not 2,000.
+ */
+export function checkPeers(peers: unknown, self: string, origins?: ReadonlyMap<string, string>): string[] {
   if (!Array.isArray(peers) || peers.length === 0) throw new ConfigError('peers', 'must be a non-empty array of base URLs, self included');
-  const checked = peers.map((p, i) => checkPeerUrl(p, `peers[${i}]`));
+  const checked = peers.map((p, i) => (typeof p === 'string' && origins?.has(p) ? p : checkPeerUrl(p, `peers[${i}]`)));
   const seen = new Map<string, number>();
   checked.forEach((p, i) => {
-    const origin = new URL(p).origin;
+    const origin = origins?.get(p) ?? new URL(p).origin;
     if (seen.has(origin)) throw new ConfigError(`peers[${i}]`, `duplicates peers[${seen.get(origin)}] (${p}); list each peer once`);
     seen.set(origin, i);
   });
