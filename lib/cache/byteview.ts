@@ -4,7 +4,7 @@
  */
 
 import { isAscii } from 'node:buffer';
-import { NO_TAGS, type TagSet } from './tags.js';
+import { NO_TAGS, type TagSet, tagList } from './tags.js';
 
 /** ES2024 string methods (Node 20 has them; the build targets ES2022's library). */
 type WellFormed = string & { isWellFormed(): boolean; toWellFormed(): string };
@@ -107,7 +107,7 @@ export class ByteView {
 
   /** The tags the value carries (a getter's `ctx.tags(...)`, set's `{ tags }`); empty for most values. */
   get tags(): readonly string[] {
-    return this.tagged?.tags ?? NO_TAGS;
+    return this.tagged === undefined ? NO_TAGS : tagList(this.tagged);
   }
 
   /** Number of bytes in the value (UTF-8 bytes for a string). */

@@ -35,43 +35,50 @@ export const MAX_TAG_RECORDS = 100_000;
  * pending, retried every second, and copies from it are bounded by hotTtlMs as after a missed remove).
  */
 export const MARK_WINDOW_MS = 60_000;
-/** Most distinct TagSets kept for values to share (then it starts over). */
-const MAX_SHARED_SETS = 10_000;
+/** Most distinct TagSets kept for values to share, and most tag strings kept to share (then each starts over). */
+const MAX_SHARED = 10_000;
 
 /**
- * What a tagged value costs beyond its bytes, counted in maxBytes: its TagSet (shared by every
- * value loaded with the same tags between two invalidations, counted as if it were not).
+ * What a tagged value costs beyond its bytes, counted in maxBytes: its TagSet's array and its
+ * epoch and marks slots (a TagSet is shared by every value loaded with the same tags between two
+ * invalidations; counted as if it were not).
  */
-export const TAGGED_VALUE_BYTES = 32;
-/** What each of a value's tags costs: its slot, and its text's share. */
-export const TAG_SLOT_BYTES = 16;
+export const TAGGED_VALUE_BYTES = 48;
+/**
+ * What each of a value's tags costs besides its text: its slot and a string's header. Measured
+ * (bench row tags): ~0 bytes per pair for a tag every value shares, ~72 for one of its own per key.
+ */
+export const TAG_SLOT_BYTES = 24;
 
 /** The empty tag list every value without tags answers. */
 export const NO_TAGS: readonly string[] = Object.freeze([]);
 
 /**
- * The tags of one value, the epoch its load began in, and its owner's marks (undefined when no
- * tag had been invalidated there). Immutable, and shared by values with the same three.
+ * The tags of one value, after the epoch its load began in and its owner's marks (undefined when
+ * no tag had been invalidated there): `[epoch, tagMarks, ...tags]`, one flat frozen array
+ * (48 bytes + 8 per tag on a 64-bit V8; an object holding an array of the tags took 48 more),
+ * shared by the values with the same three. Read it with the helpers below.
  */
-export class TagSet {
-  readonly tags: readonly string[];
-  readonly epoch: number;
-  /** The owner's marks, one per tag (the shape they travel in: GetResponse.tagMarks). */
-  readonly tagMarks: readonly number[] | undefined;
+export type TagSet = readonly [epoch: number, tagMarks: readonly number[] | undefined, ...tags: string[]];
 
-  constructor(tags: readonly string[], epoch: number, tagMarks: readonly number[] | undefined) {
-    this.tags = tags;
-    this.epoch = epoch;
-    this.tagMarks = tagMarks;
-    Object.freeze(this);
-  }
+/** Where a TagSet's tags start. */
+const FIRST_TAG = 2;
+
+/** A TagSet's tags (a new array: for the public ByteView.tags and the wire, not the hot path). */
+export function tagList(set: TagSet): readonly string[] {
+  return set.slice(FIRST_TAG) as string[];
+}
+
+/** A TagSet as it travels: its tags, and its owner's marks when it has some. */
+export function wireTags(set: TagSet): { tags: readonly string[]; tagMarks?: readonly number[] } {
+  return set[1] === undefined ? { tags: tagList(set) } : { tags: tagList(set), tagMarks: set[1] };
 }
 
 /** What a tagged value costs in maxBytes beyond its key and bytes (0 without tags). */
 export function tagCost(set: TagSet | undefined): number {
   if (set === undefined) return 0;
   let cost = TAGGED_VALUE_BYTES;
-  for (const tag of set.tags) cost += TAG_SLOT_BYTES + tag.length;
+  for (let i = FIRST_TAG; i < set.length; i++) cost += TAG_SLOT_BYTES + (set[i] as string).length;
   return cost;
 }
 
@@ -118,6 +125,8 @@ export class TagRecords {
   /** By tag, oldest first (an invalidated tag moves to the end). */
   readonly #records = new Map<string, TagRecord>();
   readonly #shared = new Map<string, TagSet>();
+  /** Tag strings seen lately, so that values share one string per tag, not one each. */
+  readonly #strings = new Map<string, string>();
 
   /** How many invalidations were applied: a load takes it when it begins. */
   get epoch(): number {
@@ -146,11 +155,12 @@ export class TagRecords {
 
   /** False when one of the value's tags was invalidated after its load began. */
   fresh(set: TagSet): boolean {
-    if (set.epoch === this.#epoch) return true;
-    if (set.epoch < this.#floor) return false;
-    for (const tag of set.tags) {
-      const record = this.#records.get(tag);
-      if (record !== undefined && record.epoch > set.epoch) return false;
+    const epoch = set[0];
+    if (epoch === this.#epoch) return true;
+    if (epoch < this.#floor) return false;
+    for (let i = FIRST_TAG; i < set.length; i++) {
+      const record = this.#records.get(set[i] as string);
+      if (record !== undefined && record.epoch > epoch) return false;
     }
     return true;
   }
@@ -178,11 +188,22 @@ export class TagRecords {
     const id = `${epoch}|${own?.join(',') ?? ''}|${tags.join('\u0000')}`;
     let set = this.#shared.get(id);
     if (set === undefined) {
-      if (this.#shared.size >= MAX_SHARED_SETS) this.#shared.clear();
-      set = new TagSet(tags, epoch, own);
+      if (this.#shared.size >= MAX_SHARED) this.#shared.clear();
+      // concat, not a spread: an array built by spreading or pushing keeps room to grow (268 bytes
+      // measured for two tags, against 140 for one of exact size).
+      set = Object.freeze(([epoch, own] as unknown[]).concat(tags.map((tag) => this.#string(tag)))) as unknown as TagSet;
       this.#shared.set(id, set);
     }
     return set;
+  }
+
+  /** The shared string of `tag`. */
+  #string(tag: string): string {
+    const seen = this.#strings.get(tag);
+    if (seen !== undefined) return seen;
+    if (this.#strings.size >= MAX_SHARED) this.#strings.clear();
+    this.#strings.set(tag, tag);
+    return tag;
   }
 
   /** This process's marks for `tags`: the id of each one's last invalidation here (0: none), or undefined when none has one. */

@@ -9,6 +9,7 @@
 import type { ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
 import type { GroupRegistry } from '../cache/registry.js';
+import { wireTags } from '../cache/tags.js';
 import type { ServeTrace } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
 import type { WireTags } from '../protocol/tagwire.js';
@@ -154,7 +155,7 @@ export class Gets {
     const held = ByteView.held(view);
     if (typeof held !== 'string') return this.#writeGet(res, resultOf(view));
     if (res.destroyed) return;
-    const suffix = this.#suffixOf(res, view.expiresAt, view.tagged);
+    const suffix = this.#suffixOf(res, view.expiresAt, view.tagged && wireTags(view.tagged));
     if (suffix === null) return;
     const prefix = this.#prefixOf(view.length);
     res.writeHead(200, ['content-type', GET_RESPONSE_TYPE, 'content-length', String(prefix.length + view.length + (suffix?.length ?? 0))]);

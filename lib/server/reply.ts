@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
+import { wireTags } from '../cache/tags.js';
 import { MAX_TIMER_MS } from '../common/checks.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, NotFoundError } from '../common/errors.js';
 import {
@@ -55,7 +56,7 @@ export function send(res: ServerResponse, type: string, body: Uint8Array): void 
 /** A cached or loaded value as the result a peer is sent (with its tags, when it has some). */
 export function resultOf(value: ByteView): PeerResult {
   const { tagged } = value;
-  if (tagged !== undefined) return { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt, tags: tagged.tags, tagMarks: tagged.tagMarks };
+  if (tagged !== undefined) return { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt, ...wireTags(tagged) };
   return value.expiresAt === undefined ? { ok: true, value: ByteView.unwrap(value) } : { ok: true, value: ByteView.unwrap(value), expiresAt: value.expiresAt };
 }
 
