@@ -10,5 +10,5 @@ module.exports = {
   ...base,
   spec: [...FIRST.map((name) => `test/process/${name}.test.ts`), `test/process/!(${FIRST.join('|')}).test.ts`, 'test/unit/**/*.test.ts'],
   parallel: true,
-  jobs: 6,
+  jobs: 4,
 };
