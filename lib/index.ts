@@ -15,12 +15,23 @@ export type { PeerErrorCause } from './client/peermonitor.js';
 export type { DnsSource, FunctionSource, PeerSource, SrvSource } from './cluster/discovery.js';
 export { HttpPool, type MembershipStats } from './cluster/httppool.js';
 export {
+  GET_TRACE,
+  type GetSource,
+  type GetTrace,
   LOAD_CHANNEL,
+  LOAD_TRACE,
   type LoadMessage,
+  type LoadTrace,
   PEER_ERROR_CHANNEL,
   PEER_REQUEST_CHANNEL,
+  PEER_TRACE,
   type PeerErrorMessage,
   type PeerRequestMessage,
+  type PeerTrace,
+  SERVE_TRACE,
+  type ServeTrace,
+  type TraceContext,
+  type TraceHooks,
 } from './common/diagnostics.js';
 export { BadKeyError, ConfigError, LoadTimeoutError, NotFoundError, OwnerLoadError, PeerLeavingError } from './common/errors.js';
 export type { Logger } from './common/logger.js';

@@ -1,12 +1,23 @@
 // The local-hit row's process: ns/op of `await group.get(k)` for cached keys against lru-cache's own get,
 // same keys, same value sizes, same access order. Runs alternate between the contenders after a
-// warm-up; the median of the runs is kept.
+// warm-up; the median of the runs is kept. BENCH_OTEL=1: with an OpenTelemetry SDK registered
+// (sampling every trace, spans dropped) and geecache/otel on; the gets run outside any trace.
 
 import { ByteView, geecache } from 'geecache';
 import { LRUCache } from 'lru-cache';
 import { LRU } from '../../dist/cache/lru.js';
 import { median } from '../lib/common.mjs';
 import { accessOrder, MASK, ready, sampleInTurns, serve, valueFor } from './ipc.mjs';
+
+if (process.env.BENCH_OTEL === '1') {
+  const { context, trace } = await import('@opentelemetry/api');
+  const { AsyncLocalStorageContextManager } = await import('@opentelemetry/context-async-hooks');
+  const { AlwaysOnSampler, BasicTracerProvider, SimpleSpanProcessor } = await import('@opentelemetry/sdk-trace-base');
+  const drop = { export: (_spans, done) => done({ code: 0 }), shutdown: async () => {} };
+  trace.setGlobalTracerProvider(new BasicTracerProvider({ sampler: new AlwaysOnSampler(), spanProcessors: [new SimpleSpanProcessor(drop)] }));
+  context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
+  (await import('geecache/otel')).instrumentGeecache();
+}
 
 async function run({ keyCount, valueBytes, ops, runs }) {
   const keys = Array.from({ length: keyCount }, (_, i) => `user:${i}`);
