@@ -39,16 +39,14 @@ export const MARK_WINDOW_MS = 60_000;
 const MAX_SHARED = 10_000;
 
 /**
- * What a tagged value costs beyond its bytes, counted in maxBytes: its TagSet's array and its
- * epoch and marks slots (a TagSet is shared by every value loaded with the same tags between two
- * invalidations; counted as if it were not).
+ * What a tagged value costs beyond its bytes, counted in maxBytes: a share of its TagSet. A
+ * TagSet is shared by every value loaded with the same tags between two invalidations, so what a
+ * value really adds lies between nothing (a tag all values share: ~0 bytes per pair, bench row
+ * tags) and ~72 bytes per pair (a tag of its own, a new string each load); this counts the middle.
  */
-export const TAGGED_VALUE_BYTES = 48;
-/**
- * What each of a value's tags costs besides its text: its slot and a string's header. Measured
- * (bench row tags): ~0 bytes per pair for a tag every value shares, ~72 for one of its own per key.
- */
-export const TAG_SLOT_BYTES = 24;
+export const TAGGED_VALUE_BYTES = 32;
+/** What each of a value's tags costs besides its text (see TAGGED_VALUE_BYTES). */
+export const TAG_SLOT_BYTES = 16;
 
 /** The empty tag list every value without tags answers. */
 export const NO_TAGS: readonly string[] = Object.freeze([]);

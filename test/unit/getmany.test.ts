@@ -1,10 +1,14 @@
 // group.getMany and the bulk getter (GroupOptions.getMany): one outcome per key, the keys that miss
 // together loaded in one call, single-flight per key with get(), and the per-key TTL, not-found,
 // error and deadline rules — on a group alone, then on a 3-peer in-process cluster (real HTTP on
-// loopback) where each owner runs its bulk getter once for the keys it was asked together.
+// loopback) where each owner runs its bulk getter once for the keys it was asked together; and
+// the same on the middleware and req.cache.
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { BadKeyError, type ByteView, Group, LoadTimeoutError, NotFoundError } from '../../lib/index.js';
+import express from 'express';
+import { BadKeyError, type ByteView, Group, geecache, LoadTimeoutError, NotFoundError } from '../../lib/index.js';
 import { soloGroup, startTagCluster, type TagCluster } from '../helpers/index.js';
 
 /** The outcomes of a getMany as text: a value's string, or the error's name and message. */
@@ -184,6 +188,32 @@ describe('Group.getMany on one process', () => {
       .with.property('message')
       .match(/getMany takes an array \(or other iterable\) of keys, got string/);
     expect(asNumber.status === 'rejected' && String(asNumber.reason)).to.match(/got number/);
+  });
+});
+
+describe('getMany on the middleware and req.cache', () => {
+  it('reads the default group, as Group.getMany does', async () => {
+    const cache = geecache({
+      self: 'http://127.0.0.1:1',
+      logger: false,
+      groups: { items: { maxBytes: 1 << 20, getMany: (keys) => new Map(keys.filter((k) => k !== 'gone').map((k) => [k, `v:${k}`])) } },
+    });
+    try {
+      expect(outcomes(await cache.getMany(['a', 'gone']))).to.deep.equal({ a: 'v:a', gone: 'NotFoundError: getMany returned no value for key "gone"' });
+      const app = express();
+      app.use(cache);
+      app.get('/many', async (req, res) => res.json(outcomes(await req.cache.getMany(String(req.query.keys).split(',')))));
+      const server = app.listen(0, '127.0.0.1');
+      await once(server, 'listening');
+      try {
+        const { port } = server.address() as AddressInfo;
+        expect(await (await fetch(`http://127.0.0.1:${port}/many?keys=b,a`)).json()).to.deep.equal({ b: 'v:b', a: 'v:a' });
+      } finally {
+        server.close();
+      }
+    } finally {
+      await cache.close();
+    }
   });
 });
 
