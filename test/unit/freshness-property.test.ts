@@ -10,12 +10,11 @@
 // what every peer answers until it expires or is written again; after remove, clear or expiry
 // no peer answers the old value; without a write, a cached value stays (groupcache's immutable
 // model) even after the database changed.
-// The clock is @sinonjs/fake-timers' (Date and performance, which lru-cache's TTLs read): it runs
-// with real time, so gets still race expiries, but a wait past a TTL jumps it instead of sleeping.
-import FakeTimers from '@sinonjs/fake-timers';
+// The clock is a fake one (test/helpers/clock.ts) that runs with real time, so gets still race
+// expiries, but a wait past a TTL jumps it instead of sleeping.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type FreshCluster, sleep, startFreshCluster } from '../helpers/index.js';
+import { type FreshCluster, type JumpingClock, jumpingClock, startFreshCluster } from '../helpers/index.js';
 
 /** An entry: its value and the window its expiry falls in (none: never expires). */
 type Entry = { value: string; expLo?: number; expHi?: number } | null;
@@ -126,11 +125,11 @@ class Model {
 describe('properties: freshness on a 3-peer in-process cluster against a model', function () {
   this.timeout(180_000);
   let c: FreshCluster;
-  let clock: ReturnType<typeof FakeTimers.install>;
+  let clock: JumpingClock;
   before(async () => {
     // Copies live until their value expires or is written (hotTtlMs: 1 minute).
     c = await startFreshCluster(3, { hotTtlMs: 60_000 }, { timeoutMs: 10_000 });
-    clock = FakeTimers.install({ now: Date.now(), toFake: ['Date', 'performance'], shouldAdvanceTime: true, advanceTimeDelta: 1 });
+    clock = jumpingClock();
   });
   after(async () => {
     clock?.uninstall();
@@ -182,10 +181,7 @@ describe('properties: freshness on a 3-peer in-process cluster against a model',
             model.db.set(op.key, value);
             log.push(`database ${op.key} = ${value}`);
           } else {
-            await clock.tickAsync(200);
-            // Clock readings are cached for 1 ms of real time (lru-cache's TTL clock, geecache's
-            // CoarseClock): let those timers run before the next op reads the jumped clock.
-            await sleep(2);
+            await clock.jump(200);
             log.push('wait 200 ms');
           }
         }

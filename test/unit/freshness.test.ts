@@ -1,11 +1,14 @@
 // TTL, stale-while-revalidate, cached not-found and cluster-wide remove / set / clear, on a
-// 3-peer in-process cluster (real HTTP servers on loopback). Time is controlled only by waiting
-// past TTLs; the assertions are on values and counts, never on durations.
+// 3-peer in-process cluster (real HTTP servers on loopback). Time passes TTLs by jumping a fake
+// clock (test/helpers/clock.ts) that otherwise runs with real time; the assertions are on values
+// and counts, never on durations.
 import { expect } from 'chai';
 import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
 import { NotFoundError } from '../../lib/index.js';
 import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../../lib/protocol/wire.js';
-import { type FreshCluster, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/index.js';
+import { type FreshCluster, type JumpingClock, jumpingClock, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/index.js';
+
+let clock: JumpingClock;
 
 describe('freshness: TTL', function () {
   this.timeout(30_000);
@@ -14,6 +17,10 @@ describe('freshness: TTL', function () {
     c = await startFreshCluster(3, { ttlMs: 300, hotTtlMs: 5_000 });
   });
   after(() => c.close());
+  before(() => {
+    clock = jumpingClock();
+  });
+  after(() => clock.uninstall());
 
   it('the owner reloads a value once its TTL has passed, and not before', async () => {
     const key = 'owner-ttl';
@@ -30,7 +37,7 @@ describe('freshness: TTL', function () {
       expect(c.loads(key)).to.equal(1);
     }
     const loads = c.loads(key);
-    await sleep(400);
+    await clock.jump(400);
     expect(String(await owner.group.get(key))).to.equal('v2');
     expect(c.loads(key), 'reloaded once its TTL passed').to.equal(loads + 1);
   });
@@ -54,7 +61,7 @@ describe('freshness: TTL', function () {
     const asker = c.otherThan(key);
     expect(await untilHotCopy(asker, key)).to.equal(true);
     c.db.set(key, 'v2');
-    await sleep(400);
+    await clock.jump(400);
     expect(asker.group.peek(key)).to.equal(undefined);
     expect(String(await asker.group.get(key))).to.equal('v2');
   });
@@ -66,7 +73,7 @@ describe('freshness: TTL', function () {
     const view = await owner.group.get(key);
     expect(view.expiresAt! - Date.now()).to.be.greaterThan(1_000);
     c.db.set(key, 'v2');
-    await sleep(400);
+    await clock.jump(400);
     // Still within its own 5 s (checked against its deadline, not assumed of the machine's speed).
     if (Date.now() < view.expiresAt!) expect(String(await owner.group.get(key))).to.equal('v1');
   });
@@ -105,6 +112,10 @@ describe('freshness: hot copies are capped by hotTtlMs', function () {
     c = await startFreshCluster(3, { hotTtlMs: 300 });
   });
   after(() => c.close());
+  before(() => {
+    clock = jumpingClock();
+  });
+  after(() => clock.uninstall());
 
   it('a hot copy of a value that never expires is dropped after hotTtlMs; the owner keeps its entry', async () => {
     const key = 'immutable';
@@ -115,7 +126,7 @@ describe('freshness: hot copies are capped by hotTtlMs', function () {
     const items = asker.group.cacheStats().hot.items;
     expect(String(await asker.group.get(key))).to.equal('v1');
     expect(asker.group.cacheStats().hot.items).to.equal(items + 1);
-    await sleep(400);
+    await clock.jump(400);
     expect(asker.group.peek(key)).to.equal(undefined);
     expect(String(c.ownerOf(key).group.peek(key))).to.equal('v1');
     expect(c.loads(key)).to.equal(1);
@@ -129,6 +140,10 @@ describe('freshness: remove, set and clear, cluster-wide', function () {
     c = await startFreshCluster(3, { hotTtlMs: 60_000 });
   });
   after(() => c.close());
+  before(() => {
+    clock = jumpingClock();
+  });
+  after(() => clock.uninstall());
 
   /** Warms `key` on every peer, with a hot copy on each non-owner. */
   async function warm(key: string) {
@@ -166,7 +181,7 @@ describe('freshness: remove, set and clear, cluster-wide', function () {
     c.db.set(key, 'from-db');
     await c.otherThan(key).group.set(key, 'written', { ttlMs: 200 });
     expect(String(await c.ownerOf(key).group.get(key))).to.equal('written');
-    await sleep(300);
+    await clock.jump(300);
     expect(String(await c.ownerOf(key).group.get(key))).to.equal('from-db');
   });
 
@@ -276,6 +291,10 @@ describe('freshness: cached not-found', function () {
     c = await startFreshCluster(3, { notFoundTtlMs: 300 });
   });
   after(() => c.close());
+  before(() => {
+    clock = jumpingClock();
+  });
+  after(() => clock.uninstall());
 
   it('every peer raises NotFoundError (status 404), cached at the owner for notFoundTtlMs', async () => {
     const key = 'ghost';
@@ -291,7 +310,7 @@ describe('freshness: cached not-found', function () {
     const stillCached = await c.peers[0].group.get(key).catch((e) => e);
     // Checked only while surely within notFoundTtlMs: a slower machine skips it, never fails it.
     if (Date.now() < asked + 300) expect(stillCached).to.be.instanceOf(NotFoundError);
-    await sleep(400);
+    await clock.jump(400);
     for (const p of c.peers) expect(String(await p.group.get(key))).to.equal('appeared');
     expect(c.loads(key)).to.equal(2);
   });
@@ -335,6 +354,10 @@ describe('freshness: stale-while-revalidate', function () {
     c.failing = false;
     return c.close();
   });
+  before(() => {
+    clock = jumpingClock();
+  });
+  after(() => clock.uninstall());
 
   it('after expiry every peer gets the stale value at once while one refresh runs at the owner', async () => {
     const key = 'swr';
@@ -342,7 +365,7 @@ describe('freshness: stale-while-revalidate', function () {
     for (const p of c.peers) await p.group.get(key);
     expect(c.loads(key)).to.equal(1);
     c.db.set(key, 'v2');
-    await sleep(300);
+    await clock.jump(300);
     let release!: () => void;
     c.gate = new Promise<void>((r) => (release = r));
     const values = await Promise.all(Array.from({ length: 300 }, (_, i) => c.peers[i % 3].group.get(key)));
@@ -359,7 +382,7 @@ describe('freshness: stale-while-revalidate', function () {
     const key = 'swr-fail';
     c.db.set(key, 'v1');
     await c.ownerOf(key).group.get(key);
-    await sleep(300);
+    await clock.jump(300);
     c.failing = true;
     const started = Date.now();
     for (let round = 0; round < 20; round++) {
@@ -375,7 +398,7 @@ describe('freshness: stale-while-revalidate', function () {
       .and.at.most(Math.floor((Date.now() - started) / 1_000));
     c.failing = false;
     c.db.set(key, 'v2');
-    await sleep(1_100);
+    await clock.jump(1_100);
     const loadsBefore = c.loads(key);
     await c.ownerOf(key).group.get(key); // stale still, starts the retry
     await until('the retried refresh is cached', () => String(c.ownerOf(key).group.peek(key)) === 'v2');
