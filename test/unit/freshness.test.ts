@@ -15,12 +15,12 @@ describe('freshness: TTL', function () {
   let c: FreshCluster;
   before(async () => {
     c = await startFreshCluster(3, { ttlMs: 300, hotTtlMs: 5_000 });
-  });
-  after(() => c.close());
-  before(() => {
     clock = jumpingClock();
   });
-  after(() => clock.uninstall());
+  after(async () => {
+    clock.uninstall();
+    await c.close();
+  });
 
   it('the owner reloads a value once its TTL has passed, and not before', async () => {
     const key = 'owner-ttl';
@@ -110,12 +110,12 @@ describe('freshness: hot copies are capped by hotTtlMs', function () {
   let c: FreshCluster;
   before(async () => {
     c = await startFreshCluster(3, { hotTtlMs: 300 });
-  });
-  after(() => c.close());
-  before(() => {
     clock = jumpingClock();
   });
-  after(() => clock.uninstall());
+  after(async () => {
+    clock.uninstall();
+    await c.close();
+  });
 
   it('a hot copy of a value that never expires is dropped after hotTtlMs; the owner keeps its entry', async () => {
     const key = 'immutable';
@@ -138,12 +138,12 @@ describe('freshness: remove, set and clear, cluster-wide', function () {
   let c: FreshCluster;
   before(async () => {
     c = await startFreshCluster(3, { hotTtlMs: 60_000 });
-  });
-  after(() => c.close());
-  before(() => {
     clock = jumpingClock();
   });
-  after(() => clock.uninstall());
+  after(async () => {
+    clock.uninstall();
+    await c.close();
+  });
 
   /** Warms `key` on every peer, with a hot copy on each non-owner. */
   async function warm(key: string) {
@@ -289,12 +289,12 @@ describe('freshness: cached not-found', function () {
   let c: FreshCluster;
   before(async () => {
     c = await startFreshCluster(3, { notFoundTtlMs: 300 });
-  });
-  after(() => c.close());
-  before(() => {
     clock = jumpingClock();
   });
-  after(() => clock.uninstall());
+  after(async () => {
+    clock.uninstall();
+    await c.close();
+  });
 
   it('every peer raises NotFoundError (status 404), cached at the owner for notFoundTtlMs', async () => {
     const key = 'ghost';
@@ -349,15 +349,13 @@ describe('freshness: stale-while-revalidate', function () {
   let c: FreshCluster;
   before(async () => {
     c = await startFreshCluster(3, { ttlMs: 200, staleMs: 60_000 });
+    clock = jumpingClock();
   });
   after(() => {
+    clock.uninstall();
     c.failing = false;
     return c.close();
   });
-  before(() => {
-    clock = jumpingClock();
-  });
-  after(() => clock.uninstall());
 
   it('after expiry every peer gets the stale value at once while one refresh runs at the owner', async () => {
     const key = 'swr';
