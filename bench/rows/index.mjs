@@ -7,10 +7,11 @@ import * as membership from './membership.mjs';
 import * as memory from './memory.mjs';
 import * as peerServe from './peer-serve.mjs';
 import * as ring from './ring.mjs';
+import * as scale from './scale.mjs';
 import * as stampede from './stampede.mjs';
 import * as tags from './tags.mjs';
 import * as ttlHit from './ttl-hit.mjs';
 import * as vsRedis from './vs-redis.mjs';
 
 /** @type {import('../lib/types.js').Row[]} */
-export const ROWS = [localHit, ttlHit, peerServe, endToEnd, vsRedis, stampede, ring, memory, membership, getMany, tags];
+export const ROWS = [localHit, ttlHit, peerServe, endToEnd, vsRedis, stampede, ring, memory, membership, scale, getMany, tags];
