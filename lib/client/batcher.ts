@@ -1,8 +1,8 @@
 // Which gets to one peer travel together: the two lanes of batched gets (gets someone waits for, and
 // renewals of hot copies gathered longer), and the fallback to one GET per get for a peer that
 // takes no batches.
-import type { GetRequest, GetResponse } from '../protocol/wire.js';
-import { MAX_BATCH } from '../protocol/wire.js';
+import type { GetRequest, GetResponse } from '../cache/peers.js';
+import { MAX_BATCH } from '../protocol/headers.js';
 import { Coalescer } from './coalescer.js';
 
 /**

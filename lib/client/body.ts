@@ -2,7 +2,8 @@
 // read and held against maxResponseBytes and the ByteBudget shared by all peers' answers in flight.
 import type { Readable } from 'node:stream';
 import { FrameHeads, getResponseBound } from '../protocol/frames.js';
-import { decodeResult, GET_RESPONSE_TYPE, type PeerResult } from '../protocol/wire.js';
+import { GET_RESPONSE_TYPE } from '../protocol/headers.js';
+import { decodeResult, type PeerResult } from '../protocol/wire.js';
 import type { ByteBudget } from './bodybudget.js';
 import type { Exchange, Liveness } from './liveness.js';
 import type { TransportResponse } from './transport.js';

@@ -6,22 +6,10 @@ import { StaleWriteError } from '../cache/writeorder.js';
 import { type PeerAddress, type PeerTrace, peerAddress, peerTrace, traced } from '../common/diagnostics.js';
 import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
+import type { Received } from '../protocol/expiry.js';
+import { BATCH_CONTENT_TYPE, BATCH_STREAM_TYPE, GET_RESPONSE_TYPE, GETTER_FAILED, NOT_FOUND, SET_CONTENT_TYPE, STATS_PATH } from '../protocol/headers.js';
 import { encodeTagInvalidation, TAGS_CONTENT_TYPE, type WireTags } from '../protocol/tagwire.js';
-import {
-  BATCH_CONTENT_TYPE,
-  BATCH_STREAM_TYPE,
-  encodeBatchRequest,
-  encodeSegment,
-  encodeSetRequest,
-  GET_RESPONSE_TYPE,
-  GETTER_FAILED,
-  NOT_FOUND,
-  type PeerResult,
-  type Received,
-  readGetResponse,
-  SET_CONTENT_TYPE,
-  STATS_PATH,
-} from '../protocol/wire.js';
+import { encodeBatchRequest, encodeSegment, encodeSetRequest, type PeerResult, readGetResponse } from '../protocol/wire.js';
 import { Batcher, type Slot, settle } from './batcher.js';
 import { readBody, readFrames } from './body.js';
 import { ByteBudget } from './bodybudget.js';

@@ -5,7 +5,7 @@ import { messageOf } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import { type FullLogger, Notices } from '../common/logger.js';
 import { MAX_CLOCK_SKEW_MS } from '../protocol/auth.js';
-import { CLIENT_CERT_REFUSED } from '../protocol/wire.js';
+import { CLIENT_CERT_REFUSED } from '../protocol/headers.js';
 import { ClockSkew } from './clockskew.js';
 import { isDownError, PROBE_INTERVAL_MS } from './liveness.js';
 

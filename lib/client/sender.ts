@@ -18,7 +18,7 @@ import {
   PEEK_MISS,
   RING_HEADER,
   WAIT_HEADER,
-} from '../protocol/wire.js';
+} from '../protocol/headers.js';
 import { NEWER_HEADER, readNewer, WRITE_HEADER, writeHeader } from '../protocol/writeheader.js';
 import { type BodyReading, readBody } from './body.js';
 import type { ByteBudget } from './bodybudget.js';

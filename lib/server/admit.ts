@@ -22,7 +22,7 @@ import {
   PEEK_HEADER,
   RING_HEADER,
   WAIT_HEADER,
-} from '../protocol/wire.js';
+} from '../protocol/headers.js';
 import { readWriteHeader, WRITE_HEADER } from '../protocol/writeheader.js';
 import { MAX_NONCES, NonceLog } from './nonces.js';
 import { refuse, reply } from './reply.js';

@@ -5,19 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { BinaryWriter } from '@bufbuild/protobuf/wire';
+import type { GetRequest } from '../cache/peers.js';
 import type { GroupRegistry } from '../cache/registry.js';
 import { messageOf } from '../common/errors.js';
-import {
-  BATCH_CONTENT_TYPE,
-  BATCH_STREAM_TYPE,
-  decodeBatchRequest,
-  encodeBatchResponse,
-  type GetRequest,
-  MAX_BATCH,
-  MAX_BATCH_REQUEST_BYTES,
-  type PeerResult,
-  resultFramePrefix,
-} from '../protocol/wire.js';
+import { BATCH_CONTENT_TYPE, BATCH_STREAM_TYPE, MAX_BATCH, MAX_BATCH_REQUEST_BYTES } from '../protocol/headers.js';
+import { decodeBatchRequest, encodeBatchResponse, type PeerResult, resultFramePrefix } from '../protocol/wire.js';
 import type { Admission, PeerRequest } from './admit.js';
 import { EncodeGuard } from './encodeguard.js';
 import { failure, reply, resultOf, send, waitedOut, waitOf } from './reply.js';

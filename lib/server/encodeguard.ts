@@ -7,7 +7,8 @@
  */
 import { errorFacts } from '../common/errors.js';
 import { type Logger, Notices } from '../common/logger.js';
-import { GETTER_FAILED, MAX_ERROR_TEXT, type PeerFailure } from '../protocol/wire.js';
+import { GETTER_FAILED, MAX_ERROR_TEXT } from '../protocol/headers.js';
+import type { PeerFailure } from '../protocol/wire.js';
 
 /** Longest error text of an encoding failure logged. */
 const MAX_LOGGED = 300;

@@ -8,21 +8,14 @@
  */
 import type { ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
+import type { GetRequest } from '../cache/peers.js';
 import type { GroupRegistry } from '../cache/registry.js';
 import { wireTags } from '../cache/tags.js';
 import type { ServeTrace } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
+import { GET_RESPONSE_TYPE, PEEK_MISS, STATS_PATH } from '../protocol/headers.js';
 import type { WireTags } from '../protocol/tagwire.js';
-import {
-  decodeSegment,
-  GET_RESPONSE_TYPE,
-  type GetRequest,
-  getResponsePrefix,
-  getResponseSuffix,
-  PEEK_MISS,
-  type PeerResult,
-  STATS_PATH,
-} from '../protocol/wire.js';
+import { decodeSegment, getResponsePrefix, getResponseSuffix, type PeerResult } from '../protocol/wire.js';
 import type { InFlight, PeerRequest } from './admit.js';
 import type { EncodeGuard } from './encodeguard.js';
 import { failure, failureHeaders, reply, resultOf, waitedOut, waitOf } from './reply.js';

@@ -5,20 +5,12 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
+import type { GetRequest } from '../cache/peers.js';
 import { wireTags } from '../cache/tags.js';
 import { MAX_TIMER_MS } from '../common/checks.js';
 import { BadKeyError, errorFacts, LoadTimeoutError, NotFoundError } from '../common/errors.js';
-import {
-  ERROR_HEADER,
-  ERROR_NAME_HEADER,
-  ERROR_STATUS_HEADER,
-  GETTER_FAILED,
-  type GetRequest,
-  MAX_ERROR_TEXT,
-  NOT_FOUND,
-  type PeerFailure,
-  type PeerResult,
-} from '../protocol/wire.js';
+import { ERROR_HEADER, ERROR_NAME_HEADER, ERROR_STATUS_HEADER, GETTER_FAILED, MAX_ERROR_TEXT, NOT_FOUND } from '../protocol/headers.js';
+import type { PeerFailure, PeerResult } from '../protocol/wire.js';
 
 /** Ends `res` with a plain-text status, as Go's http.Error does. */
 export function reply(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {

@@ -6,8 +6,9 @@
  * Only admitted requests (signed, for this peer) are traced: an unsigned one never gets here.
  */
 import type { ServerResponse } from 'node:http';
+import type { GetRequest } from '../cache/peers.js';
 import { peerAddress, type ServeTrace, serveTrace, traceContextOf, traced } from '../common/diagnostics.js';
-import type { GetRequest, PeerResult } from '../protocol/wire.js';
+import type { PeerResult } from '../protocol/wire.js';
 import type { PeerRequest } from './admit.js';
 
 /** The traces of one peer server. */

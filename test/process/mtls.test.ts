@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import express from 'express';
 import { ConfigError, type GeecacheMiddleware, type GeecacheOptions, geecache } from '../../lib/index.js';
 import { RequestSigner } from '../../lib/protocol/auth.js';
-import { AUTH_HEADER, CLIENT_CERT_REFUSED } from '../../lib/protocol/wire.js';
+import { AUTH_HEADER, CLIENT_CERT_REFUSED } from '../../lib/protocol/headers.js';
 import { mustFind, needs } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';

@@ -7,7 +7,9 @@ import { expect } from 'chai';
 import { ByteView } from '../../lib/cache/byteview.js';
 import { OwnerLoadError } from '../../lib/common/errors.js';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
-import { BATCH_STREAM_TYPE, decodeBatchResponse, encodeBatchRequest, MAX_EXPIRES_AT_MS, type PeerResult } from '../../lib/protocol/wire.js';
+import { MAX_EXPIRES_AT_MS } from '../../lib/protocol/expiry.js';
+import { BATCH_STREAM_TYPE } from '../../lib/protocol/headers.js';
+import { decodeBatchResponse, encodeBatchRequest, type PeerResult } from '../../lib/protocol/wire.js';
 import { closePeers, type InProcessPeer, startInProcessPeers } from '../helpers/index.js';
 
 const SECRET = 'encode-guard-secret-0123456789';

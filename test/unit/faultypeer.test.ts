@@ -6,7 +6,8 @@ import http from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
 import { type GeecacheMiddleware, geecache, OwnerLoadError, type Ring } from '../../lib/index.js';
-import { BATCH_CONTENT_TYPE, decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../../lib/protocol/wire.js';
+import { BATCH_CONTENT_TYPE } from '../../lib/protocol/headers.js';
+import { decodeBatchRequest, encodeBatchRequest, encodeBatchResponse, encodeGetResponse } from '../../lib/protocol/wire.js';
 import { closeServer, type InProcessPeer, listen, sleep, startInProcessPeer, until } from '../helpers/index.js';
 
 const TIMEOUT_MS = 500;

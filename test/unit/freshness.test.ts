@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import { MAX_TTL_MS } from '../../lib/cache/freshness.js';
 import { NotFoundError } from '../../lib/index.js';
-import { AUTH_HEADER, encodeSetRequest, SET_CONTENT_TYPE } from '../../lib/protocol/wire.js';
+import { AUTH_HEADER, SET_CONTENT_TYPE } from '../../lib/protocol/headers.js';
+import { encodeSetRequest } from '../../lib/protocol/wire.js';
 import { type FreshCluster, type JumpingClock, jumpingClock, sleep, startFreshCluster, until, untilHotCopy } from '../helpers/index.js';
 
 let clock: JumpingClock;

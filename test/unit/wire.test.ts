@@ -4,6 +4,7 @@ import { create, fromBinary, toBinary } from '@bufbuild/protobuf';
 import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { MAX_EXPIRES_AT_MS } from '../../lib/protocol/expiry.js';
 import {
   decodeBatchRequest,
   decodeBatchResponse,
@@ -16,7 +17,6 @@ import {
   encodeSetRequest,
   getResponsePrefix,
   getResponseSuffix,
-  MAX_EXPIRES_AT_MS,
   type PeerResult,
   readGetResponse,
   resultFramePrefix,
