@@ -1,7 +1,7 @@
 /**
  * The server side of the peer protocol: the route under `basePath` that other peers ask. Each
  * request passes admission (admit.ts), then goes to its handler: a get (get.ts), a batch of gets
- * (batch.ts), a write (writes.ts) or a tag invalidation (tags.ts); everything else is a 405.
+ * (batch.ts), a write (writes.ts) or a tag invalidation (writes.ts too); everything else is a 405.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { GroupRegistry } from '../cache/registry.js';
@@ -15,7 +15,6 @@ import { Batches } from './batch.js';
 import { EncodeGuard } from './encodeguard.js';
 import { Gets } from './get.js';
 import { reply } from './reply.js';
-import { TagInvalidations } from './tags.js';
 import { ServeTracing } from './tracing.js';
 import { Writes } from './writes.js';
 
@@ -38,7 +37,6 @@ export class PeerServer {
   readonly #gets: Gets;
   readonly #batches: Batches;
   readonly #writes: Writes;
-  readonly #tags: TagInvalidations;
   /** Each request served as a trace, when anyone subscribes (SERVE_TRACE). */
   readonly #tracing: ServeTracing;
   readonly #attached = new WeakSet<Server>();
@@ -52,7 +50,6 @@ export class PeerServer {
     this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain, encoding });
     this.#batches = new Batches(registry, this.#admission, encoding, this.#tracing);
     this.#writes = new Writes(registry, this.#admission, options.basePath);
-    this.#tags = new TagInvalidations(registry, this.#admission, options.basePath);
   }
 
   /**
@@ -94,9 +91,9 @@ export class PeerServer {
     reply(res, 405, `method ${method} not allowed: peers use GET, DELETE and PUT`, { allow: 'GET, DELETE, PUT' });
   }
 
-  /** A write: PUT stores a value (or, to the group, invalidates tags: tags.ts), DELETE drops a key or the group. */
+  /** A write: PUT stores a value (or, to the group, invalidates tags), DELETE drops a key or the group. */
   #write(req: IncomingMessage, res: ServerResponse, request: PeerRequest): Promise<void> | void {
-    if (request.method === 'PUT' && request.header('content-type') === TAGS_CONTENT_TYPE) return this.#tags.serve(req, res, request);
+    if (request.method === 'PUT' && request.header('content-type') === TAGS_CONTENT_TYPE) return this.#writes.invalidateTags(req, res, request);
     return request.method === 'PUT' ? this.#writes.set(req, res, request) : this.#writes.delete(res, request);
   }
 

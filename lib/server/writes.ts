@@ -3,15 +3,19 @@
  * stores a value as the key's owner, `DELETE {basePath}{group}/{key}` (mailgun/groupcache's route)
  * drops a key, `DELETE {basePath}{group}` drops the whole group — on this process only. Each is
  * applied only if newer than what this peer applied of its key (cache/writeorder.ts): an older
- * one is answered 409 with the newer version, and changes nothing.
+ * one is answered 409 with the newer version, and changes nothing. `PUT {basePath}{group}` with a
+ * TagInvalidation (another peer's Group.invalidateTags) stops every value here carrying one of its
+ * tags from being served, owned or a copy (cache/tags.ts).
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ByteView } from '../cache/byteview.js';
 import type { Group } from '../cache/group.js';
 import type { GroupRegistry } from '../cache/registry.js';
+import { checkTags, MAX_TAGS_PER_INVALIDATION } from '../cache/tags.js';
 import type { PeerWrite } from '../cache/writes.js';
 import { messageOf } from '../common/errors.js';
 import { MAX_SET_REQUEST_BYTES, SET_CONTENT_TYPE } from '../protocol/headers.js';
+import { decodeTagInvalidation, MAX_TAGS_REQUEST_BYTES } from '../protocol/tagwire.js';
 import { decodeSegment, decodeSetRequest } from '../protocol/wire.js';
 import { NEWER_HEADER } from '../protocol/writeheader.js';
 import type { Admission, PeerRequest } from './admit.js';
@@ -84,6 +88,28 @@ export class Writes {
     const group = malformed ? undefined : this.#registry.getGroup(name);
     if (!group) reply(res, 404, `no such group: ${name}`);
     else if (!stale(res, group.applyPeerWrite(write))) reply(res, 200, done);
+  }
+
+  /** `PUT {basePath}{group}` with a TagInvalidation: 200 once applied. */
+  async invalidateTags(req: IncomingMessage, res: ServerResponse, request: PeerRequest): Promise<void> {
+    const raw = request.path.slice(this.#basePath.length);
+    const name = raw.includes('/') ? undefined : decodeSegment(raw);
+    if (name === undefined || name === '') return reply(res, 400, `bad request: a tag invalidation goes to ${this.#basePath}<group>`);
+    const body = await this.#admission.body(req, res, request, 'set', MAX_TAGS_REQUEST_BYTES);
+    if (body === undefined) return;
+    let tags: readonly string[];
+    let id: number;
+    try {
+      const decoded = decodeTagInvalidation(body);
+      tags = checkTags(decoded.tags, 'tags', MAX_TAGS_PER_INVALIDATION);
+      id = decoded.id;
+    } catch (err) {
+      return reply(res, 400, `bad tag invalidation: ${messageOf(err)}`);
+    }
+    const group = this.#registry.getGroup(name);
+    if (!group) return reply(res, 404, `no such group: ${name}`);
+    group.forgetTags(tags, id);
+    reply(res, 200, 'invalidated');
   }
 }
 
