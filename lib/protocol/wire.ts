@@ -221,32 +221,7 @@ export function encodeBatchResponse(results: PeerResult[], now = Date.now()): Ui
 
 /** Reads a BatchResponse, its expiries on this clock (`now`; see {@link Received}); throws on malformed bytes. */
 export function decodeBatchResponse(bytes: Uint8Array, now = Date.now()): PeerResult[] {
-  return readRepeated(bytes, (reader, end) => {
-    let status = 0;
-    let value: Uint8Array | undefined;
-    let error = '';
-    let expire: number | undefined;
-    let ttl: bigint | string | undefined;
-    let kind: string | undefined;
-    let name: string | undefined;
-    let errorStatus: number | undefined;
-    let tags: ReadTags | undefined;
-    while (reader.pos < end) {
-      const [field, type] = reader.tag();
-      if (field === 1 && type === WireType.Varint) status = reader.int32();
-      else if (field === 2 && type === WireType.LengthDelimited) value = reader.bytes();
-      else if (field === 3 && type === WireType.LengthDelimited) error = reader.string();
-      else if (field === 4 && type === WireType.Varint) expire = fromNanos(reader.int64());
-      else if (field === 5 && type === WireType.LengthDelimited) kind = reader.string();
-      else if (field === 7 && type === WireType.LengthDelimited) name = reader.string();
-      else if (field === 8 && type === WireType.Varint) errorStatus = reader.int32();
-      else if (field === 9 && type === WireType.Varint) ttl = reader.sint64();
-      else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
-      else reader.skip(type, field);
-    }
-    if (status === 200) return { ok: true, value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags };
-    return failed(status, error, kind, name, errorStatus);
-  });
+  return readRepeated(bytes, (reader, end) => readResult(reader, end, now).result);
 }
 
 /**
@@ -280,6 +255,13 @@ export function resultFramePrefix(index: number, result: PeerResult, writer = ne
  */
 export function decodeResult(bytes: Uint8Array, now = Date.now()): { index: number | undefined; result: PeerResult } {
   const reader = new BinaryReader(bytes);
+  const read = readResult(reader, reader.len, now);
+  if (reader.pos !== reader.len) throw new Error('truncated Result');
+  return read;
+}
+
+/** Reads a Result's fields from `reader` up to `end`: the one Result reader of a BatchResponse and a streamed frame. */
+function readResult(reader: BinaryReader, end: number, now: number): { index: number | undefined; result: PeerResult } {
   let status = 0;
   let index: number | undefined;
   let value: Uint8Array | undefined;
@@ -290,7 +272,7 @@ export function decodeResult(bytes: Uint8Array, now = Date.now()): { index: numb
   let name: string | undefined;
   let errorStatus: number | undefined;
   let tags: ReadTags | undefined;
-  while (reader.pos < reader.len) {
+  while (reader.pos < end) {
     const [field, type] = reader.tag();
     if (field === 1 && type === WireType.Varint) status = reader.int32();
     else if (field === 6 && type === WireType.Varint) index = reader.uint32();
@@ -304,7 +286,6 @@ export function decodeResult(bytes: Uint8Array, now = Date.now()): { index: numb
     else if (isTagField(field, type)) tags = readTagField(reader, field, type, tags);
     else reader.skip(type, field);
   }
-  if (reader.pos !== reader.len) throw new Error('truncated Result');
   if (status === 200) return { index, result: { ok: true, value: value ?? new Uint8Array(0), ...received(expire, ttl, now), ...tags } };
   return { index, result: failed(status, error, kind, name, errorStatus) };
 }
