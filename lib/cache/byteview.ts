@@ -72,6 +72,11 @@ export class ByteView {
    */
   readonly expiresAt: number | undefined;
   /**
+   * @internal The adaptive cache policy's count of this value's reads while it is cached, and the
+   * period it was counted in (cache/policy/tinylfu.ts): a hit bumps it instead of hashing its key.
+   */
+  policyTally = 0;
+  /**
    * The value's tags, with the epoch its load began in and its owner's marks (cache/tags.ts);
    * undefined for a value without tags, so a get of one checks this field and nothing else.
    * @internal Read {@link ByteView.tags}.

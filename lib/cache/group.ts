@@ -89,12 +89,12 @@ export class Group {
     const hotBytes = config.maxBytes > 0 ? Math.floor(config.maxBytes * config.hotCacheFraction) : 0;
     // Cached not-founds take 1/16 of the rest, only when they are on.
     const missingBytes = config.maxBytes > 0 && config.notFoundTtlMs > 0 ? Math.floor((config.maxBytes - hotBytes) / 16) : 0;
-    const budget = new CacheBudget(config.maxBytes);
-    this.#mainCache = budget.cache(config.maxBytes - hotBytes - missingBytes);
+    const budget = new CacheBudget(config.maxBytes, config.policy);
+    this.#mainCache = budget.cache(config.maxBytes - hotBytes - missingBytes, 'main');
     this.#fresh = new Freshness(config);
     this.#hot = new HotCopies({
       group: name,
-      cache: budget.cache(hotBytes),
+      cache: budget.cache(hotBytes, 'copies'),
       fresh: this.#fresh,
       clock: this.#clock,
       guard: this.#guard,

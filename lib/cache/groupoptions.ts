@@ -4,10 +4,14 @@
  * from geecache()'s `groups` or from `new Group()`.
  */
 
-import { checkKnown, MAX_TIMER_MS, positive } from '../common/checks.js';
+import { checkKnown, MAX_TIMER_MS, positive, suggest } from '../common/checks.js';
 import { DEFAULTS } from '../common/defaults.js';
 import { ConfigError } from '../common/errors.js';
 import { MAX_TTL_MS } from './freshness.js';
+import type { CachePolicy } from './lru.js';
+
+/** The values of the group option `policy`. */
+const POLICIES: readonly CachePolicy[] = ['adaptive', 'lru'];
 
 /** What a getter may return: the value's bytes, or a string stored as UTF-8. */
 export type Bytes = Buffer | Uint8Array | string;
@@ -112,6 +116,13 @@ export interface GroupOptions {
   hotTtlMs?: number;
   /** How long a getter's NotFoundError is cached at the key's owner. Default 0: not cached, the next get asks the getter again. */
   notFoundTtlMs?: number;
+  /**
+   * Which entries stay when the caches are full. Default `'adaptive'`: a key's recent reads
+   * count, so a scan or a burst of one-off keys cannot push out the keys read again and again,
+   * and the cache learns by itself how much room to give to keys that are new (W-TinyLFU with an
+   * adaptive window; docs/hit-ratio.md). `'lru'`: the least recently used entry goes, as before.
+   */
+  policy?: CachePolicy;
 }
 
 /** One group's options, checked, with defaults filled in; made only by {@link resolveGroup}. */
@@ -129,6 +140,7 @@ export class GroupConfig {
   readonly staleMs: number;
   readonly hotTtlMs: number;
   readonly notFoundTtlMs: number;
+  readonly policy: CachePolicy;
 
   /** @internal Use {@link resolveGroup}. */
   constructor(fields: GroupConfig) {
@@ -144,6 +156,7 @@ export class GroupConfig {
     this.staleMs = fields.staleMs;
     this.hotTtlMs = fields.hotTtlMs;
     this.notFoundTtlMs = fields.notFoundTtlMs;
+    this.policy = fields.policy;
     Object.freeze(this);
   }
 }
@@ -160,6 +173,7 @@ const GROUP_OPTIONS = [
   'staleMs',
   'hotTtlMs',
   'notFoundTtlMs',
+  'policy',
 ];
 const GROUP_NAME = /^[A-Za-z0-9._~-]{1,128}$/;
 
@@ -200,6 +214,13 @@ export function resolveGroup(name: string, group: GroupOptions | GroupConfig, op
   }
   const ttlMs = ttlOption(group.ttlMs, `${option}.ttlMs`, defaults.ttlMs, '; 0 means values never expire');
   if (jitter > 0 && ttlMs === 0) throw new ConfigError(`${option}.ttlJitter`, 'needs ttlMs: set ttlMs (e.g. 60_000), or drop ttlJitter');
+  const policy = group.policy ?? defaults.policy;
+  if (!(POLICIES as readonly unknown[]).includes(policy)) {
+    throw new ConfigError(
+      `${option}.policy`,
+      `must be one of ${POLICIES.map((p) => `'${p}'`).join(', ')}, got ${JSON.stringify(policy)}${suggest(policy, POLICIES)}`,
+    );
+  }
   return new GroupConfig({
     name,
     maxBytes: group.maxBytes,
@@ -213,6 +234,7 @@ export function resolveGroup(name: string, group: GroupOptions | GroupConfig, op
     staleMs: ttlOption(group.staleMs, `${option}.staleMs`, defaults.staleMs),
     hotTtlMs: ttlOption(group.hotTtlMs, `${option}.hotTtlMs`, defaults.hotTtlMs),
     notFoundTtlMs: ttlOption(group.notFoundTtlMs, `${option}.notFoundTtlMs`, defaults.notFoundTtlMs),
+    policy: policy as CachePolicy,
   });
 }
 

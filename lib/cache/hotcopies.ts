@@ -63,11 +63,12 @@ export class HotCopies {
   }
 
   /**
-   * A value just fetched from its owner. Fill policy: every fetched value while the hot cache has
-   * room (it then displaces nothing), else 1 in 10, as groupcache admits (so one scan cannot flush it).
+   * A value just fetched from its owner. Fill policy (LRU.admits): with the adaptive policy, the
+   * group's access counts decide which copies stay; with `policy: 'lru'`, every fetched value
+   * while the hot cache has room, else 1 in 10, as groupcache admits (so one scan cannot flush it).
    */
   offer(key: string, value: HotCopy): void {
-    if (this.#cache.hasRoomFor(key, value) || Math.random() < 0.1) this.#keep(key, value);
+    if (this.#cache.admits(key, value)) this.#keep(key, value);
   }
 
   /**

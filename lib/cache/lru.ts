@@ -5,7 +5,26 @@
 
 import { LRUCache } from 'lru-cache';
 import type { ByteView } from './byteview.js';
+import { SharedFrequency } from './policy/frequency.js';
+import { TinyLfu } from './policy/tinylfu.js';
 import { tagCost } from './tags.js';
+
+/**
+ * Which entries a group's caches keep when full (the group option `policy`): `'adaptive'`, the
+ * default, is W-TinyLFU with a window that sizes itself (cache/policy/tinylfu.ts,
+ * docs/hit-ratio.md); `'lru'` evicts the least recently used entry, as geecache did before.
+ */
+export type CachePolicy = 'adaptive' | 'lru';
+
+/**
+ * What a cache of a budget is for: `main` (every lookup of the group goes through it first: its
+ * gets feed the policy's frequency counts), `copies` (the hot cache: it uses those counts), or
+ * `plain` (LRU whatever the policy: the not-found cache).
+ */
+export type CacheRole = 'main' | 'copies' | 'plain';
+
+/** The smallest maxBytes the adaptive policy is used for: its counts and ghost lists start at ~0.5 KiB. */
+export const MIN_ADAPTIVE_BYTES = 8 * 1024;
 
 /** Counters kept by an {@link LRU}. */
 export interface LRUStats {
@@ -41,22 +60,31 @@ export const ENTRY_OVERHEAD_BYTES = 256;
  */
 export class CacheBudget {
   readonly maxBytes: number;
+  readonly policy: CachePolicy;
   readonly #caches: LRU[] = [];
+  /** The frequency counts of the `adaptive` policy's caches (counted in `used`, out of the main cache's share). */
+  readonly #frequency: SharedFrequency | undefined;
+  #main: LRU | undefined;
 
-  constructor(maxBytes: number) {
+  constructor(maxBytes: number, policy: CachePolicy = 'lru') {
     this.maxBytes = maxBytes;
+    this.policy = policy;
+    // Under MIN_ADAPTIVE_BYTES (a few entries) the policy's counts would take a large share: LRU.
+    if (policy === 'adaptive' && maxBytes >= MIN_ADAPTIVE_BYTES) this.#frequency = new SharedFrequency(maxBytes);
   }
 
   /** A cache of this budget, sure of `share` bytes of it; `share <= 0` makes one that holds nothing. */
-  cache(share: number): LRU {
-    const cache = new LRU(share, this);
+  cache(share: number, role: CacheRole = 'plain'): LRU {
+    const frequency = role === 'plain' ? undefined : this.#frequency;
+    const cache = new LRU(share, this, frequency && { frequency, records: role === 'main' });
     this.#caches.push(cache);
+    if (role === 'main') this.#main ??= cache;
     return cache;
   }
 
-  /** Bytes held by all of the budget's caches. */
+  /** Bytes held by all of the budget's caches, and the adaptive policy's own memory. */
   get used(): number {
-    let used = 0;
+    let used = this.#frequency?.bytes ?? 0;
     for (const cache of this.#caches) used += cache.bytes;
     return used;
   }
@@ -72,14 +100,18 @@ export class CacheBudget {
       let furthest: LRU | undefined;
       let most = 0;
       for (const cache of this.#caches) {
-        const excess = cache.bytes - cache.maxBytes;
-        if (excess > most) {
+        // The policy's own memory comes out of the main cache's share.
+        const excess = cache.bytes - cache.maxBytes + (cache === this.#main ? (this.#frequency?.bytes ?? 0) : 0);
+        if (excess > most && cache.bytes > 0) {
           most = excess;
           furthest = cache;
         }
       }
-      if (!furthest) return;
-      over -= furthest.evictOldest();
+      // Over only by the policy's memory, with the main cache empty: the largest cache gives way.
+      if (!furthest) for (const cache of this.#caches) if (cache.bytes > (furthest?.bytes ?? 0)) furthest = cache;
+      const freed = furthest?.evictOldest(over) ?? 0;
+      if (freed <= 0) return;
+      over -= freed;
     }
   }
 }
@@ -97,15 +129,22 @@ export class LRU {
   /** Bytes this cache is sure of (with a budget: its share; an entry over it is never stored). */
   readonly maxBytes: number;
   readonly #cache: LRUCache<string, ByteView> | undefined;
+  /** With the adaptive policy, the cache itself (its entries are there, not in #cache). */
+  readonly #policy: TinyLfu | undefined;
   readonly #budget: CacheBudget | undefined;
   #gets = 0;
   #hits = 0;
   #evictions = 0;
 
-  constructor(maxBytes: number, budget?: CacheBudget) {
+  /** `adaptive`: keep entries by the adaptive policy with these shared counts (CacheBudget.cache) instead of by recency. */
+  constructor(maxBytes: number, budget?: CacheBudget, adaptive?: { frequency: SharedFrequency; records: boolean }) {
     this.maxBytes = maxBytes;
     if (maxBytes <= 0) return;
     this.#budget = budget;
+    if (budget && adaptive) {
+      this.#policy = new TinyLfu(maxBytes, budget, adaptive.frequency, LRU.cost, adaptive.records);
+      return;
+    }
     this.#cache = new LRUCache<string, ByteView>({
       // With a budget, lru-cache only bounds the cache by the whole of it; the budget keeps the sum in bounds (settle).
       maxSize: budget?.maxBytes ?? maxBytes,
@@ -124,19 +163,19 @@ export class LRU {
   /** The entry for `key`, marking it most recently used. */
   get(key: string): ByteView | undefined {
     this.#gets++;
-    const value = this.#cache?.get(key);
+    const value = this.#policy ? this.#policy.get(key) : this.#cache?.get(key);
     if (value !== undefined) this.#hits++;
     return value;
   }
 
   /** The entry for `key` (unexpired), without counting a lookup or marking it recently used. */
   peek(key: string): ByteView | undefined {
-    return this.#cache?.peek(key);
+    return this.#policy ? this.#policy.peek(key) : this.#cache?.peek(key);
   }
 
   /** True when `key` has an entry; unlike get(), neither counts a lookup nor marks it recently used. */
   has(key: string): boolean {
-    return this.#cache?.has(key) ?? false;
+    return this.#policy ? this.#policy.has(key) : (this.#cache?.has(key) ?? false);
   }
 
   /**
@@ -145,7 +184,12 @@ export class LRU {
    * entry is never returned, whether or not it was purged yet).
    */
   add(key: string, value: ByteView, ttlMs?: number): boolean {
-    if (!this.#cache || LRU.cost(key, value) > this.maxBytes) return false;
+    if (!this.fits(key, value)) return false;
+    if (this.#policy) {
+      this.#policy.add(key, value, ttlMs);
+      return true;
+    }
+    if (!this.#cache) return false;
     if (ttlMs === undefined) this.#cache.set(key, value);
     else this.#cache.set(key, value, { ttl: Math.max(1, Math.ceil(ttlMs)) });
     this.#budget?.settle();
@@ -154,7 +198,18 @@ export class LRU {
 
   /** True when an entry of `key` for `value` would fit at all (see add). */
   fits(key: string, value: ByteView): boolean {
-    return this.#cache !== undefined && LRU.cost(key, value) <= this.maxBytes;
+    return (this.#cache !== undefined || this.#policy !== undefined) && LRU.cost(key, value) <= this.maxBytes;
+  }
+
+  /**
+   * True when a copy of another owner's value should be kept (the hot cache's fill rule). With
+   * the adaptive policy always: the copy enters the window and stays only if the counts say it
+   * is read more often than what it would displace. With LRU: while there is room, else 1 in 10,
+   * as groupcache admits (so one scan cannot flush the cache).
+   */
+  admits(key: string, value: ByteView): boolean {
+    if (this.#policy) return this.fits(key, value);
+    return this.hasRoomFor(key, value) || Math.random() < 0.1;
   }
 
   /**
@@ -163,19 +218,28 @@ export class LRU {
    * evict entries other caches hold beyond theirs (see CacheBudget).
    */
   hasRoomFor(key: string, value: ByteView): boolean {
-    if (this.#cache === undefined) return false;
+    if (this.#cache === undefined && this.#policy === undefined) return false;
     const cost = LRU.cost(key, value);
-    if (this.#cache.calculatedSize + cost <= this.maxBytes) return true;
+    if (this.bytes + cost <= this.maxBytes) return true;
     return this.#budget !== undefined && cost <= this.maxBytes && this.#budget.used + cost <= this.#budget.maxBytes;
+  }
+
+  /** @internal With the adaptive policy, the window's share of the room (0 to 1); else undefined. */
+  get windowShare(): number | undefined {
+    return this.#policy?.windowShare;
   }
 
   /** Bytes held now (the sum of {@link LRU.cost} over the entries). */
   get bytes(): number {
-    return this.#cache?.calculatedSize ?? 0;
+    return this.#policy ? this.#policy.bytes : (this.#cache?.calculatedSize ?? 0);
   }
 
-  /** Evicts the least recently used entry (counted as an eviction); returns the bytes it freed. */
-  evictOldest(): number {
+  /**
+   * Evicts the least recently used entry (counted as an eviction); returns the bytes it freed.
+   * With the adaptive policy, the entries its rule picks to free about `need` bytes.
+   */
+  evictOldest(need = 1): number {
+    if (this.#policy) return this.#policy.evict(need);
     if (!this.#cache || this.#cache.size === 0) return 0;
     const before = this.#cache.calculatedSize;
     this.#cache.pop();
@@ -184,22 +248,23 @@ export class LRU {
 
   /** Removes every entry. */
   clear(): void {
+    this.#policy?.clear();
     this.#cache?.clear();
   }
 
   /** Removes an entry; true if there was one. */
   remove(key: string): boolean {
-    return this.#cache?.delete(key) ?? false;
+    return this.#policy ? this.#policy.remove(key) : (this.#cache?.delete(key) ?? false);
   }
 
   /** The cache's counters. */
   stats(): LRUStats {
     return {
       bytes: this.bytes,
-      items: this.#cache?.size ?? 0,
+      items: this.#policy ? this.#policy.items : (this.#cache?.size ?? 0),
       gets: this.#gets,
       hits: this.#hits,
-      evictions: this.#evictions,
+      evictions: this.#policy ? this.#policy.evictions : this.#evictions,
     };
   }
 }

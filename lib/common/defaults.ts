@@ -36,6 +36,8 @@ export const DEFAULTS = Object.freeze({
     hotTtlMs: 30_000,
     /** 0: NotFoundError is not cached. */
     notFoundTtlMs: 0,
+    /** W-TinyLFU with an adaptive window (cache/policy/tinylfu.ts): never below LRU on the traces of BENCHMARKS.md, hit-ratio. */
+    policy: 'adaptive',
   }),
   /** A discovery source's (option `peers` given as `{ dns }`, `{ srv }` or `{ discover }`). */
   discovery: Object.freeze({ intervalMs: 10_000, family: 4, protocol: 'http' }),

@@ -180,7 +180,7 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
     const peer = new FakePeer();
     // Room for about 800 entries of ~275 bytes. Nothing is owned here, so the hot cache (sure of
     // 1/8) fills all of it: the main cache's unused share is lent (CacheBudget).
-    const group = new Group('peers-hot-full', { maxBytes: 8 * 100 * 275, getter: () => 'local' });
+    const group = new Group('peers-hot-full', { maxBytes: 8 * 100 * 275, policy: 'lru', getter: () => 'local' });
     group.registerPeers({ pickPeer: () => peer });
     await getAll(group, keys(2_000));
     const { main, hot } = group.cacheStats();
@@ -193,7 +193,8 @@ describe('Group with peers (golang/groupcache TestPeers)', () => {
   it('owned values take back the room the hot cache borrowed, down to its own share and no further', async () => {
     const peer = new FakePeer();
     const maxBytes = 8 * 100 * 275;
-    const group = new Group('peers-hot-lend', { maxBytes, getter: (key) => `local:${key}` });
+    // policy: 'lru', so that the shares are all entries (the adaptive policy's counts come out of the main cache's).
+    const group = new Group('peers-hot-lend', { maxBytes, policy: 'lru', getter: (key) => `local:${key}` });
     let owned = false;
     group.registerPeers({ pickPeer: () => (owned ? undefined : peer) });
     await getAll(group, keys(1_000));
