@@ -2,10 +2,11 @@
  * A group: one named, read-through namespace of the cache. A get reads top to bottom here: this
  * process's caches (#lookupCache), else the key's owner peer (#load), else the getter
  * (#loadLocally). The jobs around that path have their own files: running the getter
- * (getterrun.ts), the copies of other peers' values (hotcopies.ts), the writes (writes.ts).
+ * (getterrun.ts), the copies of other peers' values (hotcopies.ts), the writes (writes.ts), a
+ * traced get (tracedget.ts).
  */
 import { LRUCache } from 'lru-cache';
-import { type GetTrace, getTrace, traced } from '../common/diagnostics.js';
+import { type GetTrace, getTrace } from '../common/diagnostics.js';
 import { BadKeyError, isInstance, NotFoundError, OwnerLoadError } from '../common/errors.js';
 import { Histogram } from '../common/histogram.js';
 import type { Logger } from '../common/logger.js';
@@ -18,10 +19,10 @@ import { HotCopies } from './hotcopies.js';
 import type { InvalidationReport } from './invalidation.js';
 import { CacheBudget, type LRU } from './lru.js';
 import type { PeerPicker } from './peers.js';
-import { HotCopy } from './renewal.js';
 import { Flight } from './singleflight.js';
 import { emptyStats, type GroupStats } from './stats.js';
 import { checkTags, type TagSet } from './tags.js';
+import { type GetSteps, sourceOf, TracedGets } from './tracedget.js';
 import type { WriteOrder } from './writeorder.js';
 import { GroupWrites, type PeerWrite, type SetOptions, type WriteOutcome } from './writes.js';
 
@@ -36,9 +37,6 @@ export type { SetOptions } from './writes.js';
 export const PEER_FAILURE_BACKOFF_MS = 1_000;
 /** Most keys whose recent getter error is remembered (least recently failed dropped first). */
 const MAX_REMEMBERED_FAILURES = 1_000;
-
-/** Which of a group's caches a value it found there comes from: the hot cache holds only HotCopies, the main cache none. */
-const sourceOf = (cached: ByteView): 'main' | 'hot' => (cached instanceof HotCopy ? 'hot' : 'main');
 
 /**
  * A named, cached, read-through namespace: `get` answers from this process's cache, else from
@@ -72,8 +70,20 @@ export class Group {
   #peers: PeerPicker | undefined;
   /** Recent getter errors by key, answered to peers for PEER_FAILURE_BACKOFF_MS (bounded). */
   readonly #failures = new LRUCache<string, { error: unknown }>({ max: MAX_REMEMBERED_FAILURES, ttl: PEER_FAILURE_BACKOFF_MS });
-  /** The traced gets whose load of a key runs now (#flight), so that a traced get joining one can say where the value came from. */
-  readonly #loadTraces = new Map<string, GetTrace>();
+  /** A get's steps, for getMany and for traced gets (tracedget.ts). */
+  readonly #steps: GetSteps = {
+    lookup: (key) => {
+      this.#checkKey(key);
+      this.stats.gets++;
+      return this.#lookupCache(key);
+    },
+    load: (key, trace) => {
+      this.stats.loads++;
+      return this.#flight.do(key, () => this.#load(key, trace));
+    },
+    loading: (key) => this.#flight.has(key),
+  };
+  readonly #traced: TracedGets;
 
   /**
    * Checks `options` (a ConfigError names a bad one) and fills in the defaults; options geecache()
@@ -105,6 +115,7 @@ export class Group {
     this.#missing = budget.cache(missingBytes);
     this.#getterRuns = new GetterRuns(name, config, config.loadTimeoutMs, this.#fresh, this.getterLatency, this.#guard.tags);
     this.#writes = new GroupWrites(this, this.#mainCache, this.#fresh);
+    this.#traced = new TracedGets(name, this.#steps);
   }
 
   /** Tells the group where its peers are (and where warnings about missed removes go). Once only: a second call throws. */
@@ -118,7 +129,7 @@ export class Group {
   get(key: string): Promise<ByteView> {
     // Not an async function: a hit returns an already-resolved promise without the async
     // machinery, the largest part of a hit's cost (BENCHMARKS.md, row 1).
-    if (getTrace.hasSubscribers) return this.#tracedGet(key);
+    if (getTrace.hasSubscribers) return this.#traced.get(key);
     try {
       this.#checkKey(key);
     } catch (err) {
@@ -131,42 +142,6 @@ export class Group {
     return this.#flight.do(key, () => this.#load(key));
   }
 
-  /** get() as a traced operation (GET_TRACE in common/diagnostics.ts): the same steps, saying whether it hit and where the value came from. */
-  #tracedGet(key: string): Promise<ByteView> {
-    const trace: GetTrace = { group: this.name, key };
-    return traced(getTrace, trace, (): ByteView | Promise<ByteView> => {
-      try {
-        this.#checkKey(key);
-      } catch (err) {
-        return Promise.reject(err);
-      }
-      this.stats.gets++;
-      const cached = this.#lookupCache(key);
-      trace.hit = cached !== undefined;
-      if (cached) {
-        trace.source = sourceOf(cached);
-        return cached; // traced() publishes its end at once and wraps it in a resolved promise
-      }
-      this.stats.loads++;
-      if (this.#flight.has(key)) {
-        const leader = this.#loadTraces.get(key);
-        trace.shared = true;
-        return this.#flight
-          .do(key, () => this.#load(key))
-          .finally(() => {
-            trace.source = leader?.source;
-            trace.peer = leader?.peer;
-          });
-      }
-      this.#loadTraces.set(key, trace);
-      return this.#flight
-        .do(key, () => this.#load(key, trace))
-        .finally(() => {
-          if (this.#loadTraces.get(key) === trace) this.#loadTraces.delete(key);
-        });
-    });
-  }
-
   /**
    * The values of `keys`, each as get() would answer it, in one call that never rejects for one
    * key: a Map in the order of `keys` (repeats once) to `{ value }` or `{ error }`. Keys this
@@ -175,14 +150,7 @@ export class Group {
    * (see getmany.ts).
    */
   getMany(keys: Iterable<string>): Promise<Map<string, GetManyResult>> {
-    return getMany(keys, (key) => {
-      this.#checkKey(key);
-      this.stats.gets++;
-      const cached = this.#lookupCache(key);
-      if (cached) return cached;
-      this.stats.loads++;
-      return this.#flight.do(key, () => this.#load(key));
-    });
+    return getMany(keys, (key) => this.#steps.lookup(key) ?? this.#steps.load(key));
   }
 
   #checkKey(key: unknown): asserts key is string {
@@ -284,31 +252,11 @@ export class Group {
     return value;
   }
 
-  /**
-   * Warm handoff: this peer owns `key` but lacks it; if membership changed lately, the key's
-   * previous owner may still have it cached. Taken from there (one hop, cache only) and stored
-   * as owned, it spares the getter — and the database — a reload. Undefined: load as usual.
-   */
+  /** Warm handoff (HotCopies.handoff): the key's previous owner's cached value, stored as owned; undefined: load as usual. */
   async #handoff(key: string): Promise<ByteView | undefined> {
-    if (!this.#peers?.handoff) return undefined;
-    const ticket = this.#guard.begin(key);
-    const handed = await this.#peers.handoff({ group: this.name, key });
-    this.#guard.end(ticket);
-    if (!handed) return undefined;
-    // A previous owner that has not applied an invalidation of one of the value's tags may hold one it dropped: load instead.
-    let tags: ReturnType<HotCopies['tagsOf']>;
-    try {
-      tags = this.#hot.tagsOf(handed, ticket);
-    } catch {
-      return undefined; // tags no peer would send
-    }
-    const { tagged, agrees } = tags;
-    if (!agrees) return undefined;
-    const value = new ByteView(handed.value, false, handed.expiresAt, tagged);
-    const ttl = this.#fresh.mainTtl(value.expiresAt);
-    if (ttl !== undefined && ttl <= 0) return undefined;
-    if (this.#guard.keeps(ticket, value)) this.#mainCache.add(key, value, ttl);
-    return value;
+    const handed = await this.#hot.handoff(key, this.#peers);
+    if (handed && this.#guard.keeps(handed.ticket, handed.value)) this.#mainCache.add(key, handed.value, handed.ttl);
+    return handed?.value;
   }
 
   /** Starts the one refresh of a stale key, unless it runs already or failed too recently. */

@@ -1,11 +1,13 @@
 /**
  * A group's hot cache: copies of values other peers own, kept so that hot keys stop costing a
  * network hop, each for at most hotTtlMs (Freshness.copyTtl), and fetched again from the owner in
- * the background once a copy that is read passes its renew point (renewal.ts).
+ * the background once a copy that is read passes its renew point (renewal.ts); and the warm
+ * handoff of a value from its key's previous owner after a membership change.
  */
+import { ByteView } from './byteview.js';
 import type { CoarseClock, Freshness, LoadGuard, LoadTicket } from './freshness.js';
 import type { LRU } from './lru.js';
-import type { GetResponse, PeerGetter } from './peers.js';
+import type { GetResponse, PeerGetter, PeerPicker } from './peers.js';
 import { HotCopy, RenewalQueue, Renewals } from './renewal.js';
 import type { GroupStats } from './stats.js';
 import { checkTags, type TagSet } from './tags.js';
@@ -96,6 +98,33 @@ export class HotCopies {
     if (checked.length !== tags.length || (tagMarks !== undefined && tagMarks.length !== tags.length))
       throw new Error(`a peer sent ${tags.length} tags (${checked.length} different) and ${tagMarks?.length ?? 0} marks for them`);
     return { tagged: records.stamp(checked, ticket.epoch, tagMarks ?? []), agrees: records.agrees(checked, tagMarks) };
+  }
+
+  /**
+   * Warm handoff: this peer owns `key` but lacks it; if membership changed lately, the key's
+   * previous owner may still have it cached. Taken from there (one hop, cache only), it spares the
+   * getter — and the database — a reload. The value to store as owned, with its main-cache TTL and
+   * the ticket its fetch ran under; undefined: load as usual.
+   */
+  async handoff(key: string, peers: PeerPicker | undefined): Promise<{ value: ByteView; ttl: number | undefined; ticket: LoadTicket } | undefined> {
+    if (!peers?.handoff) return undefined;
+    const { guard, fresh } = this.#options;
+    const ticket = guard.begin(key);
+    const handed = await peers.handoff({ group: this.#options.group, key });
+    guard.end(ticket);
+    if (!handed) return undefined;
+    // A previous owner that has not applied an invalidation of one of the value's tags may hold one it dropped: load instead.
+    let tags: ReturnType<HotCopies['tagsOf']>;
+    try {
+      tags = this.tagsOf(handed, ticket);
+    } catch {
+      return undefined; // tags no peer would send
+    }
+    if (!tags.agrees) return undefined;
+    const value = new ByteView(handed.value, false, handed.expiresAt, tags.tagged);
+    const ttl = fresh.mainTtl(value.expiresAt);
+    if (ttl !== undefined && ttl <= 0) return undefined;
+    return { value, ttl, ticket };
   }
 
   /** Drops the copy of `key`; true if there was one. */
