@@ -1,8 +1,9 @@
 // Renewal of hot copies ahead of expiry (lib/cache/renewal.ts), on an in-process cluster of real HTTP
 // servers on loopback: a copy read past the middle of its hotTtlMs life is fetched again from its
 // owner in the background, in big batches, so a key read all the time stays answered from the
-// hot cache. Waits are bounded polls for a state or for a time to pass; the assertions are on
-// counts and values, never on durations.
+// hot cache. A fake clock (test/helpers/clock.ts) jumps over the waits for a copy's life to pass;
+// what takes real time (a renewal's batch waits up to RENEW_BATCH_MS, the renew sweep runs every
+// RENEW_SWEEP_MS) is awaited as a state. The assertions are on counts and values, never on durations.
 import diagnostics_channel from 'node:diagnostics_channel';
 import type { IncomingMessage } from 'node:http';
 import { setFlagsFromString } from 'node:v8';
@@ -10,10 +11,12 @@ import { runInNewContext } from 'node:vm';
 import { expect } from 'chai';
 import { Group } from '../../lib/cache/group.js';
 import type { PeerGetter } from '../../lib/cache/peers.js';
+import { RENEW_SWEEP_MS } from '../../lib/cache/renewal.js';
+import { RENEW_BATCH_MS } from '../../lib/client/batcher.js';
 import { Coalescer } from '../../lib/client/coalescer.js';
 import { PEER_REQUEST_CHANNEL, type PeerRequestMessage } from '../../lib/common/diagnostics.js';
 import { ByteView } from '../../lib/index.js';
-import { type FreshCluster, type FreshPeer, sleep, startFreshCluster, until } from '../helpers/index.js';
+import { type FreshCluster, type FreshPeer, type JumpingClock, jumpingClock, sleep, startFreshCluster, until } from '../helpers/index.js';
 
 const HOT_TTL_MS = 1_000;
 
@@ -41,8 +44,10 @@ describe('renewal of hot copies ahead of expiry', function () {
   let asker: FreshPeer;
   let owner: FreshPeer;
   let served: { readonly count: number };
+  let clock: JumpingClock;
   // A cluster per test: copies read in one test are renewed (and counted by the owner) after it.
   beforeEach(async () => {
+    clock = jumpingClock();
     c = await startFreshCluster(2, { hotTtlMs: HOT_TTL_MS });
     [asker, owner] = c.peers;
     served = countPeerRequests(owner);
@@ -50,7 +55,11 @@ describe('renewal of hot copies ahead of expiry', function () {
   afterEach(async () => {
     c.gate = undefined;
     await c.close();
+    clock.uninstall();
   });
+
+  /** Waits (in real time) for the renew sweep to run at the clock's present reading, and a renewal it started to reach the owner. */
+  const sweeps = () => sleep(2 * RENEW_SWEEP_MS + RENEW_BATCH_MS);
 
   it('keys read all the time stay answered from their hot copies across several hotTtlMs, renewed by the owner in batches', async () => {
     const keys = keysOwnedBy(c, owner, 40, 'steady');
@@ -59,12 +68,20 @@ describe('renewal of hot copies ahead of expiry', function () {
     const before = { ...asker.group.stats };
     const ownerGets = owner.group.stats.serverRequests;
     const requests = served.count;
-    const start = Date.now();
-    // Read every key every ~20 ms for 4 hotTtlMs: without renewals each copy would run out 4 times.
-    for (let i = 0; i < 1_000 && Date.now() - start < 4 * HOT_TTL_MS; i++) {
+    const readAll = async () => {
       const values = await Promise.all(keys.map((k) => asker.group.get(k)));
       for (let j = 0; j < keys.length; j++) expect(String(values[j])).to.equal(`${keys[j]}:v1`);
-      await sleep(20);
+    };
+    // Read every key ten times per hotTtlMs for 4 hotTtlMs (8 halves of a copy's life): without
+    // renewals each copy would run out 4 times. The clock jumps a tenth of hotTtlMs between reads;
+    // past each renew point, the round waits for its renewals to land before the clock moves on.
+    for (let round = 1; round <= 8; round++) {
+      for (let i = 0; i < 5; i++) {
+        await readAll();
+        await clock.jump(HOT_TTL_MS / 10);
+      }
+      await readAll(); // past the renew point
+      await until(`round ${round}'s renewals landed`, () => asker.group.stats.hotRenewals - before.hotRenewals >= round * keys.length);
     }
     const misses = asker.group.stats.loads - before.loads;
     const renewed = asker.group.stats.hotRenewals - before.hotRenewals;
@@ -85,7 +102,10 @@ describe('renewal of hot copies ahead of expiry', function () {
     const fetchedAt = Date.now();
     const ownerGets = owner.group.stats.serverRequests;
     const loads = asker.group.stats.loads;
-    await until('hotTtlMs has passed', () => Date.now() > fetchedAt + HOT_TTL_MS + 100);
+    // Past its renew point, a few sweeps find it unread; then past its end.
+    await clock.jump(HOT_TTL_MS / 2 + 10);
+    await sweeps();
+    await clock.jump(fetchedAt + HOT_TTL_MS + 100 - Date.now());
     expect(owner.group.stats.serverRequests, 'no renewal was sent').to.equal(ownerGets);
     expect(String(await asker.group.get(key))).to.equal(`${key}:v1`);
     expect(asker.group.stats.loads, 'the copy had run out').to.equal(loads + 1);
@@ -99,10 +119,15 @@ describe('renewal of hot copies ahead of expiry', function () {
     expect(String(asker.group.peek(key)), 'read at once, well before half its life').to.equal(`${key}:v1`);
     const ownerGets = owner.group.stats.serverRequests;
     const renewals = asker.group.stats.hotRenewals;
+    await clock.jump(HOT_TTL_MS / 2 + 10);
     await until('renewed without another read', () => asker.group.stats.hotRenewals > renewals, { timeoutMs: 5_000 });
+    const renewedAt = Date.now();
     expect(owner.group.stats.serverRequests).to.equal(ownerGets + 1);
-    // Nobody reads the renewed copy: no second renewal, and it runs out.
-    await until('two hotTtlMs have passed', () => Date.now() > fetchedAt + 2 * HOT_TTL_MS + 100);
+    // Nobody reads the renewed copy: past its own renew point, a few sweeps find it unread (no
+    // second renewal), and past its end it has run out.
+    await clock.jump(HOT_TTL_MS / 2 + 10);
+    await sweeps();
+    await clock.jump(Math.max(renewedAt, fetchedAt + HOT_TTL_MS) + HOT_TTL_MS + 100 - Date.now());
     expect(owner.group.stats.serverRequests, 'renewed once only').to.equal(ownerGets + 1);
     const loads = asker.group.stats.loads;
     expect(String(await asker.group.get(key))).to.equal(`${key}:v1`);
@@ -125,7 +150,8 @@ describe('renewal of hot copies ahead of expiry', function () {
     };
     diagnostics_channel.subscribe(PEER_REQUEST_CHANNEL, listen);
     try {
-      // Read the copy (peek never loads) until its renewal reaches the owner's getter.
+      // Past its renew point, read the copy (peek never loads) until its renewal reaches the owner's getter.
+      await clock.jump(HOT_TTL_MS / 2 + 10);
       await until('the renewal runs the getter at the owner', () => {
         asker.group.peek(key);
         return c.loads(key) > loads;
@@ -156,6 +182,7 @@ describe('renewal of hot copies ahead of expiry', function () {
       release = r;
     });
     try {
+      await clock.jump(HOT_TTL_MS / 2 + 10);
       await until('the renewal runs the getter at the owner', () => {
         asker.group.peek(slow);
         return c.loads(slow) > loads;
@@ -177,6 +204,7 @@ describe('renewal of hot copies ahead of expiry', function () {
     // Changed at the owner only: no remove reaches the asker. Only a renewal that fetches can bring v2.
     expect(owner.group.setLocally(key, new ByteView(`${key}:v2`))).to.equal(true);
     const seen: string[] = [];
+    await clock.jump(HOT_TTL_MS / 2 + 10); // past the renew point: the next read renews
     for (let i = 0; i < 1_000 && seen.at(-1) !== `${key}:v2`; i++) {
       seen.push(String(await asker.group.get(key)));
       await sleep(10);
