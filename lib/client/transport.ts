@@ -84,7 +84,7 @@ const isEmpty = (byName: Record<string, unknown[] | undefined>) => {
  * to its agent, synchronously, while fetch() builds it. `onEmpty` is called once the last of its
  * connections has closed with no request waiting.
  */
-function informingAgent(secure: boolean, maxSockets: number, onEmpty: () => void, tls?: PeerTls) {
+function informingAgent(secure: boolean, maxSockets: number, idleMs: number, onEmpty: () => void, tls?: PeerTls) {
   const Base = secure ? https.Agent : http.Agent;
   const { addRequest, createConnection } = Base.prototype as unknown as AgentInternals;
   return new (class extends Base {
@@ -106,7 +106,7 @@ function informingAgent(secure: boolean, maxSockets: number, onEmpty: () => void
       );
       return socket;
     }
-  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: IDLE_SOCKET_MS, ...(secure ? tls : undefined) });
+  })({ keepAlive: true, maxSockets, maxFreeSockets: maxSockets, timeout: idleMs, ...(secure ? tls : undefined) });
 }
 
 /**
@@ -118,13 +118,16 @@ export class NodeFetchTransport implements Transport {
   readonly #origin: string;
   readonly #tls: PeerTls | undefined;
   readonly #maxSockets: number;
+  readonly #idleMs: number;
   #agent: ReturnType<typeof informingAgent> | undefined;
   #closed = false;
 
-  constructor(origin: string, maxSockets: number, tls?: PeerTls) {
+  /** `idleMs`: how long an idle connection is kept (tests shorten it). */
+  constructor(origin: string, maxSockets: number, tls?: PeerTls, idleMs = IDLE_SOCKET_MS) {
     this.#origin = origin;
     this.#tls = tls;
     this.#maxSockets = maxSockets;
+    this.#idleMs = idleMs;
   }
 
   /** True while an agent is held (a connection is open or was opened in the last moments). */
@@ -165,6 +168,7 @@ export class NodeFetchTransport implements Transport {
     const agent = informingAgent(
       this.#origin.startsWith('https:'),
       this.#maxSockets,
+      this.#idleMs,
       () => {
         if (this.#agent === agent) this.#agent = undefined;
       },

@@ -62,13 +62,16 @@ export class UndiciTransport implements Transport {
   readonly #undici: Undici;
   readonly #origin: string;
   readonly #maxSockets: number;
+  readonly #idleMs: number;
   #pool: UndiciPool | undefined;
   #closed = false;
 
-  constructor(undici: Undici, origin: string, maxSockets: number, tls?: PeerTls) {
+  /** `idleMs`: how long an idle connection is kept (tests shorten it). */
+  constructor(undici: Undici, origin: string, maxSockets: number, tls?: PeerTls, idleMs = IDLE_SOCKET_MS) {
     this.#undici = undici;
     this.#origin = origin;
     this.#maxSockets = maxSockets;
+    this.#idleMs = idleMs;
     this.#connect = tls && origin.startsWith('https:') ? { connect: tls } : undefined;
   }
 
@@ -103,8 +106,8 @@ export class UndiciTransport implements Transport {
     const pool = new this.#undici.Pool(this.#origin, {
       connections: this.#maxSockets,
       pipelining: 1,
-      keepAliveTimeout: IDLE_SOCKET_MS,
-      keepAliveMaxTimeout: IDLE_SOCKET_MS,
+      keepAliveTimeout: this.#idleMs,
+      keepAliveMaxTimeout: this.#idleMs,
       ...this.#connect,
     });
     pool.on('disconnect', () =>

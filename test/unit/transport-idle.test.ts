@@ -1,6 +1,7 @@
 // What a peer client holds for a peer it is not talking to: no HTTP agent (or undici pool) before
 // its first request, and none once its idle keep-alive connections have closed, whichever side
-// closes them; a later request opens a new one.
+// closes them; a later request opens a new one. The client's own idle time (IDLE_SOCKET_MS, 4 s)
+// is shortened where a test waits for it.
 import http from 'node:http';
 import { expect } from 'chai';
 import { IDLE_SOCKET_MS, NodeFetchTransport, type Transport } from '../../lib/client/transport.js';
@@ -37,13 +38,16 @@ const undiciOrSkip = (): ReturnType<typeof loadUndici> | undefined => {
   }
 };
 
-const kinds: [string, (origin: string) => Held | undefined][] = [
-  ['node-fetch', (origin) => new NodeFetchTransport(origin, 4)],
+/** The client's idle time where a test waits for it. */
+const SHORT_IDLE_MS = 250;
+
+const kinds: [string, (origin: string, idleMs?: number) => Held | undefined][] = [
+  ['node-fetch', (origin, idleMs) => new NodeFetchTransport(origin, 4, undefined, idleMs)],
   [
     'undici',
-    (origin) => {
+    (origin, idleMs) => {
       const undici = undiciOrSkip();
-      return undici && new UndiciTransport(undici, origin, 4);
+      return undici && new UndiciTransport(undici, origin, 4, undefined, idleMs);
     },
   ],
 ];
@@ -69,14 +73,15 @@ for (const [kind, make] of kinds) {
       }
     });
 
-    it(`closes its own idle connection after ${IDLE_SOCKET_MS} ms when the peer keeps it open, and lets go`, async function () {
+    it(`closes its own idle connection after its idle time (IDLE_SOCKET_MS, ${IDLE_SOCKET_MS} ms, before a Node server's 5 s) when the peer keeps it open, and lets go`, async function () {
+      expect(IDLE_SOCKET_MS, "the default closes before a Node server's keepAliveTimeout").to.be.below(new http.Server().keepAliveTimeout);
       const peer = await server(60_000);
-      const transport = make(peer.origin);
+      const transport = make(peer.origin, SHORT_IDLE_MS);
       if (!transport) return this.skip();
       try {
         expect(await ask(transport)).to.equal('ok');
         expect(peer.open()).to.equal(1);
-        await until('the client closed its idle connection', () => peer.open() === 0 && !transport.active, { timeoutMs: IDLE_SOCKET_MS + 10_000 });
+        await until('the client closed its idle connection', () => peer.open() === 0 && !transport.active, { timeoutMs: SHORT_IDLE_MS + 10_000 });
       } finally {
         transport.close();
         await peer.stop();
