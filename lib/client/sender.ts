@@ -126,10 +126,12 @@ export class PeerSender {
     const ring = this.#options.ringHash?.() ?? '';
     // A write is signed with its version and a nonce of its own: a peer takes it at most once.
     const write = method === 'PUT' || method === 'DELETE' ? writeHeader(version) : undefined;
+    // A body is hashed once, for the signature and the digest header both.
+    const signed = signer && body ? { length: body.length, digest: digestOf(body) } : undefined;
     const auth = !signer
       ? undefined
       : body || write
-        ? signer.sign(method, url, Date.now(), body, { ring, write })
+        ? signer.sign(method, url, Date.now(), signed, { ring, write })
         : signer.signFor(method, url, Date.now(), ring);
     const headers: Record<string, string> = !body
       ? {}
@@ -137,7 +139,7 @@ export class PeerSender {
         ? { 'content-type': contentType }
         : { 'content-type': BATCH_CONTENT_TYPE, accept: BATCH_STREAM_TYPE };
     if (auth) headers[AUTH_HEADER] = auth;
-    if (auth && body) headers[DIGEST_HEADER] = digestOf(body);
+    if (auth && signed) headers[DIGEST_HEADER] = signed.digest;
     // Whole milliseconds: the server refuses anything but digits (loadTimeoutMs may have a fraction).
     if (waitMs) headers[WAIT_HEADER] = String(Math.ceil(waitMs));
     if (peek) headers[PEEK_HEADER] = '1';

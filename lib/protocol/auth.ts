@@ -46,6 +46,12 @@ export interface SignedHeaders {
   write?: string;
 }
 
+/** A body as a signature covers it: its length in bytes and its digest ({@link digestOf}). */
+export interface BodyDigest {
+  readonly length: number;
+  readonly digest: string;
+}
+
 /** SHA-256 of a body in hex, as the digest header carries it. */
 export const digestOf = (body: Uint8Array): string => createHash('sha256').update(body).digest('hex');
 
@@ -82,11 +88,12 @@ export class RequestSigner {
 
   /**
    * The signature header for `method` on `url` (the target peer's origin + the request target),
-   * with its body if any. A body must also travel with its digest: see {@link bodyHeaders}.
+   * with its body if any: the body itself, or its length and digest (digestOf) when the caller
+   * hashed it already. A body must also travel with its digest: see {@link bodyHeaders}.
    */
-  sign(method: string, url: string, now = Date.now(), body?: Uint8Array, headers: SignedHeaders = {}): string {
+  sign(method: string, url: string, now = Date.now(), body?: Uint8Array | BodyDigest, headers: SignedHeaders = {}): string {
     const length = body ? String(body.length) : '';
-    const digest = body ? digestOf(body) : '';
+    const digest = body === undefined ? '' : body instanceof Uint8Array ? digestOf(body) : body.digest;
     return `${now}.${this.#mac(method, url, length, digest, headers.ring ?? '', headers.write ?? '', now).toString('hex')}`;
   }
 

@@ -37,8 +37,7 @@ class Raw {
 function setHead(peer: InProcessPeer, key: string, size: number, digest: string): string {
   const path = `/_geecache/scores/${key}`;
   const write = `${Date.now() * 1000}.${randomUUID()}`;
-  // sign() hashes the body it is given; a stand-in of the same length and digest is not possible, so sign the digest's body.
-  const auth = signer.sign('PUT', peer.url + path, Date.now(), bodyOf(size), { write });
+  const auth = signer.sign('PUT', peer.url + path, Date.now(), { length: size, digest }, { write });
   return [
     `PUT ${path} HTTP/1.1`,
     `Host: 127.0.0.1:${peer.port}`,
@@ -54,9 +53,6 @@ function setHead(peer: InProcessPeer, key: string, size: number, digest: string)
 
 /** Zero bodies by size, made (and hashed) once. */
 const bodies = new Map<number, { body: Buffer; digest: string }>();
-function bodyOf(size: number): Buffer {
-  return zeros(size).body;
-}
 function zeros(size: number): { body: Buffer; digest: string } {
   let made = bodies.get(size);
   if (!made) {
