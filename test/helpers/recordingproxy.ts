@@ -84,17 +84,18 @@ export class RecordingProxy {
   }
 
   /**
-   * Sends `request` again, as recorded, to `origin` on a new connection; `set` replaces (or, with
-   * undefined, drops) headers by lower-case name first.
+   * Sends `request` again, as recorded, to `origin` on a new connection (or one of `agent`'s, for
+   * a test that replays thousands); `set` replaces (or, with undefined, drops) headers by
+   * lower-case name first.
    */
-  static replay(origin: string, request: Recorded, set: Record<string, string | undefined> = {}): Promise<Replayed> {
+  static replay(origin: string, request: Recorded, set: Record<string, string | undefined> = {}, agent: http.Agent | false = false): Promise<Replayed> {
     const headers = forwarded(request.rawHeaders);
     const pairs: string[] = [];
     for (let i = 0; i < headers.length; i += 2) if (!(headers[i].toLowerCase() in set)) pairs.push(headers[i], headers[i + 1]);
     for (const [name, value] of Object.entries(set)) if (value !== undefined) pairs.push(name, value);
     const url = new URL(origin);
     return new Promise((resolve, reject) => {
-      const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.url, headers: pairs, agent: false }, (res) => {
+      const req = http.request({ host: url.hostname, port: url.port, method: request.method, path: request.url, headers: pairs, agent }, (res) => {
         let text = '';
         res.setEncoding('utf8');
         res.on('data', (d: string) => (text += d));

@@ -3,6 +3,7 @@
 // can make a peer log is bounded, however many arrive. Real peers on loopback, a recording proxy
 // in front of the owner, and a logger that counts every line and byte.
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { expect } from 'chai';
 import type { GeecacheOptions } from '../../lib/index.js';
 import { closePeers, type InProcessPeer, RecordingProxy, startInProcessPeers } from '../helpers/index.js';
@@ -22,7 +23,13 @@ describe('geecache headers on the peer route: signed or shape-checked, and bound
   this.timeout(60_000);
   let peers: InProcessPeer[] = [];
   let proxy: RecordingProxy | undefined;
+  // Thousands of replays share keep-alive connections: a new connection each costs more than the request.
+  let agent: http.Agent;
+  beforeEach(() => {
+    agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  });
   afterEach(async () => {
+    agent.destroy();
     await closePeers(peers);
     peers = [];
     await proxy?.close();
@@ -62,13 +69,13 @@ describe('geecache headers on the peer route: signed or shape-checked, and bound
     const before = { lines: log.lines.length, bytes: log.bytes() };
     for (let i = 0; i < 1_000; i++) {
       const hostile = `${'<script>'.repeat(1_000)}${i}`; // 8 KB of text the sender chose, new every time
-      const res = await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hostile });
+      const res = await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hostile }, agent);
       expect(res.status).to.equal(400);
       expect(res.text).to.equal('bad request: x-geecache-ring must be the 16 hex digits of a membership digest\n');
     }
     for (let i = 0; i < 500; i++) {
       // Well-formed, but not what was signed: the digest is covered by the signature.
-      expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hex16() })).status).to.equal(401);
+      expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hex16() }, agent)).status).to.equal(401);
     }
     expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': undefined })).status, 'the digest dropped').to.equal(401);
     expect(log.lines.slice(before.lines), 'lines logged by 1,501 replays').to.deep.equal([]);
@@ -79,9 +86,9 @@ describe('geecache headers on the peer route: signed or shape-checked, and bound
   it('with secret: false, digests of the sender’s choosing cost a bounded number of short info lines', async () => {
     const { log, captured, owner } = await cluster({ secret: false });
     const before = log.lines.length;
-    for (let i = 0; i < 2_000; i++) expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hex16() })).status).to.equal(200);
+    for (let i = 0; i < 2_000; i++) expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': hex16() }, agent)).status).to.equal(200);
     for (let i = 0; i < 200; i++)
-      expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': `${'z'.repeat(8_000)}${i}` })).status).to.equal(400);
+      expect((await RecordingProxy.replay(owner, captured, { 'x-geecache-ring': `${'z'.repeat(8_000)}${i}` }, agent)).status).to.equal(400);
     const added = log.lines.slice(before);
     expect(added.length, 'lines logged by 2,200 requests').to.be.at.most(8);
     for (const line of added) expect(line.length).to.be.below(300);
