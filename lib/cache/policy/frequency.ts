@@ -21,8 +21,6 @@ const PERIOD_MASK = 0x7ffffff;
 export interface CountedCache {
   readonly items: number;
   readonly bytes: number;
-  /** Bytes of the cache's ghost lists. */
-  readonly ghostBytes: number;
   /** The keys held, expired or not. */
   keys(): IterableIterator<string>;
 }
@@ -35,16 +33,18 @@ export class SharedFrequency {
   /** Halvings so far (mod 2^27): a tally from an earlier period is halved once per period since. */
   period = 0;
   #lookups = 0;
+  #adds = 0;
   /** Lookups per period: SAMPLE_FACTOR × the entries the budget holds when full (estimated from the entries' mean cost). */
   #halveAt = Number.POSITIVE_INFINITY;
   readonly #maxBytes: number;
   readonly #caches: CountedCache[] = [];
 
-  /** Bytes of the sketch and of the caches' ghost lists (their rings, which grow in steps of a quarter). */
-  get bytes(): number {
-    let bytes = this.sketch.bytes;
-    for (const cache of this.#caches) bytes += cache.ghostBytes;
-    return bytes;
+  /** Bytes of the sketch and of the caches' ghost lists (kept up to date as either grows: read on every add). */
+  bytes = this.sketch.bytes;
+
+  /** @internal A cache's ghost lists grew by `n` bytes. */
+  ghostsGrew(n: number): void {
+    this.bytes += n;
   }
 
   /** `maxBytes`: the budget of the caches that share the counts. */
@@ -53,8 +53,9 @@ export class SharedFrequency {
   }
 
   /** @internal */
-  register(cache: CountedCache): void {
+  register(cache: CountedCache, ghostBytes: number): void {
     this.#caches.push(cache);
+    this.bytes += ghostBytes;
   }
 
   /** One lookup of the group: at the end of a period, every count is halved. */
@@ -72,6 +73,8 @@ export class SharedFrequency {
    * filling would forget before the cache is full).
    */
   grow(): void {
+    // Every 16th add: entries move slowly, and the sketch has a quarter to spare.
+    if ((++this.#adds & 15) !== 1) return;
     let entries = 0;
     let bytes = 0;
     for (const cache of this.#caches) {
@@ -87,6 +90,7 @@ export class SharedFrequency {
           resized.add(h, this.sketch.frequency(h));
         }
       }
+      this.bytes += resized.bytes - this.sketch.bytes;
       this.sketch = resized;
     }
     if (bytes > 0) this.#halveAt = SAMPLE_FACTOR * Math.max(16, Math.round((this.#maxBytes * entries) / bytes));

@@ -33,9 +33,14 @@ export class GhostList {
     return this.#ring.byteLength + this.#set.byteLength;
   }
 
-  /** Remembers `h`, forgetting the oldest beyond the largest `capacity` asked for so far. */
-  remember(h: number, capacity: number): void {
-    if (capacity > this.#ring.length) this.#grow(capacity);
+  /** Remembers `h`, forgetting the oldest beyond the largest `capacity` asked for so far; returns the bytes the list grew by. */
+  remember(h: number, capacity: number): number {
+    let grew = 0;
+    if (capacity > this.#ring.length) {
+      const before = this.bytes;
+      this.#grow(capacity);
+      grew = this.bytes - before;
+    }
     const key = nonZero(h);
     const old = this.#ring[this.#next];
     if (old !== 0) this.forget(old);
@@ -44,11 +49,12 @@ export class GhostList {
     let i = this.#slot(key);
     const set = this.#set;
     while (set[i] !== 0) {
-      if (set[i] === key) return;
+      if (set[i] === key) return grew;
       i = (i + 1) & this.#mask;
     }
     set[i] = key;
     this.#size++;
+    return grew;
   }
 
   /** Forgets `h`; true if it was remembered. */

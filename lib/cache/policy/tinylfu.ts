@@ -4,10 +4,10 @@
  * recency orders and TTLs stay lru-cache's: one lru-cache per segment, entries moved between them.
  *
  * - window: every new entry lands here (LRU order), so a key read again soon is kept (recency).
- * - probation and protected, the main part (a segmented LRU): an entry leaving the window is a
- *   candidate at probation's young end; when room must be made it stays only if it was asked for
- *   more often lately than each entry that would go for it (probation's oldest, then protected's),
- *   else it goes (frequency). A probation entry read again moves to protected (80% of the main part).
+ * - probation and protected, the main part (a segmented LRU): an entry leaving the window moves to
+ *   probation's young end if there is room; when this cache must make room, it moves only if it was
+ *   asked for more often lately than each entry that would go for it (probation's oldest, then
+ *   protected's), else it goes (frequency). A probation entry read again moves to protected (80%).
  * - how often: frequency.ts (reads counted on the value, misses in a shared sketch).
  * - the window's share adapts to the traffic: window.ts. Recency-heavy traffic grows the window
  *   towards LRU, loops and scans shrink it towards pure frequency.
@@ -59,10 +59,6 @@ export class TinyLfu {
   readonly #status: LRUCache.Status<string, ByteView> = {};
   /** The window's share and the ghost lists that move it. */
   readonly #adaptive = new AdaptiveWindow();
-  /** Keys (and their hashes and values) moved from the window to probation by the add() in progress, not yet judged. */
-  readonly #candidates: string[] = [];
-  readonly #candidateHashes: number[] = [];
-  readonly #candidateValues: ByteView[] = [];
   /** The victims #judge is weighing (reused, not to allocate per eviction). */
   readonly #victimKeys: string[] = [];
   readonly #victimHashes: number[] = [];
@@ -96,7 +92,7 @@ export class TinyLfu {
     this.#moveRead = { allowStale: false, status: this.#status };
     this.#windowOldest = new OldestKeys(this.#window);
     this.#probationOldest = new OldestKeys(this.#probation);
-    freq.register(this);
+    freq.register(this, this.#adaptive.bytes);
   }
 
   /** Entries held. */
@@ -112,11 +108,6 @@ export class TinyLfu {
   /** Entries evicted to make room. */
   get evictions(): number {
     return this.#evictions;
-  }
-
-  /** Bytes of the ghost lists. */
-  get ghostBytes(): number {
-    return this.#adaptive.bytes;
   }
 
   /** The keys held, expired or not. */
@@ -196,48 +187,37 @@ export class TinyLfu {
     this.#adaptive.missed(h, cost, room);
     this.#window.set(key, value, options);
     freq.grow();
-    // Past its share, the window's oldest entries become candidates for the main part.
+    // Past its share, the window's oldest entries are candidates for the main part: with room to
+    // spare they move there; when this cache must make room, each stays only if it beats the
+    // entries that would go for it, else it goes (judged in the window: a loser is never moved).
     const windowMax = this.#adaptive.share * room;
     while (this.#window.calculatedSize > windowMax && this.#window.size > 1) {
       const oldest = this.#windowOldest.oldest();
       if (oldest === undefined) break;
+      const oldestValue = this.#windowOldest.value;
       const oldestHash = hashKey(oldest, freq.seed);
-      this.#adaptive.leftWindow(oldestHash, this.items);
-      const moved = this.#move(this.#window, this.#probation, oldest);
-      if (moved === undefined) continue;
-      this.#candidates.push(oldest);
-      this.#candidateHashes.push(oldestHash);
-      this.#candidateValues.push(moved);
+      this.#freq.ghostsGrew(this.#adaptive.leftWindow(oldestHash, this.items));
+      const need = Math.min(this.#budget.used - this.#budget.maxBytes, this.#excess());
+      if (need > 0 && !this.#admit(oldestHash, oldestValue, need)) this.#drop(this.#window, oldest, oldestHash, oldestValue);
+      else this.#move(this.#window, this.#probation, oldest, oldestValue);
     }
     this.#demote(room);
-    try {
-      this.#budget.settle();
-    } finally {
-      if (this.#candidates.length > 0) {
-        this.#candidates.length = 0;
-        this.#candidateHashes.length = 0;
-        this.#candidateValues.length = 0;
-      }
-    }
+    this.#budget.settle();
   }
 
   /**
-   * Evicts by the policy until about `need` bytes are free (at least one entry, if any): the
-   * newest candidate against the main part's oldest entries, the one asked for less often going;
-   * with no candidate, the main part's oldest (probation, then protected), then the window's.
-   * Returns the bytes freed.
+   * Evicts the oldest entry of the main part (probation's, else protected's), else the window's,
+   * when the budget needs room from this cache for another's sake. Returns the bytes freed.
    */
-  evict(need: number): number {
+  evict(_need: number): number {
     const before = this.bytes;
-    const candidates = this.#candidates;
-    while (candidates.length > 0 && !this.#probation.has(candidates[candidates.length - 1])) {
-      candidates.pop();
-      this.#candidateHashes.pop();
-      this.#candidateValues.pop();
-    }
-    if (candidates.length > 0) this.#judge(need);
-    else this.#evictOldest();
+    this.#evictOldest();
     return before - this.bytes;
+  }
+
+  /** Bytes this cache holds beyond its share (the main cache carries the policy's memory). */
+  #excess(): number {
+    return this.bytes + (this.#clock ? this.#freq.bytes : 0) - this.#share;
   }
 
   /** Removes an entry; true if there was one. */
@@ -257,9 +237,6 @@ export class TinyLfu {
     this.#protected.clear();
     this.#windowOldest.invalidate();
     this.#probationOldest.invalidate();
-    this.#candidates.length = 0;
-    this.#candidateHashes.length = 0;
-    this.#candidateValues.length = 0;
     this.#missed = undefined;
   }
 
@@ -287,26 +264,22 @@ export class TinyLfu {
   }
 
   /**
-   * The newest candidate against the oldest entries of the main part that free `need` bytes: it
-   * stays (they go) only if it was asked for more often than each of them; else it goes. With
-   * too few entries in the main part to free `need`, it goes (as the window's oldest, LRU's pick).
+   * A candidate leaving the window (hash `h`, value `value`) against the oldest entries of the
+   * main part that free `need` bytes: true, and they are evicted, if it was asked for more often
+   * than each of them; false if not, or if the main part holds too little to free `need`.
    */
-  #judge(need: number): void {
-    const freq = this.#freq;
-    const candidate = this.#candidates.pop() as string;
-    const candidateHash = this.#candidateHashes.pop() as number;
-    const candidateValue = this.#candidateValues.pop() as ByteView;
-    const frequency = freq.frequency(candidateHash, candidateValue);
+  #admit(h: number, value: ByteView, need: number): boolean {
+    const frequency = this.#freq.frequency(h, value);
     const keys = this.#victimKeys;
     const hashes = this.#victimHashes;
     const values = this.#victimValues;
-    let freed = this.#victims(this.#probation, candidate, frequency, need, 0);
+    let freed = this.#victims(this.#probation, frequency, need, 0);
     const fromProbation = keys.length;
-    if (freed >= 0 && freed < need) freed = this.#victims(this.#protected, candidate, frequency, need, freed);
-    if (freed < need) this.#drop(this.#probation, candidate, candidateHash, candidateValue);
-    else {
+    if (freed >= 0 && freed < need) freed = this.#victims(this.#protected, frequency, need, freed);
+    const admitted = freed >= need;
+    if (admitted) {
       for (let i = 0; i < keys.length; i++) {
-        this.#adaptive.leftMain(hashes[i], this.items);
+        this.#freq.ghostsGrew(this.#adaptive.leftMain(hashes[i], this.items));
         this.#drop(i < fromProbation ? this.#probation : this.#protected, keys[i], hashes[i], values[i]);
       }
     }
@@ -316,18 +289,19 @@ export class TinyLfu {
       hashes.length = 0;
       values.length = 0;
     }
+    return admitted;
   }
 
   /**
    * Adds a segment's oldest entries to the victims (#victimKeys) until `freed` reaches `need`;
    * returns the bytes they free, or -1 as soon as one was asked for as often as the candidate.
    */
-  #victims(segment: Segment, candidate: string, frequency: number, need: number, freed: number): number {
+  #victims(segment: Segment, frequency: number, need: number, freed: number): number {
     const seed = this.#freq.seed;
     if (segment === this.#probation && freed === 0) {
       // Most often one victim does: probation's oldest, read ahead.
       const key = this.#probationOldest.oldest();
-      const value = key === undefined || key === candidate ? undefined : this.#probationOldest.value;
+      const value = key === undefined ? undefined : this.#probationOldest.value;
       if (key !== undefined && value !== undefined && this.#cost(key, value) >= need) {
         const h = hashKey(key, seed);
         if (this.#freq.frequency(h, value) >= frequency) return -1;
@@ -338,7 +312,6 @@ export class TinyLfu {
       }
     }
     for (const key of segment.rkeys()) {
-      if (key === candidate) continue;
       const value = segment.peek(key, this.#anyAge);
       if (value === undefined) continue;
       const h = hashKey(key, seed);
@@ -359,8 +332,7 @@ export class TinyLfu {
       segment === this.#probation ? this.#probationOldest.oldest() : segment === this.#window ? this.#windowOldest.oldest() : this.#oldest(segment);
     if (oldest === undefined) return;
     const h = hashKey(oldest, this.#freq.seed);
-    if (segment === this.#window) this.#adaptive.leftWindow(h, this.items);
-    else this.#adaptive.leftMain(h, this.items);
+    this.#freq.ghostsGrew(segment === this.#window ? this.#adaptive.leftWindow(h, this.items) : this.#adaptive.leftMain(h, this.items));
     this.#drop(segment, oldest, h, segment.peek(oldest, this.#anyAge));
   }
 
@@ -388,10 +360,10 @@ export class TinyLfu {
    * millisecond. Returns its value; undefined when it had expired (it is then dropped, as a read
    * would drop it).
    */
-  #move(from: Segment, to: Segment, key: string): ByteView | undefined {
+  #move(from: Segment, to: Segment, key: string, known?: ByteView): ByteView | undefined {
     if (!this.#timed) {
       // No entry of this cache ever had a TTL: nothing to carry over, nothing expires.
-      const value = from.peek(key, this.#anyAge);
+      const value = known ?? from.peek(key, this.#anyAge);
       if (value === undefined) return undefined;
       from.delete(key);
       this.#gone(from, key);

@@ -37,14 +37,17 @@ export class AdaptiveWindow {
     return this.#leftWindow.bytes + this.#leftMain.bytes;
   }
 
-  /** The key of hash `h` left the window (for the main part, or out of the cache); the cache holds `entries`. */
-  leftWindow(h: number, entries: number): void {
-    this.#leftWindow.remember(h, Math.ceil(entries * GHOST_SHARE));
+  /**
+   * The key of hash `h` left the window (for the main part, or out of the cache); the cache holds
+   * `entries`. Returns the bytes the lists grew by (as the cache grows).
+   */
+  leftWindow(h: number, entries: number): number {
+    return this.#leftWindow.remember(h, Math.ceil(entries * GHOST_SHARE));
   }
 
-  /** The main part evicted the key of hash `h`. */
-  leftMain(h: number, entries: number): void {
-    this.#leftMain.remember(h, Math.ceil(entries * GHOST_SHARE));
+  /** The main part evicted the key of hash `h` (as leftWindow). */
+  leftMain(h: number, entries: number): number {
+    return this.#leftMain.remember(h, Math.ceil(entries * GHOST_SHARE));
   }
 
   /** A miss on the key of hash `h`, whose entry will cost `cost` of the cache's `room` bytes. */
