@@ -41,7 +41,8 @@ async function run({ keyCount, valueBytes, ops, runs }) {
     for (let i = 0; i < n; i++) sink += (await group.get(missKeys[next[policy]++ % missKeys.length])).length;
     return Number(process.hrtime.bigint() - t) / n;
   };
-  const missOps = Math.max(2_000, Math.round(ops / 50));
+  // Misses take ~50x a hit: fewer per run, and three times the runs, for a steadier median on a busy machine.
+  const missOps = Math.max(2_000, Math.round(ops / 100));
   for (const policy of /** @type {const} */ (['lru', 'adaptive'])) await misses(policy)(4_000); // fill
 
   // Heap per entry: 20,000 entries of 100-byte values through each policy, after a full GC; each
@@ -64,7 +65,7 @@ async function run({ keyCount, valueBytes, ops, runs }) {
   }
 
   const hitSamples = await sampleInTurns({ lru: hits(hit.lru), adaptive: hits(hit.adaptive) }, ops, runs);
-  const missSamples = await sampleInTurns({ lru: misses('lru'), adaptive: misses('adaptive') }, missOps, runs);
+  const missSamples = await sampleInTurns({ lru: misses('lru'), adaptive: misses('adaptive') }, missOps, 3 * runs);
   if (sink === 0) throw new Error('no value was read');
   const ratios = (/** @type {Record<string, number[]>} */ s) => s.adaptive.map((a, i) => a / s.lru[i]);
   return {
