@@ -9,7 +9,21 @@ import { expect } from 'chai';
 import { needs, sleep } from '../helpers/index.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const ROWS = ['local-hit', 'ttl-hit', 'peer-serve', 'end-to-end', 'vs-redis', 'stampede', 'ring', 'memory', 'membership', 'scale', 'get-many', 'tags'];
+const ROWS = [
+  'local-hit',
+  'ttl-hit',
+  'peer-serve',
+  'end-to-end',
+  'vs-redis',
+  'stampede',
+  'ring',
+  'memory',
+  'membership',
+  'scale',
+  'get-many',
+  'tags',
+  'hit-ratio',
+];
 
 interface Line {
   label: string;
