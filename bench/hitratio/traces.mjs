@@ -31,7 +31,7 @@ export const SHARES = [0.01, 0.05, 0.1];
 
 /**
  * A trace's accesses as dense key numbers (Int32Array) and its count of distinct keys.
- * @param {{ file: string }} trace
+ * @param {{ name: string, file: string }} trace
  */
 export function loadTrace(trace) {
   const file = path.join(TRACE_DIR, trace.file);
