@@ -2,7 +2,7 @@
 
 const WIDTH = 480;
 const HEIGHT = 300;
-const PAD = { left: 52, right: 16, top: 34, bottom: 46 };
+const PAD = { left: 52, right: 40, top: 34, bottom: 46 };
 
 /** Escapes text for SVG. */
 const esc = (text) => String(text).replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
