@@ -45,13 +45,13 @@ async function run({ keyCount, valueBytes, ops, runs }) {
   const missOps = Math.max(2_000, Math.round(ops / 100));
   for (const policy of /** @type {const} */ (['lru', 'adaptive'])) await misses(policy)(4_000); // fill
 
-  // Heap per entry: 20,000 entries of 100-byte values through each policy, after a full GC; each
+  // Heap per entry: 20,000 entries (2,000 in smoke runs) of 100-byte values through each policy, after a full GC; each
   // group is kept alive, so that the next one's figure does not count its going.
   /** @type {Record<string, number>} */
   const heapPerEntry = {};
   const kept = [];
   for (const policy of /** @type {const} */ (['lru', 'adaptive'])) {
-    const n = 20_000;
+    const n = Math.min(20_000, Math.max(2_000, Math.round(ops / 50)));
     const small = 'h'.repeat(100);
     globalThis.gc?.();
     const before = process.memoryUsage().heapUsed;

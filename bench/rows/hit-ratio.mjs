@@ -22,7 +22,7 @@ export const name = 'hit-ratio';
 export const title = 'Hit ratio on real traces: the adaptive policy against LRU and OPT';
 
 /** Replays of the adaptive policy per short trace and capacity (BENCH_HIT_REPEATS). */
-const REPEATS = Math.max(1, Number(process.env.BENCH_HIT_REPEATS ?? 3));
+const REPEATS = Math.max(1, Number(process.env.BENCH_HIT_REPEATS ?? (settings.smoke ? 1 : 3)));
 /** The trace and per-peer capacity (share of its distinct keys) of the cluster part. */
 const CLUSTER = { trace: 'web07', share: 0.05 };
 const SVG_DIR = path.join(ROOT, 'docs', 'hit-ratio');
@@ -165,6 +165,8 @@ export async function run({ log }) {
         measured: `LRU ${row.lru}, adaptive ${row.adaptive}${runs.length > 1 ? ` (${Math.min(...row.adaptiveRuns)}-${Math.max(...row.adaptiveRuns)} over ${runs.length} runs)` : ''}, W-TinyLFU ${row.wtinylfu}, OPT ${row.opt}; ${row.closed}% of the LRU→OPT gap`,
       });
     }
+    // The committed charts are of whole traces: a smoke run, a limit or a pick of traces leaves them be.
+    if (settings.smoke || limit > 0 || picked) continue;
     fs.mkdirSync(SVG_DIR, { recursive: true });
     fs.writeFileSync(
       path.join(SVG_DIR, `${t.name}.svg`),
@@ -188,7 +190,7 @@ export async function run({ log }) {
 
   log(`  cluster: 3 peers, ${CLUSTER.trace} at ${Math.round(100 * CLUSTER.share)}% of its keys per peer`);
   const ct = loaded.find((t) => t.name === CLUSTER.trace) ?? loaded[0];
-  const cAccesses = ct.accesses;
+  const cAccesses = settings.smoke ? ct.accesses.subarray(0, 3_000) : ct.accesses;
   const cKeys = keyNames(ct.distinct);
   const cCapacity = Math.round(ct.distinct * CLUSTER.share);
   const cluster = { lru: await replayCluster(cAccesses, cKeys, cCapacity, 'lru'), adaptive: await replayCluster(cAccesses, cKeys, cCapacity, 'adaptive') };
