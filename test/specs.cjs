@@ -1,0 +1,73 @@
+// The order mocha's configs (test/mocharc*.cjs) hand test files to their parallel workers: each
+// worker takes the next file as it finishes one, so the files that take longest go first and no
+// worker starts one of them while the others are done. The lists are by wall time in a parallel
+// run on a 2-core machine (longest first); files not listed follow in name order.
+const fs = require('node:fs');
+const path = require('node:path');
+
+/** The longest files of `npm test` (test/process/ and test/unit/). */
+const ALL_FIRST = [
+  'process/bench-smoke',
+  'process/memory',
+  'process/freshness-cluster',
+  'process/chaos',
+  'process/packaging',
+  'process/bulk-tags-cluster',
+  'process/dashboard',
+  'process/handoff',
+  'process/transport',
+  'process/warnings',
+  'unit/hostile',
+  'process/undici',
+  'process/busyowner',
+  'process/http',
+  'process/drain',
+  'unit/policy-property',
+  'process/prometheus',
+  'process/clock-skew',
+  'unit/signedheaders',
+  'unit/setbody',
+  'process/discovery',
+  'process/interop',
+  'unit/bulk-tags-property',
+  'process/ring-processes',
+  'process/health',
+  'process/discovery-cluster',
+  'unit/property',
+  'unit/faultypeer',
+  'unit/freshness-property',
+];
+
+/** The longest files of `npm run test:unit` (test/unit/). */
+const UNIT_FIRST = [
+  'unit/hostile',
+  'unit/faultypeer',
+  'unit/renewal',
+  'unit/policy-property',
+  'unit/property',
+  'unit/bulk-tags-property',
+  'unit/freshness-property',
+  'unit/setbody',
+  'unit/ring',
+  'unit/processing',
+  'unit/writereplay',
+  'unit/signedheaders',
+  'unit/peers',
+  'unit/group',
+  'unit/policy',
+];
+
+/** The test files of `dirs` (under test/), those named in `first` (dir/name, no .test.ts) first. */
+function ordered(dirs, first) {
+  const all = dirs.flatMap((dir) =>
+    fs
+      .readdirSync(path.join(__dirname, dir))
+      .filter((f) => f.endsWith('.test.ts'))
+      .sort()
+      .map((f) => `${dir}/${f.slice(0, -'.test.ts'.length)}`),
+  );
+  const head = first.filter((name) => all.includes(name));
+  return [...head, ...all.filter((name) => !head.includes(name))].map((name) => `test/${name}.test.ts`);
+}
+
+module.exports = { ALL_FIRST, UNIT_FIRST, ordered };
