@@ -10,10 +10,25 @@ import { BadKeyError, ConsistentHashRing, RendezvousRing, type Ring } from '../.
 import { decodeBatchRequest, decodeBatchResponse, decodeGetResponse, decodeSegment, encodeGetResponse, encodeSegment } from '../../lib/protocol/wire.js';
 import { closePeers, type InProcessPeer, startInProcessPeers } from '../helpers/index.js';
 
+/**
+ * One code point, U+0000 to U+10FFFF but no lone surrogate: fast-check's string unit 'binary',
+ * the same values for the same seed, shrinking the same. 'binary' turns a string back into its
+ * choices through a map of all 1.1 million code points, built when the first string arbitrary
+ * is made (~0.5-0.9 s of CPU); this unit computes them.
+ */
+const anyCodePoint = fc.nat({ max: 0x10ffff - 0x800 }).map(
+  (i) => String.fromCodePoint(i < 0xd800 ? i : i + 0x800),
+  (s) => {
+    const cp = typeof s === 'string' ? s.codePointAt(0) : undefined;
+    if (cp === undefined || String.fromCodePoint(cp) !== s || (cp >= 0xd800 && cp <= 0xdfff)) throw new Error('not one code point');
+    return cp < 0xd800 ? cp : cp - 0x800;
+  },
+);
+
 /** Strings of any well-formed Unicode: every code point, graphemes, controls, ASCII. */
 const wellFormed = (maxLength = 30) =>
   fc.oneof(
-    fc.string({ unit: 'binary', maxLength }), // any code point, U+0000 to U+10FFFF (fc.fullUnicodeString of fast-check 3)
+    fc.string({ unit: anyCodePoint, maxLength }), // any code point (fc.fullUnicodeString of fast-check 3)
     fc.string({ unit: 'grapheme', maxLength: Math.ceil(maxLength / 3) }), // multi-code-point graphemes, emoji, scripts
     fc.string({ unit: 'binary-ascii', maxLength }), // U+0000 to U+00FF, controls included
     fc.string({ maxLength }), // printable ASCII: '%', '+', '/', '.', '?' and '#' come up often
