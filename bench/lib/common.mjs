@@ -30,7 +30,7 @@ const smoke = process.env.BENCH_SMOKE === '1' || process.env.BENCH_SMOKE === 'tr
 export const settings = {
   smoke,
   /** Seconds of load per throughput measurement (one configuration of a row), split over the rounds. */
-  duration: num('BENCH_DURATION', smoke ? 0.5 : 5),
+  duration: num('BENCH_DURATION', smoke ? 0.25 : 5),
   /**
    * Interleaved rounds per throughput row: each round measures every configuration for
    * duration/rounds seconds, the order rotating; a row's ratio is the median of the per-round
@@ -38,7 +38,7 @@ export const settings = {
    */
   rounds: Math.round(num('BENCH_ROUNDS', smoke ? 1 : 5)),
   /** Seconds of untimed load on each server before its rounds. */
-  warmup: num('BENCH_WARMUP', smoke ? 0.2 : 2),
+  warmup: num('BENCH_WARMUP', smoke ? 0.1 : 2),
   /** Load generator connections. */
   connections: Math.round(num('BENCH_CONNECTIONS', smoke ? 4 : 50)),
   /** Size of the cached values served in the local-hit, peer-serve, end-to-end and stampede rows. */
