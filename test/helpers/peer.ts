@@ -3,7 +3,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Express } from 'express';
-import { type GeecacheMiddleware, type GeecacheOptions, geecache } from '../../lib/index.js';
+import { type GeecacheMiddleware, type GeecacheOptions, type GroupOptions, geecache, type Ring } from '../../lib/index.js';
 
 /** One in-process peer. */
 export interface InProcessPeer {
@@ -92,4 +92,35 @@ export async function startInProcessPeer(options: (self: string) => GeecacheOpti
 /** Closes peers one after the other. */
 export async function closePeers(peers: InProcessPeer[]): Promise<void> {
   for (const peer of peers) await peer.close();
+}
+
+/**
+ * A geecache instance (no server) whose ring sends every key to `peer`, for tests of the peer
+ * client against a loopback server posing as the owner: group `scores` (no hot cache), whose
+ * getter records each key it loads here in `localRuns` and answers `local:<key>`. `options` and
+ * `group` add to or override those settings.
+ */
+export function askerOf(peer: string, options: Partial<GeecacheOptions> = {}, group: Partial<GroupOptions> = {}) {
+  const self = 'http://127.0.0.1:9';
+  const localRuns: string[] = [];
+  const ring: Ring = { add() {}, remove() {}, get: () => peer, peers: () => [self, peer] };
+  const cache = geecache({
+    self,
+    peers: [self, peer],
+    secret: false,
+    ring: () => ring,
+    ...options,
+    groups: {
+      scores: {
+        maxBytes: 64 << 20,
+        hotCacheFraction: 0,
+        getter: (key: string) => {
+          localRuns.push(key);
+          return `local:${key}`;
+        },
+        ...group,
+      },
+    },
+  });
+  return { cache, group: cache.group('scores'), localRuns };
 }

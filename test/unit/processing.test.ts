@@ -4,12 +4,11 @@
 // 102 the same owner is judged down and the get loads locally.
 import http from 'node:http';
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache, type Ring } from '../../lib/index.js';
+import type { GeecacheMiddleware } from '../../lib/index.js';
 import { encodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer, listen } from '../helpers/index.js';
+import { askerOf, closeServer, listen } from '../helpers/index.js';
 
 /** A peer URL nobody listens on: the asking side never serves, it only asks. */
-const SELF = 'http://127.0.0.1:9';
 const BASE_PATH = '/_geecache/';
 /** Short, so the test is quick; nothing here depends on how long anything takes. */
 const TIMEOUT_MS = 200;
@@ -51,32 +50,12 @@ async function slowOwner(processing: boolean) {
 
 /** An asker whose ring sends every key to `peer`, over `transport`, one GET per get. */
 function asker(peer: string, transport: 'node-fetch' | 'undici') {
-  const localRuns: string[] = [];
-  const ring: Ring = { add() {}, remove() {}, get: () => peer, peers: () => [SELF, peer] };
-  const cache = geecache({
-    self: SELF,
-    peers: [SELF, peer],
-    secret: false,
-    ring: () => ring,
-    timeoutMs: TIMEOUT_MS,
-    backoffMs: 60_000,
-    batch: false,
-    transport,
-    logger: false,
-    groups: {
-      scores: {
-        maxBytes: 1 << 20,
-        hotCacheFraction: 0,
-        // The asker waits this long for a load it knows is alive: far past the owner's answer.
-        loadTimeoutMs: 30_000,
-        getter: (key) => {
-          localRuns.push(key);
-          return `local:${key}`;
-        },
-      },
-    },
-  });
-  return { cache, group: cache.group('scores'), localRuns };
+  return askerOf(
+    peer,
+    { timeoutMs: TIMEOUT_MS, backoffMs: 60_000, batch: false, transport, logger: false },
+    // The asker waits this long for a load it knows is alive: far past the owner's answer.
+    { maxBytes: 1 << 20, loadTimeoutMs: 30_000 },
+  );
 }
 
 for (const transport of ['node-fetch', 'undici'] as const) {

@@ -2,12 +2,11 @@
 // shared byte budget of responses in flight, and no request after close().
 import http from 'node:http';
 import { expect } from 'chai';
-import { type GeecacheMiddleware, geecache, type Ring } from '../../lib/index.js';
+import type { GeecacheMiddleware } from '../../lib/index.js';
 import { encodeGetResponse } from '../../lib/protocol/wire.js';
-import { closeServer, listen, sleep } from '../helpers/index.js';
+import { askerOf, closeServer, listen, sleep } from '../helpers/index.js';
 
 /** A peer URL nobody listens on: the asking side never serves, it only asks. */
-const SELF = 'http://127.0.0.1:9';
 
 /** A fake peer: `handle` answers each request; resolves with its URL and a stop function. */
 async function fakePeer(handle: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -20,28 +19,7 @@ async function fakePeer(handle: (req: http.IncomingMessage, res: http.ServerResp
 }
 
 /** An asker whose ring sends every key to `peer`. */
-function asker(peer: string, extra: { maxResponseBytes?: number; timeoutMs?: number; batch?: boolean } = {}) {
-  const localRuns: string[] = [];
-  const ring: Ring = { add() {}, remove() {}, get: () => peer, peers: () => [SELF, peer] };
-  const cache = geecache({
-    self: SELF,
-    peers: [SELF, peer],
-    secret: false,
-    ring: () => ring,
-    ...extra,
-    groups: {
-      scores: {
-        maxBytes: 64 << 20,
-        hotCacheFraction: 0,
-        getter: (key) => {
-          localRuns.push(key);
-          return `local:${key}`;
-        },
-      },
-    },
-  });
-  return { cache, group: cache.group('scores'), localRuns };
-}
+const asker = (peer: string, extra: { maxResponseBytes?: number; timeoutMs?: number; batch?: boolean } = {}) => askerOf(peer, extra);
 
 describe('transport against fake peers', function () {
   this.timeout(20_000);
