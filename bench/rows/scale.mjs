@@ -71,6 +71,25 @@ async function counters(hosts, reset = true) {
 
 const samples = (hosts, gc = false) => Promise.all(hosts.map((h) => h.call({ cmd: 'sample', gc })));
 
+/**
+ * What the fleet did under a load of gets: the gets and failures the load reported, and the
+ * requests per peer per second (all, and those no user asked for) over `seconds`.
+ * @param {{ gets: number, failed: number }[]} loads
+ * @param {{ peer: number, background: number, counts: Record<string, number> }} c
+ * @param {number} n
+ * @param {number} seconds
+ * @param {object} peerFigures
+ */
+function loadFigures(loads, c, n, seconds, peerFigures) {
+  return {
+    gets: sum(loads.map((t) => t.gets)),
+    failed: sum(loads.map((t) => t.failed)),
+    reqPerPeerPerS: round(c.peer / n / seconds, 3),
+    backgroundPerPeerPerS: round(c.background / n / seconds, 4),
+    byKind: c.counts,
+    ...peerFigures,
+  };
+}
 /** Per instance, from two samples of every host: CPU ms per second, and the latest heap, sockets and timers. */
 function perPeer(before, after, n) {
   const cpuUs = sum(after.map((a, h) => a.cpuUs - before[h].cpuUs));
@@ -119,14 +138,7 @@ async function fleetRun(n, log) {
     s1 = await samples(hosts);
     c = await counters(hosts);
     const seconds = TRAFFIC_MS / 1000;
-    result.traffic = {
-      gets: sum(traffic.map((t) => t.gets)),
-      failed: sum(traffic.map((t) => t.failed)),
-      reqPerPeerPerS: round(c.peer / n / seconds, 3),
-      backgroundPerPeerPerS: round(c.background / n / seconds, 4),
-      byKind: c.counts,
-      ...perPeer(s0, s1, n),
-    };
+    result.traffic = loadFigures(traffic, c, n, seconds, perPeer(s0, s1, n));
     log(`  N=${n} user traffic: ${JSON.stringify(result.traffic)}`);
     await sleep(IDLE_MS);
     s1 = await samples(hosts, true);
@@ -199,12 +211,7 @@ async function fleetRun(n, log) {
       restarts,
       membershipChanges: 2 * restarts,
       seconds: round(restartS, 1),
-      failed: sum(loaded.map((t) => t.failed)),
-      gets: sum(loaded.map((t) => t.gets)),
-      reqPerPeerPerS: round(c.peer / n / restartS, 3),
-      backgroundPerPeerPerS: round(c.background / n / restartS, 4),
-      byKind: c.counts,
-      ...perPeer(s0, s1, n),
+      ...loadFigures(loaded, c, n, restartS, perPeer(s0, s1, n)),
     };
     log(`  N=${n} rolling restart: ${JSON.stringify(result.restart)}`);
     return result;
