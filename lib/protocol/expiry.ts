@@ -21,10 +21,17 @@ const toNanos = (ms: number): bigint => {
     );
   return BigInt(Math.round(ms)) * 1_000_000n;
 };
-/** The wire's Unix nanoseconds as milliseconds since the epoch; 0 (mailgun's "never") as undefined. */
+/**
+ * The wire's Unix nanoseconds as milliseconds since the epoch; 0 (mailgun's "never") as undefined.
+ * Any other value is an expiry, as mailgun reads it: one before the epoch's first millisecond
+ * (negative, or under 1 ms) is long past, so it reads as 1 — already expired (never 0, "never"):
+ * the value answers the get that asked, and is not kept (Freshness.copyTtl, Group.setLocally).
+ */
 export const fromNanos = (ns: bigint | string): number | undefined => {
-  const ms = Number(BigInt(ns) / 1_000_000n);
-  return ms > 0 ? ms : undefined;
+  const nanos = BigInt(ns);
+  if (nanos === 0n) return undefined;
+  const ms = Number(nanos / 1_000_000n);
+  return ms > 0 ? ms : 1;
 };
 
 /**
