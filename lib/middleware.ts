@@ -18,8 +18,8 @@ import type { GeecacheOptions } from './config/types.js';
 import { dashboard } from './ops/dashboard.js';
 import { clusterHealth, type HealthReport, health } from './ops/health.js';
 import { SelfCheck } from './ops/selfcheck.js';
-import { localStats, ringName, type StatsSource } from './ops/statsdoc.js';
-import { StatsRounds } from './ops/statsround.js';
+import { localStats, ringName, roundStats } from './ops/statsdoc.js';
+import { StatsRounds, type StatsSource } from './ops/statsround.js';
 import { RequestSigner } from './protocol/auth.js';
 import { PeerServer } from './server/peerserver.js';
 
@@ -120,7 +120,7 @@ export function geecache(options: GeecacheOptions): GeecacheMiddleware {
     enabled: config.secret !== undefined,
     self: config.self,
     timeoutMs: config.timeoutMs,
-    stats: () => localStats(pool, registry, ring, config.basePath),
+    stats: (view) => (view === 'round' ? roundStats : localStats)(pool, registry, ring, config.basePath),
     drain,
     agreement,
     logger: config.logger,

@@ -7,7 +7,17 @@ import { type PeerAddress, type PeerTrace, peerAddress, peerTrace, traced } from
 import { ERROR_NAME, httpErrorStatus, NotFoundError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import { type FullLogger, SILENT } from '../common/logger.js';
 import type { Received } from '../protocol/expiry.js';
-import { BATCH_CONTENT_TYPE, BATCH_STREAM_TYPE, GET_RESPONSE_TYPE, GETTER_FAILED, NOT_FOUND, SET_CONTENT_TYPE, STATS_PATH } from '../protocol/headers.js';
+import {
+  BATCH_CONTENT_TYPE,
+  BATCH_STREAM_TYPE,
+  GET_RESPONSE_TYPE,
+  GETTER_FAILED,
+  NOT_FOUND,
+  SET_CONTENT_TYPE,
+  STATS_PATH,
+  STATS_ROUND_QUERY,
+  type StatsView,
+} from '../protocol/headers.js';
 import { encodeTagInvalidation, TAGS_CONTENT_TYPE, type WireTags } from '../protocol/tagwire.js';
 import { encodeBatchRequest, encodeSegment, encodeSetRequest, type PeerResult, readGetResponse } from '../protocol/wire.js';
 import { Batcher, type Slot, settle } from './batcher.js';
@@ -63,6 +73,11 @@ export class HttpGetter implements PeerGetter {
   /** True while the peer is skipped after it went silent or refused a connection. */
   get isDown(): boolean {
     return this.#sender.liveness.isDown;
+  }
+
+  /** Whether any answer (to a request or a probe) has come from the peer since this client was made. */
+  get heardFrom(): boolean {
+    return this.#sender.liveness.heardFrom;
   }
 
   async get(request: GetRequest): Promise<GetResponse> {
@@ -155,10 +170,11 @@ export class HttpGetter implements PeerGetter {
    * ops/statsdoc.ts), with the answer's status; `body` undefined when it is over `maxBytes`. Asked
    * also while the peer is skipped (its answer is what a health check wants to know). Rejects when
    * the peer could not be reached. Not counted by the monitor: a dashboard's refresh is not cache traffic.
+   * `view` `round` asks for a stats round's bounded answer (a peer that does not know it answers the full document).
    */
-  async stats(maxBytes: number): Promise<{ status: number; body: Buffer | undefined }> {
+  async stats(maxBytes: number, view: StatsView = 'full'): Promise<{ status: number; body: Buffer | undefined }> {
     if (this.#closed) throw this.#sender.closed();
-    const path = this.#basePath + STATS_PATH;
+    const path = this.#basePath + STATS_PATH + (view === 'round' ? STATS_ROUND_QUERY : '');
     const ex = this.#sender.liveness.begin(0);
     try {
       const res = await this.#sender.send(ex, 'GET', path, {});

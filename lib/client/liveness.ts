@@ -68,6 +68,11 @@ export class Liveness {
     return Date.now() < this.#downUntil;
   }
 
+  /** Whether any byte has come from the peer yet (on an exchange or a probe). */
+  get heardFrom(): boolean {
+    return this.#lastHeardAt !== Number.NEGATIVE_INFINITY;
+  }
+
   /** Milliseconds until a skipped peer is tried again regardless of probes. */
   get downForMs(): number {
     return Math.max(0, this.#downUntil - Date.now());

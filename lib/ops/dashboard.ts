@@ -5,10 +5,11 @@
 
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { membershipHash } from '../cluster/agreement.js';
 import { messageOf } from '../common/errors.js';
 import { PAGE_SCRIPT, PAGE_STYLE, pageHtml } from './dashboardpage.js';
-import type { GroupFigures, StatsSource } from './statsdoc.js';
-import type { StatsRounds } from './statsround.js';
+import type { GroupFigures, PeerView } from './statsdoc.js';
+import type { StatsRounds, StatsSource } from './statsround.js';
 
 /** How often the page refreshes itself. */
 const REFRESH_MS = 2000;
@@ -41,7 +42,18 @@ export interface DashboardModel {
   refreshMs: number;
   /** Every peer that answered lists the same members and ring. */
   agreement: boolean;
-  peers: { url: string; self: boolean; share: number; state: string; latencyMs: number | null; requests: number; errors: number; error: string | null }[];
+  peers: {
+    url: string;
+    self: boolean;
+    share: number;
+    state: string;
+    latencyMs: number | null;
+    requests: number;
+    errors: number;
+    error: string | null;
+    /** What that peer sees of the others, from its answer (null when it gave none). */
+    sees: PeerView | null;
+  }[];
   groups: { name: string; cluster: DashboardFigures; peers: { url: string; state: string; figures: DashboardFigures | null }[] }[];
 }
 
@@ -110,7 +122,7 @@ class RingShares {
 async function clusterModel(source: StatsSource, shares: RingShares, rounds: StatsRounds): Promise<DashboardModel> {
   const results = await rounds.gather();
   const { pool } = source;
-  const mine = pool.peers().slice().sort().join(' ');
+  const mine = membershipHash(pool.peers());
   const share = shares.get();
   const getters = pool.getters();
   const peers = results.map((r) => {
@@ -126,6 +138,7 @@ async function clusterModel(source: StatsSource, shares: RingShares, rounds: Sta
       requests: monitor?.requests ?? 0,
       errors: monitor ? Object.values(monitor.errors).reduce((n: number, v) => n + (v ?? 0), 0) : 0,
       error: r.ok ? (monitor?.lastError?.message ?? null) : r.error,
+      sees: r.ok ? r.doc.view : null,
     };
   });
   const names = new Set(results.flatMap((r) => (r.ok ? Object.keys(r.doc.groups) : [])));
@@ -136,7 +149,7 @@ async function clusterModel(source: StatsSource, shares: RingShares, rounds: Sta
     });
     return { name, cluster: sum(rows.flatMap((p) => (p.figures ? [p.figures] : []))), peers: rows };
   });
-  const agreement = results.every((r) => !r.ok || (r.doc.peers.slice().sort().join(' ') === mine && r.doc.ring === source.ring));
+  const agreement = results.every((r) => !r.ok || (r.doc.members.hash === mine && r.doc.ring === source.ring));
   return { self: pool.self, time: Date.now(), ring: source.ring, refreshMs: REFRESH_MS, agreement, peers, groups };
 }
 

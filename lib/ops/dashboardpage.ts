@@ -21,7 +21,8 @@ tr.total td { font-weight: 600; }
 .state { font-weight: 600; }
 .state[data-state="up"] { color: var(--ok); }
 .state[data-state="backing off"] { color: var(--warn); }
-.state:not([data-state="up"]):not([data-state="backing off"]) { color: var(--bad); }
+.state[data-state="unknown"] { color: var(--muted); }
+.state:not([data-state="up"]):not([data-state="backing off"]):not([data-state="unknown"]) { color: var(--bad); }
 #status { color: var(--muted); }
 #status.error, #agreement.error { color: var(--bad); }
 form { display: flex; gap: 8px; }
@@ -57,6 +58,13 @@ export const PAGE_SCRIPT = `
     while (n >= 1024 && i < units.length - 1) { n /= 1024; i++; }
     return (i ? n.toFixed(1) : String(n)) + ' ' + units[i];
   }
+  function sees(v) {
+    if (!v) return '-';
+    var text = v.down + ' of ' + v.peers + ' down';
+    if (v.downPeers.length) text += ': ' + v.downPeers.join(', ') + (v.down > v.downPeers.length ? ', ...' : '');
+    if (v.unknown) text += '; ' + v.unknown + ' not heard from yet';
+    return text;
+  }
   function setStatus(text, isError) {
     var s = document.getElementById('status');
     s.textContent = text;
@@ -69,7 +77,7 @@ export const PAGE_SCRIPT = `
       var share = el('td', {}, [el('span', { className: 'bar', width: Math.round(p.share * 120) + 'px' }), document.createTextNode(pct(p.share))]);
       var state = el('td', {}, [el('span', { className: 'state', 'data-state': p.state, text: p.state })]);
       return el('tr', { 'data-peer': p.url }, [
-        td(p.url + (p.self ? ' (this peer)' : ''), 'name'), share, state, td(ms(p.latencyMs)), td(num(p.requests)), td(num(p.errors)), td(p.error || '', 'text')
+        td(p.url + (p.self ? ' (this peer)' : ''), 'name'), share, state, td(ms(p.latencyMs)), td(num(p.requests)), td(num(p.errors)), td(sees(p.sees), 'text'), td(p.error || '', 'text')
       ]);
     }));
     var a = document.getElementById('agreement');
@@ -150,7 +158,7 @@ export function pageHtml(): string {
 <header><h1>geecache</h1><span id="self"></span><span id="status">loading...</span></header>
 <section>
 <h2>Ring</h2>
-<table id="ring"><thead><tr><th>peer</th><th>share of keys</th><th>state</th><th>latency</th><th>requests</th><th>errors</th><th>last problem</th></tr></thead><tbody></tbody></table>
+<table id="ring"><thead><tr><th>peer</th><th>share of keys</th><th>state</th><th>latency</th><th>requests</th><th>errors</th><th>its view of the others</th><th>last problem</th></tr></thead><tbody></tbody></table>
 <p id="agreement"></p>
 </section>
 <section>

@@ -4,21 +4,29 @@
  * {@link clusterHealth} asks every peer for its stats (their view of membership), through the
  * shared stats rounds (statsround.ts): concurrent and repeated calls share one round.
  */
+import { membershipHash } from '../cluster/agreement.js';
 import type { HttpPool } from '../cluster/httppool.js';
+import type { PeerView } from './statsdoc.js';
 import type { StatsRounds } from './statsround.js';
 
 /** One other peer as {@link health} or {@link clusterHealth} sees it. */
 export interface PeerHealth {
   /**
-   * health(): this peer's client is not skipping it (it has not refused a connection or gone
-   * silent). clusterHealth(): it answered the stats request (which may still have been refused:
-   * see state).
+   * health(): this peer has heard from it and its client is not skipping it (it has not refused
+   * a connection or gone silent); absent while it is `unknown`. clusterHealth(): it answered the
+   * stats request (which may still have been refused: see state).
    */
-  reachable: boolean;
-  /** `up`, or why not: `down`; clusterHealth() also `unauthorized`, `no stats`, `bad answer`. */
+  reachable?: boolean;
+  /**
+   * `up`, or why not: `down`; health() also `unknown` (not heard from yet: nothing was asked of it,
+   * or no answer has come — neither up nor down, and not degraded); clusterHealth() also
+   * `unauthorized`, `no stats`, `bad answer`.
+   */
   state: string;
   /** clusterHealth() only: it lists the same peers, ring and basePath as this one (undefined when it could not be asked). */
   agrees?: boolean;
+  /** clusterHealth() only: what it sees of the others (how many down, and the first few by name; how many not heard from yet). */
+  sees?: PeerView;
   error?: string;
 }
 
@@ -57,10 +65,12 @@ export interface LocalHealthSource {
 /**
  * This peer's own view, for readiness probes, without asking any other peer: is it serving, is
  * membership known (the discovery source answered and is not failing), which peers its client
- * is skipping as down (as already tracked from its own traffic and probes), and whether peers
- * have asked with another membership for long. A degraded cluster still answers 200 by default:
- * a peer being down must not take every other instance out of the load balancer (each still
- * answers gets, loading locally); `strict` answers 503 then.
+ * is skipping as down (as already tracked from its own traffic and probes), which it has not
+ * heard from yet (`unknown`: it does not guess, and they do not make it degraded — a peer just
+ * started has asked nobody), and whether peers have asked with another membership for long. A
+ * degraded cluster still answers 200 by default: a peer being down must not take every other
+ * instance out of the load balancer (each still answers gets, loading locally); `strict`
+ * answers 503 then.
  */
 export async function health(source: LocalHealthSource): Promise<HealthReport> {
   const { pool, serving } = source;
@@ -71,7 +81,12 @@ export async function health(source: LocalHealthSource): Promise<HealthReport> {
     if (url === pool.self) continue;
     const getter = getters.get(url);
     if (getter && !getter.isDown) {
-      peers[url] = { reachable: true, state: 'up' };
+      if (getter.heardFrom) peers[url] = { reachable: true, state: 'up' };
+      else {
+        // Not heard from yet: an earlier failure that did not mark it down (a reset) is still worth saying.
+        const error = getter.monitor.lastError?.message;
+        peers[url] = error === undefined ? { state: 'unknown' } : { state: 'unknown', error };
+      }
       continue;
     }
     degraded = true;
@@ -105,7 +120,7 @@ export interface ClusterHealthSource {
  */
 export async function clusterHealth(source: ClusterHealthSource): Promise<HealthReport> {
   const { pool, serving } = source;
-  const mine = pool.peers().slice().sort().join(' ');
+  const mine = membershipHash(pool.peers());
   const results = serving ? await source.rounds.gather() : [];
   const peers: Record<string, PeerHealth> = {};
   let agreement = true;
@@ -118,9 +133,9 @@ export async function clusterHealth(source: ClusterHealthSource): Promise<Health
       peers[r.url] = { reachable: r.state !== 'down', state: r.state, error: r.error };
       continue;
     }
-    const agrees = r.doc.peers.slice().sort().join(' ') === mine && r.doc.ring === source.ring && r.doc.basePath === source.basePath;
+    const agrees = r.doc.members.hash === mine && r.doc.ring === source.ring && r.doc.basePath === source.basePath;
     if (!agrees) agreement = false;
-    peers[r.url] = { reachable: true, state: 'up', agrees };
+    peers[r.url] = { reachable: true, state: 'up', agrees, sees: r.doc.view };
   }
   return report({ status: 'ok', serving, self: pool.self, peers, ringAgreement: agreement }, serving, degraded || !agreement, source.strict);
 }

@@ -1,19 +1,19 @@
 /**
  * statsdoc.ts is the stats document: one peer's figures (groups, caches, peer clients, membership) as the
- * _stats route serves them, and the check a document read from another peer passes.
+ * _stats route serves them; the bounded answer a stats round asks for instead (its own figures and a
+ * summary of its view: O(groups) bytes, not O(peers)); and the checks an answer read from another peer passes.
  */
 
 import type { Group } from '../cache/group.js';
 import type { LRUStats } from '../cache/lru.js';
 import type { GroupRegistry } from '../cache/registry.js';
 import type { GroupStats } from '../cache/stats.js';
-import type { HttpGetter } from '../client/httpgetter.js';
 import type { PeerErrorCause } from '../client/peermonitor.js';
+import { membershipHash } from '../cluster/agreement.js';
 import type { HttpPool } from '../cluster/httppool.js';
-import { messageOf } from '../common/errors.js';
 
-/** Largest stats answer read from a peer. */
-const MAX_STATS_BYTES = 1 << 20;
+/** Most peers a round's answer names (those it sees down, sorted); the rest are only counted. */
+export const MAX_NAMED_PEERS = 16;
 
 /** One group's figures on one peer. */
 export interface GroupFigures {
@@ -35,6 +35,8 @@ export interface PeerClientFigures {
   lastError: { cause: PeerErrorCause; message: string; at: number } | null;
   /** Its clock less this one's, in ms, measured from its answers (null before it sent a value that expires). */
   clockSkewMs: number | null;
+  /** Whether it has answered anything (a request or a probe) since this peer started; absent from older geecache peers. */
+  heard?: boolean;
 }
 
 /** A peer's answer to the stats request: what the dashboard and health() aggregate. */
@@ -70,9 +72,68 @@ export function localStats(pool: HttpPool, registry: GroupRegistry, ring: string
       backingOff: getter.isDown,
       lastError: last ? { cause: last.cause, message: last.message, at: last.at } : null,
       clockSkewMs: m.clock.ms === undefined ? null : Math.round(m.clock.ms),
+      heard: getter.heardFrom,
     };
   }
   return { self: pool.self, peers: pool.peers(), ring, basePath, time: Date.now(), groups, peerClients };
+}
+
+/** What one peer sees of the others, bounded whatever their number: counts, and the first few it sees down. */
+export interface PeerView {
+  /** Other peers it has a client for. */
+  peers: number;
+  /** Of them, those its client skips as down (they refused a connection or went silent). */
+  down: number;
+  /** Of them, those it has not heard from yet (nothing asked, or no answer yet); absent when it does not say (an older geecache). */
+  unknown?: number;
+  /** The first {@link MAX_NAMED_PEERS} of those down, sorted. */
+  downPeers: string[];
+}
+
+/**
+ * A peer's answer in a stats round (`GET {basePath}_stats?view=round`): what the dashboard and
+ * clusterHealth() use — its figures per group, its ring and basePath, its membership as a count
+ * and an order-free digest to compare with (membershipHash) — and a bounded summary of its view
+ * of the others. O(groups) bytes, so a round over N peers is O(N), where full documents are O(N²).
+ */
+export interface RoundStats {
+  self: string;
+  ring: string;
+  basePath: string;
+  /** That peer's clock, ms since the epoch. */
+  time: number;
+  /** Its membership: how many peers it lists (itself included), and their digest. */
+  members: { count: number; hash: string };
+  groups: Record<string, GroupFigures>;
+  view: PeerView;
+}
+
+/** This peer's answer in a stats round. */
+export function roundStats(pool: HttpPool, registry: GroupRegistry, ring: string, basePath: string): RoundStats {
+  const groups: Record<string, GroupFigures> = {};
+  for (const group of registry.groups()) groups[group.name] = groupFigures(group);
+  const view: PeerView = { peers: 0, down: 0, unknown: 0, downPeers: [] };
+  const down: string[] = [];
+  for (const [url, getter] of pool.getters()) {
+    view.peers++;
+    if (getter.isDown) down.push(url);
+    else if (!getter.heardFrom) view.unknown = (view.unknown ?? 0) + 1;
+  }
+  view.down = down.length;
+  view.downPeers = down.sort().slice(0, MAX_NAMED_PEERS);
+  const peers = pool.peers();
+  return { self: pool.self, ring, basePath, time: Date.now(), members: { count: peers.length, hash: membershipHash(peers) }, groups, view };
+}
+
+/** A full document (from a peer that answered the round with one: an older geecache) as a round's answer. */
+export function summarize(doc: StatsDocument): RoundStats {
+  const clients = Object.entries(doc.peerClients);
+  const down = clients.filter(([, c]) => c.backingOff).map(([url]) => url);
+  const view: PeerView = { peers: clients.length, down: down.length, downPeers: down.sort().slice(0, MAX_NAMED_PEERS) };
+  // Older documents do not say whether a peer was heard from.
+  if (clients.every(([, c]) => typeof c.heard === 'boolean')) view.unknown = clients.filter(([, c]) => !c.backingOff && !c.heard).length;
+  const { self, ring, basePath, time, groups, peers } = doc;
+  return { self, ring, basePath, time, members: { count: peers.length, hash: membershipHash(peers) }, groups, view };
 }
 
 function groupFigures(group: Group): GroupFigures {
@@ -84,92 +145,54 @@ function groupFigures(group: Group): GroupFigures {
 const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v) && v >= 0;
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/**
- * Checks a peer's stats answer field by field and returns it, or throws saying what is wrong:
- * the dashboard shows such a peer as "bad answer" and renders the rest.
- */
-export function checkStatsDocument(value: unknown): StatsDocument {
-  const fail = (what: string): never => {
-    throw new Error(`bad stats answer: ${what}`);
-  };
-  if (!isObject(value)) return fail('not a JSON object');
+const fail = (what: string): never => {
+  throw new Error(`bad stats answer: ${what}`);
+};
+
+/** The fields both answers share: self, ring, basePath, time, and groups of counts. */
+function checkCommon(value: Record<string, unknown>): void {
   if (typeof value.self !== 'string') fail('self is not a string');
-  if (!Array.isArray(value.peers) || !value.peers.every((p) => typeof p === 'string')) fail('peers is not a list of URLs');
   if (typeof value.ring !== 'string' || typeof value.basePath !== 'string' || !isCount(value.time)) fail('ring, basePath or time missing');
-  if (!isObject(value.groups) || !isObject(value.peerClients)) fail('groups or peerClients missing');
+  if (!isObject(value.groups)) fail('groups missing');
   for (const [name, g] of Object.entries(value.groups as object)) {
     if (!isObject(g) || !isObject(g.stats) || !isObject(g.main) || !isObject(g.hot) || !isObject(g.getter)) fail(`group ${JSON.stringify(name)} is malformed`);
     const fig = g as unknown as GroupFigures;
     const numbers = [...Object.values(fig.stats), ...Object.values(fig.main), ...Object.values(fig.hot), fig.getter.count, fig.getter.seconds];
     if (!numbers.every(isCount)) fail(`group ${JSON.stringify(name)} has a figure that is not a count`);
   }
+}
+
+/**
+ * Checks a peer's full stats document field by field and returns it, or throws saying what is
+ * wrong: the dashboard shows such a peer as "bad answer" and renders the rest.
+ */
+export function checkStatsDocument(value: unknown): StatsDocument {
+  if (!isObject(value)) return fail('not a JSON object');
+  checkCommon(value);
+  if (!Array.isArray(value.peers) || !value.peers.every((p) => typeof p === 'string')) fail('peers is not a list of URLs');
+  if (!isObject(value.peerClients)) fail('peerClients missing');
   for (const [url, c] of Object.entries(value.peerClients as object)) {
     if (!isObject(c) || !isCount(c.requests) || !isObject(c.errors) || typeof c.backingOff !== 'boolean') fail(`peer ${JSON.stringify(url)} is malformed`);
   }
   return value as unknown as StatsDocument;
 }
 
-/** The outcome of asking one peer for its stats. */
-export type PeerStatsResult =
-  | { url: string; ok: true; doc: StatsDocument; ms: number }
-  | { url: string; ok: false; state: 'down' | 'unauthorized' | 'no stats' | 'bad answer'; error: string; ms: number };
-
 /**
- * Asks `peer` for its stats through its client in the pool (HttpGetter.stats: the transport,
- * signer and timeouts of its gets); never throws. Without a secret there are no stats to ask for
- * (the route answers 403).
+ * A peer's answer to a round's stats request as a {@link RoundStats}, or throws saying what is
+ * wrong (see checkStatsDocument): a round's answer is checked as one, a full document (a peer
+ * that does not know `?view=round`) is checked and summarized. Names beyond MAX_NAMED_PEERS are dropped.
  */
-export async function fetchStats(getter: HttpGetter | undefined, peer: string, secret: string | false | undefined): Promise<PeerStatsResult> {
-  const started = performance.now();
-  const ms = () => performance.now() - started;
-  if (!getter) return { url: peer, ok: false, state: 'down', error: 'no client for this peer: geecache was closed', ms: 0 };
-  let status: number;
-  let body: Buffer | undefined;
-  try {
-    ({ status, body } = await getter.stats(MAX_STATS_BYTES));
-  } catch (err) {
-    return { url: peer, ok: false, state: 'down', error: messageOf(err), ms: ms() };
-  }
-  if (status === 401) return { url: peer, ok: false, state: 'unauthorized', error: 'refused our signature: secrets differ or clocks are skewed', ms: ms() };
-  // Without a secret there are no stats to ask for: the peer answered, which is all we learn
-  // (a geecache peer says 403, a golang/groupcache peer 400 or 404).
-  if (status === 403 || (!secret && status !== 200)) return { url: peer, ok: false, state: 'no stats', error: 'no stats without a secret', ms: ms() };
-  if (status !== 200 || body === undefined) return { url: peer, ok: false, state: 'bad answer', error: `answered ${status}`, ms: ms() };
-  const text = body.toString('utf8');
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return { url: peer, ok: false, state: 'bad answer', error: `bad stats answer: not JSON (${JSON.stringify(text.slice(0, 40))})`, ms: ms() };
-  }
-  try {
-    return { url: peer, ok: true, doc: checkStatsDocument(json), ms: ms() };
-  } catch (err) {
-    return { url: peer, ok: false, state: 'bad answer', error: (err as Error).message.slice(0, 200), ms: ms() };
-  }
-}
-
-/** What gatherStats needs of the cache. */
-export interface StatsSource {
-  pool: HttpPool;
-  registry: GroupRegistry;
-  /** Whether requests are signed: without a secret, peers serve no stats. */
-  secret: string | false | undefined;
-  ring: string;
-  basePath: string;
-}
-
-/** Every peer's stats: this one's read locally, the others' asked for in parallel. In ring order. */
-export async function gatherStats(source: StatsSource): Promise<PeerStatsResult[]> {
-  const { pool } = source;
-  return Promise.all(
-    pool
-      .peers()
-      .map(
-        async (url): Promise<PeerStatsResult> =>
-          url === pool.self
-            ? { url, ok: true, doc: localStats(pool, source.registry, source.ring, source.basePath), ms: 0 }
-            : fetchStats(pool.getters().get(url), url, source.secret),
-      ),
-  );
+export function readRoundAnswer(value: unknown): RoundStats {
+  if (!isObject(value)) return fail('not a JSON object');
+  if (!('members' in value)) return summarize(checkStatsDocument(value));
+  checkCommon(value);
+  const { members, view } = value;
+  if (!isObject(members) || !isCount(members.count) || typeof members.hash !== 'string') fail('members is not a count and a digest');
+  if (!isObject(view) || !isCount(view.peers) || !isCount(view.down) || (view.unknown !== undefined && !isCount(view.unknown)))
+    fail('view is not counts of peers');
+  const named = (view as Record<string, unknown>).downPeers;
+  if (!Array.isArray(named) || !named.every((p) => typeof p === 'string')) fail('view.downPeers is not a list of URLs');
+  const answer = value as unknown as RoundStats;
+  answer.view.downPeers = answer.view.downPeers.slice(0, MAX_NAMED_PEERS);
+  return answer;
 }

@@ -70,6 +70,16 @@ export const MAX_BODY_BYTES_IN_FLIGHT = 8 << 20;
 export const MAX_ERROR_TEXT = 1024;
 /** `GET {basePath}_stats`, signed like every peer request: a peer's figures as JSON (geecache peers only). */
 export const STATS_PATH = '_stats';
+/**
+ * Which stats document `GET {basePath}_stats` answers: `full` (the default: every figure,
+ * including this peer's view of each other peer) or `round`, asked with the query
+ * {@link STATS_ROUND_QUERY} by a stats round (the dashboard, clusterHealth()): its own figures
+ * and a bounded summary of its view, so a round over N peers costs O(N) bytes, not O(N²). A
+ * peer that does not know the query (an older geecache) answers `full`, which the asker summarizes.
+ */
+export type StatsView = 'full' | 'round';
+/** The query a stats round adds to {@link STATS_PATH}. */
+export const STATS_ROUND_QUERY = '?view=round';
 
 /** Response headers of a plain GET's 500 that carry the getter error's name and HTTP status (see PeerFailure). */
 export const ERROR_NAME_HEADER = 'x-geecache-error-name';

@@ -13,7 +13,7 @@ import type { GroupRegistry } from '../cache/registry.js';
 import { wireTags } from '../cache/tags.js';
 import type { ServeTrace } from '../common/diagnostics.js';
 import { messageOf } from '../common/errors.js';
-import { GET_RESPONSE_TYPE, PEEK_MISS, STATS_PATH } from '../protocol/headers.js';
+import { GET_RESPONSE_TYPE, PEEK_MISS, STATS_PATH, type StatsView } from '../protocol/headers.js';
 import type { WireTags } from '../protocol/tagwire.js';
 import { decodeSegment, getResponsePrefix, getResponseSuffix, type PeerResult } from '../protocol/wire.js';
 import type { InFlight, PeerRequest } from './admit.js';
@@ -30,8 +30,8 @@ export interface GetsOptions {
   readonly basePath: string;
   /** Whether requests are signed: with `secret: false`, no stats are served. */
   readonly signed: boolean;
-  /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
-  readonly stats?: () => unknown;
+  /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks), in the view asked for; none: 404. */
+  readonly stats?: (view: StatsView) => unknown;
   /** Counts loads in flight for the drain. */
   readonly drain?: InFlight;
   /** Answers a get whose result cannot be encoded; none: a plain 500 of the same text. */
@@ -63,7 +63,7 @@ export class Gets {
   serve(res: ServerResponse, request: PeerRequest, trace?: ServeTrace) {
     const { basePath } = this.#options;
     const { path } = request;
-    if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res);
+    if (path.length === basePath.length + STATS_PATH.length && path.endsWith(STATS_PATH)) return this.#serveStats(res, request.url);
     const slash = path.indexOf('/', basePath.length);
     if (slash <= basePath.length) return reply(res, 400, `bad request: expected ${basePath}<group>/<key>`);
     if (path.indexOf('/', slash + 1) >= 0) return reply(res, 400, "bad request: the key must be one path segment (escape '/' as %2F)");
@@ -202,14 +202,19 @@ export class Gets {
     }
   }
 
-  /** `GET {basePath}_stats`, signed like every peer request: no secret, no stats. */
-  #serveStats(res: ServerResponse): void {
+  /**
+   * `GET {basePath}_stats`, signed like every peer request: no secret, no stats. `?view=round`
+   * asks for a stats round's answer (see StatsView); any other query, the full document.
+   */
+  #serveStats(res: ServerResponse, target: string): void {
     const stats = this.#options.stats;
     if (!this.#options.signed || !stats) {
       reply(res, stats ? 403 : 404, stats ? 'stats are served only to signed requests: this peer has secret: false' : 'no stats here');
       return;
     }
-    const body = Buffer.from(JSON.stringify(stats()));
+    const query = target.indexOf('?');
+    const view: StatsView = query >= 0 && new URLSearchParams(target.slice(query + 1)).get('view') === 'round' ? 'round' : 'full';
+    const body = Buffer.from(JSON.stringify(stats(view)));
     if (res.destroyed) return;
     res.writeHead(200, { 'content-type': 'application/json', 'content-length': body.length, 'cache-control': 'no-store' });
     res.end(body);

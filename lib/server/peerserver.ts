@@ -7,7 +7,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { GroupRegistry } from '../cache/registry.js';
 import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
-import { BATCH_CONTENT_TYPE } from '../protocol/headers.js';
+import { BATCH_CONTENT_TYPE, type StatsView } from '../protocol/headers.js';
 import { TAGS_CONTENT_TYPE } from '../protocol/tagwire.js';
 import { Admission, type AdmissionOptions, type PeerRequest } from './admit.js';
 import { AppQueue } from './appqueue.js';
@@ -21,8 +21,8 @@ import { Writes } from './writes.js';
 /** What a {@link PeerServer} needs of the configuration. */
 export interface PeerServerOptions extends AdmissionOptions {
   readonly basePath: string;
-  /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks); none: 404. */
-  readonly stats?: () => unknown;
+  /** This peer's figures for `GET {basePath}_stats` (dashboards, health checks), in the view asked for; none: 404. */
+  readonly stats?: (view: StatsView) => unknown;
   /** Where a get's answer that cannot be encoded is reported (once per cause; see EncodeGuard). */
   readonly logger?: Pick<Logger, 'warn'>;
 }

@@ -77,6 +77,8 @@ describe('dashboard in headless Chromium', function () {
     for (const share of shares) expect(share).to.be.within(25, 42); // rendezvous: about a third each
     expect(shares.reduce((a, b) => a + b, 0)).to.be.within(99.5, 100.5);
     expect(ring[1].cells[3]).to.match(/ ms$/); // latency of a peer this one has asked
+    // Each peer's view of the others, from its answer to the round: every peer asked the others for values.
+    expect(ring.map((r) => r.cells[6])).to.deep.equal(['0 of 2 down', '0 of 2 down', '0 of 2 down']);
 
     // The group table: a cluster row and one row per peer, with the figures the peers count.
     const table = await page.$$eval('section[data-group="scores"] tbody tr', (trs) =>
@@ -164,7 +166,9 @@ describe('dashboard in headless Chromium', function () {
     expect(ring[0].state).to.equal('up');
     expect(ring[1].state).to.equal('up');
     expect(ring[2].state).to.equal('bad answer');
-    expect(ring[2].cells[6]).to.include('bad stats answer');
+    expect(ring[2].cells[7]).to.include('bad stats answer');
+    expect(ring[2].cells[6]).to.equal('-'); // no answer, no view
+    expect(ring[3].cells[6]).to.equal('0 of 0 down'); // summarized from the hostile peer's full document
     expect(ring[3].state).to.equal('up'); // well-formed, if hostile
     expect(await page.$eval('#agreement', (p) => p.textContent)).to.include('Peers disagree'); // it lists other members
     // The hostile group name is a heading's text; no element came from it.

@@ -29,6 +29,14 @@ describe('cache.clusterHealth() and the stats route', function () {
     expect(doc.peers).to.deep.equal([url]);
     expect(doc.groups.scores.stats.localLoads).to.equal(1);
     expect(doc.groups.scores.main.items).to.equal(1);
+    // A stats round's view: the same figures, the membership as a count and a digest, and a bounded view of the others.
+    const target = `${url}/_geecache/_stats?view=round`;
+    const round = await (await fetch(target, { headers: { 'x-geecache-auth': new RequestSigner(SECRET).sign('GET', target) } })).json();
+    expect(round).to.include({ self: url, ring: 'default', basePath: '/_geecache/' });
+    expect(round.members.count).to.equal(1);
+    expect(round.view).to.deep.equal({ peers: 0, down: 0, unknown: 0, downPeers: [] });
+    expect(round.groups.scores.stats.localLoads).to.equal(1);
+    expect(round).not.to.have.property('peers');
 
     const open = await freePort();
     const openUrl = `http://127.0.0.1:${open}`;
@@ -47,6 +55,8 @@ describe('cache.clusterHealth() and the stats route', function () {
       startChildPeer({ port: pc, self: c, peers: [a, c], secret: SECRET }),
     ]);
     const make = (peers: string[]) => geecache({ self: a, peers, secret: SECRET, logger: false, groups: { g: { maxBytes: 1000, getter: (k) => k } } });
+    // What b and c see of the others: a, which they have not heard from (nothing listens at a's address).
+    const sees = { peers: 1, down: 0, unknown: 1, downPeers: [] };
 
     const healthy = make([a, b]);
     const ok = await healthy.clusterHealth();
@@ -56,7 +66,7 @@ describe('cache.clusterHealth() and the stats route', function () {
       status: 'ok',
       serving: true,
       self: a,
-      peers: { [b]: { reachable: true, state: 'up', agrees: true } },
+      peers: { [b]: { reachable: true, state: 'up', agrees: true, sees } },
       ringAgreement: true,
     });
 
@@ -64,8 +74,8 @@ describe('cache.clusterHealth() and the stats route', function () {
     const report = await cache.clusterHealth();
     expect(report.status).to.equal(200);
     expect(report.body).to.include({ status: 'degraded', serving: true, self: a, ringAgreement: false });
-    expect(report.body.peers[b]).to.deep.equal({ reachable: true, state: 'up', agrees: false }); // b lists neither c nor dead
-    expect(report.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: false });
+    expect(report.body.peers[b]).to.deep.equal({ reachable: true, state: 'up', agrees: false, sees }); // b lists neither c nor dead
+    expect(report.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: false, sees });
     expect(report.body.peers[dead]).to.include({ reachable: false, state: 'down' });
     expect((await cache.clusterHealth({ strict: true })).status).to.equal(503);
     cache.close();
@@ -77,7 +87,7 @@ describe('cache.clusterHealth() and the stats route', function () {
     const view = await other.clusterHealth();
     other.close();
     expect(view.body).to.include({ status: 'ok', ringAgreement: true });
-    expect(view.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: true });
+    expect(view.body.peers[c]).to.deep.equal({ reachable: true, state: 'up', agrees: true, sees });
   });
 
   it('with secret: false a reachable peer is "no stats" and the cluster ok; a stopped one makes it degraded', async () => {
