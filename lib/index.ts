@@ -39,6 +39,7 @@ export type { PeerTlsOptions, Pem } from './config/tls.js';
 export type { GeecacheOptions } from './config/types.js';
 export { type GeecacheMiddleware, geecache, type RequestCache } from './middleware.js';
 export type { HealthReport, PeerHealth } from './ops/health.js';
+export { BOUNDED_SLACK, BOUNDED_TABLE_SIZE, BoundedRing } from './ring/bounded.js';
 export { ConsistentHashRing } from './ring/consistenthash.js';
 export { MAGLEV_TABLE_SIZE, MaglevRing } from './ring/maglev.js';
 export { RendezvousRing } from './ring/rendezvous.js';

@@ -89,8 +89,8 @@ export function resolveOptions(options: GeecacheOptions): Config {
     throw new ConfigError('basePath', `must look like "/_geecache/" (slashes at both ends), got ${JSON.stringify(basePath)}`);
   }
   const ring: RingOption = options.ring ?? DEFAULTS.ring;
-  if (ring !== 'default' && ring !== 'groupcache' && ring !== 'maglev' && typeof ring !== 'function') {
-    throw new ConfigError('ring', `must be 'default', 'groupcache', 'maglev' or a function returning a Ring, got ${JSON.stringify(ring)}`);
+  if (ring !== 'default' && ring !== 'groupcache' && ring !== 'maglev' && ring !== 'bounded' && typeof ring !== 'function') {
+    throw new ConfigError('ring', `must be 'default', 'groupcache', 'maglev', 'bounded' or a function returning a Ring, got ${JSON.stringify(ring)}`);
   }
   const groups = checkGroups(options.groups);
   const tls = checkTls(options.tls, self);

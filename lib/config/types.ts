@@ -40,7 +40,7 @@ export interface GeecacheOptions {
   defaultGroup?: string;
   /** Path prefix of the peer route. Default `/_geecache/`; `/_groupcache/` to join Go peers. */
   basePath?: string;
-  /** Ring preset. Default `'default'` (rendezvous); `'groupcache'` to join Go peers; `'maglev'` for O(1) lookups at thousands of peers. */
+  /** Ring preset. Default `'default'` (rendezvous); `'groupcache'` to join Go peers; `'maglev'` or `'bounded'` for O(1) lookups at thousands of peers. */
   ring?: RingOption;
   /**
    * A peer that sends nothing for this long — to a request, nor then to a liveness probe — is

@@ -2,6 +2,7 @@
  * ring.ts builds the ring an option names: the one place that knows every ring geecache ships.
  */
 
+import { BoundedRing } from './bounded.js';
 import { ConsistentHashRing } from './consistenthash.js';
 import { MaglevRing } from './maglev.js';
 import { RendezvousRing } from './rendezvous.js';
@@ -15,5 +16,6 @@ export function makeRing(option: RingOption): Ring {
   if (option === 'groupcache') return new ConsistentHashRing();
   if (option === 'default') return new RendezvousRing();
   if (option === 'maglev') return new MaglevRing();
+  if (option === 'bounded') return new BoundedRing();
   return option();
 }

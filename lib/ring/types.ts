@@ -27,5 +27,7 @@ export type RingOption =
   | 'groupcache'
   /** Maglev hashing: a lookup in O(1) at any size, but a change moves more keys than rendezvous (see MaglevRing). */
   | 'maglev'
+  /** A bounded-load table: a lookup in O(1), every share ≤ 1.05× the mean, about the minimum moved on a change (see BoundedRing). */
+  | 'bounded'
   /** Your own ring; every peer must build the same one. */
   | (() => Ring);

@@ -32,7 +32,7 @@ async function ownersInProcess(option: string, list: string[]): Promise<string[]
 describe('rings agree across processes', function () {
   this.timeout(60_000);
 
-  for (const option of ['default', 'maglev', 'groupcache'] as const) {
+  for (const option of ['default', 'maglev', 'bounded', 'groupcache'] as const) {
     it(`${option}: two processes given the list in different orders, and this one, name the same owner for each key`, async () => {
       const here = makeRing(option as RingOption);
       here.add(...peers);

@@ -314,10 +314,10 @@ describe('configuration errors at start-up', () => {
 
     for (const ring of ['consistent', 'rendezvous', 42, {}, [], true]) {
       it(`refuses ring ${JSON.stringify(ring)}`, () =>
-        expectConfigError(config({ ring }), 'ring', /must be 'default', 'groupcache', 'maglev' or a function returning a Ring/));
+        expectConfigError(config({ ring }), 'ring', /must be 'default', 'groupcache', 'maglev', 'bounded' or a function returning a Ring/));
     }
-    it("accepts ring 'default', 'groupcache', 'maglev' and a function", () => {
-      for (const ring of ['default', 'groupcache', 'maglev', () => new RendezvousRing(), () => new ConsistentHashRing(10)]) {
+    it("accepts ring 'default', 'groupcache', 'maglev', 'bounded' and a function", () => {
+      for (const ring of ['default', 'groupcache', 'maglev', 'bounded', () => new RendezvousRing(), () => new ConsistentHashRing(10)]) {
         expect(start(config({ ring })).pool.peers()).to.deep.equal([SELF, OTHER]);
       }
     });

@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
-import { ConsistentHashRing, MAGLEV_TABLE_SIZE, MaglevRing, RendezvousRing, type Ring } from '../../lib/index.js';
+import { BoundedRing, ConsistentHashRing, MAGLEV_TABLE_SIZE, MaglevRing, RendezvousRing, type Ring } from '../../lib/index.js';
 import { crc32String } from '../../lib/ring/keyhash.js';
 
 const peerNames = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `http://10.0.0.${i + from}:3000`);
@@ -423,5 +424,114 @@ describe("MaglevRing (ring: 'maglev')", () => {
       expect(() => new MaglevRing({ tableSize: bad }), String(bad)).to.throw(TypeError, /tableSize must be a prime/);
     const tiny = new MaglevRing({ tableSize: 3 });
     expect(() => tiny.add(...peerNames(4))).to.throw(RangeError, /larger tableSize/);
+  });
+});
+
+describe("BoundedRing (ring: 'bounded')", () => {
+  /** A ring whose key String(s) lands in slot s, so that every slot can be read. */
+  const slotRing = (tableSize: number, slack?: number) =>
+    new BoundedRing({ tableSize, slack, hash: (key) => (Number(key) << (32 - Math.log2(tableSize))) >>> 0 });
+  const slotOwners = (ring: BoundedRing) => Array.from({ length: ring.tableSize }, (_, s) => ring.get(String(s)));
+  const movedOverMinimum = (before: (string | undefined)[], after: (string | undefined)[], n: number) =>
+    (before.filter((owner, s) => owner !== after[s]).length / before.length) * n;
+
+  /**
+   * The same table computed the slow way: every (slot, peer) pair, ranked by the step at which the
+   * peer's walk reaches the slot (ties: the peer whose seed sorts first), taken greedily.
+   */
+  function referenceTable(peers: string[], tableSize: number, cap: number): string[] {
+    const walks = peers
+      .map((peer) => {
+        const d = createHash('sha256').update(peer).digest();
+        return { peer, order: d.readUInt32BE(0), offset: d.readUInt32BE(4) % tableSize, step: (d.readUInt32BE(8) % tableSize) | 1 };
+      })
+      .sort((a, b) => a.order - b.order || (a.peer < b.peer ? -1 : 1));
+    const pairs: [number, number, number][] = [];
+    walks.forEach((w, i) => {
+      for (let rank = 0; rank < tableSize; rank++) pairs.push([rank, i, (w.offset + rank * w.step) % tableSize]);
+    });
+    pairs.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+    const table: string[] = new Array(tableSize);
+    const held = new Array(walks.length).fill(0);
+    for (const [, i, s] of pairs) {
+      if (table[s] !== undefined || held[i] === cap) continue;
+      table[s] = walks[i].peer;
+      held[i]++;
+    }
+    return table;
+  }
+
+  it('returns undefined on an empty ring, and again once every peer is removed', () => {
+    const ring = new BoundedRing({ tableSize: 1 << 12 });
+    expect(ring.get('k')).to.equal(undefined);
+    ring.add('http://10.0.0.1:3000');
+    expect(ring.get('k')).to.equal('http://10.0.0.1:3000');
+    ring.remove('http://10.0.0.1:3000');
+    expect(ring.get('k')).to.equal(undefined);
+    expect(ring.peers()).to.deep.equal([]);
+  });
+
+  for (const [n, tableSize] of [
+    [3, 64],
+    [12, 256],
+    [40, 256],
+    [100, 1024],
+  ] as const) {
+    it(`is the stable matching of slots and peers under each peer's cap (${n} peers, ${tableSize} slots)`, () => {
+      const ring = slotRing(tableSize);
+      ring.add(...peerNames(n));
+      expect(slotOwners(ring)).to.deep.equal(referenceTable(peerNames(n), tableSize, ring.capFor(n)));
+    });
+  }
+
+  it('gives the same owners whatever the order and history of joins and leaves', () => {
+    const forward = slotRing(1 << 14);
+    forward.add(...peerNames(60));
+    const history = slotRing(1 << 14);
+    for (const p of peerNames(70).reverse()) history.add(p);
+    history.remove(...peerNames(10, 61));
+    history.remove('http://10.0.0.7:3000');
+    history.add('http://10.0.0.7:3000');
+    expect(slotOwners(history)).to.deep.equal(slotOwners(forward));
+  });
+
+  it('gives the owners every other process gives for the same list (a recorded table)', () => {
+    const ring = new BoundedRing();
+    ring.add(...peerNames(5));
+    const owners: Record<string, string> = {
+      a: 'http://10.0.0.1:3000',
+      'user:42': 'http://10.0.0.3:3000',
+      'scores/alice': 'http://10.0.0.4:3000',
+      héllo: 'http://10.0.0.2:3000',
+      日本: 'http://10.0.0.2:3000',
+      '\u{1f600}': 'http://10.0.0.3:3000',
+      'key-131': 'http://10.0.0.3:3000',
+      ['x'.repeat(300)]: 'http://10.0.0.3:3000',
+    };
+    for (const [key, owner] of Object.entries(owners)) expect(ring.get(key), key.slice(0, 20)).to.equal(owner);
+  });
+
+  // 250 peers on 2^18 slots: 1,048 slots per peer, as 1,000 peers have on the default table.
+  it('keeps every share of 250 peers within 1.05x the mean, and moves at most 1.1x the minimum when one joins or leaves', () => {
+    const tableSize = 1 << 18;
+    const ring = slotRing(tableSize);
+    ring.add(...peerNames(250));
+    const before = slotOwners(ring);
+    const counts = new Map<string | undefined, number>();
+    for (const owner of before) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+    expect(counts.size).to.equal(250);
+    expect(Math.max(...counts.values()) / (tableSize / 250)).to.be.at.most(1.05);
+    ring.add('http://10.0.1.1:3000');
+    expect(movedOverMinimum(before, slotOwners(ring), 251)).to.be.at.most(1.1);
+    ring.remove('http://10.0.1.1:3000', 'http://10.0.0.77:3000');
+    expect(movedOverMinimum(before, slotOwners(ring), 250)).to.be.at.most(1.1);
+  });
+
+  it('refuses a table size that is not a power of two, a bad slack, and more peers than slots, naming the fix', () => {
+    for (const bad of [0, 8, 1000, 1.5, NaN, 1 << 27])
+      expect(() => new BoundedRing({ tableSize: bad }), String(bad)).to.throw(TypeError, /tableSize must be a power of two/);
+    for (const bad of [0, -0.1, 1.5, NaN]) expect(() => new BoundedRing({ slack: bad }), String(bad)).to.throw(TypeError, /slack must be/);
+    const tiny = new BoundedRing({ tableSize: 16 });
+    expect(() => tiny.add(...peerNames(17))).to.throw(RangeError, /larger tableSize/);
   });
 });
