@@ -11,7 +11,9 @@
 // pool rebuild on one change, the pool's memory per known peer, balance and keys moved on a join.
 // Figures are counts where they can be (requests, bytes, sockets), which a machine shared with
 // other jobs does not blur; CPU is process CPU time, not wall time. SCALE_DIST=<dir> measures
-// another build (e.g. an older dist/) for before/after.
+// another build (e.g. an older dist/) for before/after. SCALE_OPS_ONLY=1 measures only the fleet's
+// operations (health, clusterHealth, dashboard, writes: requests and bytes), without rest, traffic,
+// restart or the model: e.g. `SCALE_OPS_ONLY=1 SCALE_PEERS=300,1000` for a stats round's bytes.
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { round, settings, sleep, startChild } from '../lib/common.mjs';
@@ -22,7 +24,8 @@ export const title = 'Scale (per-peer costs, 10 to 1,000 peers)';
 const DIST = process.env.SCALE_DIST;
 const lib = await import(DIST ? `${DIST}/index.js` : 'geecache');
 const PEERS = (process.env.SCALE_PEERS ?? (settings.smoke ? '10' : '10,100,300,1000')).split(',').map(Number);
-const MODEL_PEERS = (process.env.SCALE_MODEL_PEERS ?? (settings.smoke ? '10,100' : '10,100,1000,10000')).split(',').map(Number);
+const OPS_ONLY = process.env.SCALE_OPS_ONLY === '1';
+const MODEL_PEERS = OPS_ONLY ? [] : (process.env.SCALE_MODEL_PEERS ?? (settings.smoke ? '10,100' : '10,100,1000,10000')).split(',').map(Number);
 const REST_MS = settings.smoke ? 1_000 : 5_000;
 const TRAFFIC_MS = settings.smoke ? 1_000 : 5_000;
 /** After traffic: longer than the client's idle-socket timeout (4 s) and Node's server keep-alive (5 s). */
@@ -103,6 +106,44 @@ function perPeer(before, after, n) {
   };
 }
 
+/** The fleet's requests (and bytes) per operation, from instance 0. */
+async function fleetOps(n, hosts, hostOf_, log) {
+  const h0 = hostOf_(0);
+  // Counted: the kinds of request the operation sends (renewals of hot copies from the traffic
+  // before may arrive meanwhile: they are the traffic's, not the operation's).
+  const op = async (label, kinds, call, calls = 1) => {
+    // Past the stats round's reuse (1 s): each operation starts its own.
+    await sleep(1_200);
+    await counters(hosts);
+    const answer = await h0.call(call);
+    await sleep(200);
+    const counted = await counters(hosts);
+    const requests = sum(kinds.map((k) => counted.counts[k]));
+    const bytes = sum(kinds.map((k) => counted.bytes[k]));
+    return { label, calls, requests, perCall: round(requests / calls, 2), bytes, byKind: counted.counts, answer };
+  };
+  const ops = [
+    await op('health()', ['stats'], { cmd: 'health', i: 0, calls: 10 }, 10),
+    await op('clusterHealth()', ['stats'], { cmd: 'clusterHealth', i: 0, calls: 1 }),
+    await op('clusterHealth(), 5 at once', ['stats'], { cmd: 'clusterHealth', i: 0, calls: 5 }, 5),
+    await op('dashboard refresh, 1 page', ['stats'], { cmd: 'dashboard', i: 0, pages: 1 }),
+    await op('dashboard refresh, 5 pages at once', ['stats'], { cmd: 'dashboard', i: 0, pages: 5 }, 5),
+    await op('remove (one key)', ['remove'], { cmd: 'remove', i: 0, keys: ['k-1'] }),
+    await op('clear', ['remove'], { cmd: 'clear', i: 0 }),
+  ];
+  const burst = n <= 300 ? 100 : 20;
+  const removes = await op(
+    `${burst} concurrent removes`,
+    ['remove'],
+    { cmd: 'remove', i: 0, keys: Array.from({ length: burst }, (_, k) => `burst-${k}`) },
+    burst,
+  );
+  removes.perOtherPeer = round(removes.requests / Math.max(1, n - 1), 1);
+  ops.push(removes);
+  for (const o of ops) log(`  N=${n} ${o.label}: ${o.requests} requests (${o.perCall} per call), ${o.bytes} bytes; ${JSON.stringify(o.answer)}`);
+  return ops;
+}
+
 async function fleetRun(n, log) {
   const hosts = await startHosts(n);
   const port = 20_000 + Math.floor(Math.random() * 12_000);
@@ -120,6 +161,10 @@ async function fleetRun(n, log) {
     const again = await hostOf_(n - 1).call({ cmd: 'owners', i: n - 1, keys: ['a', 'b', 'c'] });
     if (owners.join() !== again.join()) throw new Error(`instances disagree on owners: ${owners} vs ${again}`);
 
+    if (OPS_ONLY) {
+      result.ops = await fleetOps(n, hosts, hostOf_, log);
+      return result;
+    }
     // At rest.
     await counters(hosts);
     let s0 = await samples(hosts);
@@ -149,40 +194,7 @@ async function fleetRun(n, log) {
     };
     log(`  N=${n} ${IDLE_MS} ms after traffic: ${JSON.stringify(result.afterTraffic)}`);
 
-    // The fleet's requests per operation, from instance 0.
-    const h0 = hostOf_(0);
-    // Counted: the kinds of request the operation sends (renewals of hot copies from the traffic
-    // before may arrive meanwhile: they are the traffic's, not the operation's).
-    const op = async (label, kinds, call, calls = 1) => {
-      // Past the stats round's reuse (1 s): each operation starts its own.
-      await sleep(1_200);
-      await counters(hosts);
-      const answer = await h0.call(call);
-      await sleep(200);
-      const counted = await counters(hosts);
-      const requests = sum(kinds.map((k) => counted.counts[k]));
-      const bytes = sum(kinds.map((k) => counted.bytes[k]));
-      return { label, calls, requests, perCall: round(requests / calls, 2), bytes, byKind: counted.counts, answer };
-    };
-    result.ops = [
-      await op('health()', ['stats'], { cmd: 'health', i: 0, calls: 10 }, 10),
-      await op('clusterHealth()', ['stats'], { cmd: 'clusterHealth', i: 0, calls: 1 }),
-      await op('clusterHealth(), 5 at once', ['stats'], { cmd: 'clusterHealth', i: 0, calls: 5 }, 5),
-      await op('dashboard refresh, 1 page', ['stats'], { cmd: 'dashboard', i: 0, pages: 1 }),
-      await op('dashboard refresh, 5 pages at once', ['stats'], { cmd: 'dashboard', i: 0, pages: 5 }, 5),
-      await op('remove (one key)', ['remove'], { cmd: 'remove', i: 0, keys: ['k-1'] }),
-      await op('clear', ['remove'], { cmd: 'clear', i: 0 }),
-    ];
-    const burst = n <= 300 ? 100 : 20;
-    const removes = await op(
-      `${burst} concurrent removes`,
-      ['remove'],
-      { cmd: 'remove', i: 0, keys: Array.from({ length: burst }, (_, k) => `burst-${k}`) },
-      burst,
-    );
-    removes.perOtherPeer = round(removes.requests / Math.max(1, n - 1), 1);
-    result.ops.push(removes);
-    for (const o of result.ops) log(`  N=${n} ${o.label}: ${o.requests} requests (${o.perCall} per call), ${o.bytes} bytes; ${JSON.stringify(o.answer)}`);
+    result.ops = await fleetOps(n, hosts, hostOf_, log);
 
     // Rolling restart under user traffic: each restarted instance leaves the list (and closes),
     // then comes back, a discovery change each way.
@@ -364,24 +376,33 @@ export async function run({ log }) {
   for (const f of fleet) {
     const opOf = (label) => f.ops.find((o) => o.label === label);
     const burst = f.ops.at(-1);
+    if (!OPS_ONLY)
+      lines.push(
+        {
+          label: `N=${f.peers}: requests per peer per second at rest / with traffic (background) / rolling restart (background)`,
+          value: f.rest.reqPerPeerPerS,
+          unit: '/s',
+          measured: `${f.rest.reqPerPeerPerS} / ${f.traffic.reqPerPeerPerS} (${f.traffic.backgroundPerPeerPerS}) / ${f.restart.reqPerPeerPerS} (${f.restart.backgroundPerPeerPerS}); ${f.traffic.failed + f.restart.failed} of ${f.traffic.gets + f.restart.gets} user gets failed`,
+        },
+        {
+          label: `N=${f.peers}: per peer at rest: CPU, heap, sockets, timers`,
+          value: f.rest.heapPerPeerKiB,
+          unit: ' KiB',
+          measured: `${f.rest.cpuMsPerS} ms CPU/s; ${f.rest.heapPerKnownPeerB} B heap per known peer; ${f.rest.sockets} sockets, ${f.rest.timers} timers (after traffic: ${f.afterTraffic.sockets}, ${f.afterTraffic.timers})`,
+        },
+      );
     lines.push(
-      {
-        label: `N=${f.peers}: requests per peer per second at rest / with traffic (background) / rolling restart (background)`,
-        value: f.rest.reqPerPeerPerS,
-        unit: '/s',
-        measured: `${f.rest.reqPerPeerPerS} / ${f.traffic.reqPerPeerPerS} (${f.traffic.backgroundPerPeerPerS}) / ${f.restart.reqPerPeerPerS} (${f.restart.backgroundPerPeerPerS}); ${f.traffic.failed + f.restart.failed} of ${f.traffic.gets + f.restart.gets} user gets failed`,
-      },
-      {
-        label: `N=${f.peers}: per peer at rest: CPU, heap, sockets, timers`,
-        value: f.rest.heapPerPeerKiB,
-        unit: ' KiB',
-        measured: `${f.rest.cpuMsPerS} ms CPU/s; ${f.rest.heapPerKnownPeerB} B heap per known peer; ${f.rest.sockets} sockets, ${f.rest.timers} timers (after traffic: ${f.afterTraffic.sockets}, ${f.afterTraffic.timers})`,
-      },
       {
         label: `N=${f.peers}: requests per health() / clusterHealth() (5 at once) / dashboard refresh (5 pages)`,
         value: opOf('health()').perCall,
         unit: ' requests',
         measured: `${opOf('health()').perCall} / ${opOf('clusterHealth()').requests} (${opOf('clusterHealth(), 5 at once').requests}) / ${opOf('dashboard refresh, 1 page').requests} (${opOf('dashboard refresh, 5 pages at once').requests})`,
+      },
+      {
+        label: `N=${f.peers}: bytes of a stats round (clusterHealth() / dashboard refresh), all answers`,
+        value: opOf('clusterHealth()').bytes,
+        unit: ' B',
+        measured: `${opOf('clusterHealth()').bytes} / ${opOf('dashboard refresh, 1 page').bytes} B; ${round(opOf('clusterHealth()').bytes / Math.max(1, f.peers - 1), 0)} B per answer`,
       },
       {
         label: `N=${f.peers}: requests per remove / clear; ${burst.calls} concurrent removes`,
@@ -405,6 +426,17 @@ export async function run({ log }) {
     });
   }
   const last = fleet.at(-1);
+  if (OPS_ONLY) {
+    const stats = last.ops.find((o) => o.label === 'clusterHealth()');
+    return {
+      value: stats.bytes,
+      unit: ' B',
+      reference: 'bytes counted on every server',
+      headline: `bytes of a stats round, N=${last.peers}`,
+      lines,
+      details: { fleet, model },
+    };
+  }
   return {
     value: last.rest.reqPerPeerPerS,
     unit: '/s',
