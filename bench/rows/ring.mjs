@@ -1,8 +1,10 @@
 // Row ring: ring quality, computed in-process (no I/O): for N peers, the busiest peer's share of
 // `ringKeys` keys over the mean share, and how many keys move when peer N+1 joins, as a multiple
 // of the minimum 1/(N+1). Default ring (RendezvousRing) vs the groupcache preset
-// (ConsistentHashRing, crc32 x 50 replicas), with what uniformly random assignment would give.
-import { ConsistentHashRing, RendezvousRing } from 'geecache';
+// (ConsistentHashRing, crc32 x 50 replicas) and the bounded-load table (BoundedRing), with what
+// uniformly random assignment would give; then the bounded ring at 1,000 peers over every slot of
+// its table (exact shares, moved on a join and on a leave) and over 1,000 sampled keys per peer.
+import { BOUNDED_TABLE_SIZE, BoundedRing, ConsistentHashRing, RendezvousRing } from 'geecache';
 import { round, settings } from '../lib/common.mjs';
 
 export const name = 'ring';
@@ -47,6 +49,56 @@ function randomExpectation(n, keyCount, trials) {
   return round(sum / trials);
 }
 
+/**
+ * The bounded ring at `n` peers: shares and movement over every slot of its table (a hash under
+ * which key String(s) lands in slot s), and the busiest peer over `perPeer` sampled keys per peer.
+ */
+function boundedAtScale(n, perPeer, log) {
+  const peers = Array.from({ length: n }, (_, i) => peerUrl(i + 1));
+  const m = BOUNDED_TABLE_SIZE;
+  const ring = new BoundedRing({ hash: (key) => (Number(key) << (32 - Math.log2(m))) >>> 0 });
+  const owners = () => Array.from({ length: m }, (_, s) => ring.get(String(s)));
+  ring.add(...peers);
+  const before = owners();
+  const counts = new Map();
+  for (const o of before) counts.set(o, (counts.get(o) ?? 0) + 1);
+  const cap = ring.capFor(n);
+  const movedFrom = () => owners().reduce((moved, o, s) => moved + (o !== before[s] ? 1 : 0), 0);
+  ring.add(peerUrl(n + 1));
+  const joinMoved = round((movedFrom() / m) * (n + 1), 3);
+  ring.remove(peerUrl(n + 1), peers[Math.floor(n / 3)]);
+  const leaveMoved = round((movedFrom() / m) * n, 3);
+  const keys = Array.from({ length: n * perPeer }, (_, i) => `user:${i}`);
+  const busiest = (r) => {
+    r.add(...peers);
+    return busiestOverMean(r, keys, n);
+  };
+  const out = {
+    peers: n,
+    slotsPerPeer: Math.round(m / n),
+    slotBalance: round(Math.max(...counts.values()) / (m / n), 4),
+    cappedPeers: [...counts.values()].filter((c) => c === cap).length,
+    joinMoved,
+    leaveMoved,
+    keysPerPeer: perPeer,
+    keyBalance: busiest(new BoundedRing()),
+    rendezvousKeyBalance: busiest(new RendezvousRing()),
+    randomBalance: randomExpectation(n, keys.length, 3),
+  };
+  log(`  bounded at N=${n}: ${JSON.stringify(out)}`);
+  return out;
+}
+
+/** The busiest peer's keys over the mean, `ring` holding `n` peers. */
+function busiestOverMean(ring, keys, n) {
+  const counts = new Map();
+  for (const k of keys) {
+    const o = ring.get(k);
+    counts.set(o, (counts.get(o) ?? 0) + 1);
+  }
+  return round(Math.max(...counts.values()) / (keys.length / n));
+}
+
 /** @type {import('../lib/types.js').Row['run']} */
 export async function run({ log }) {
   const keys = Array.from({ length: settings.ringKeys }, (_, i) => `user:${i}`);
@@ -56,8 +108,11 @@ export async function run({ log }) {
     const random = randomExpectation(n, keys.length, settings.smoke ? 3 : 20);
     const def = measureRing(() => new RendezvousRing(), n, keys);
     const gc = measureRing(() => new ConsistentHashRing(), n, keys);
-    cases.push({ peers: n, randomBalance: random, default: def, groupcache: gc });
-    log(`  N=${n}: random ${random}; default balance ${def.balance} moved ${def.movedVsIdeal}x; groupcache balance ${gc.balance} moved ${gc.movedVsIdeal}x`);
+    const bounded = measureRing(() => new BoundedRing(), n, keys);
+    cases.push({ peers: n, randomBalance: random, default: def, groupcache: gc, bounded });
+    log(
+      `  N=${n}: random ${random}; default balance ${def.balance} moved ${def.movedVsIdeal}x; groupcache balance ${gc.balance} moved ${gc.movedVsIdeal}x; bounded balance ${bounded.balance} moved ${bounded.movedVsIdeal}x`,
+    );
     /** @type {import('../lib/types.js').Goal} */
     const balanceGoal = { op: '<=', target: round(random * 1.02), text: `≤ ${(random * 1.02).toFixed(3)} (random × 1.02)` };
     /** @type {import('../lib/types.js').Goal} */
@@ -72,8 +127,36 @@ export async function run({ log }) {
       },
       { label: `N=${n} groupcache preset: balance`, value: gc.balance, measured: `random ≈ ${random}` },
       { label: `N=${n} groupcache preset: moved / ideal`, value: gc.movedVsIdeal, measured: `${(gc.movedFraction * 100).toFixed(2)}% moved` },
+      { label: `N=${n} 'bounded' ring: balance`, value: bounded.balance, goal: balanceGoal, measured: `random ≈ ${random}` },
+      {
+        label: `N=${n} 'bounded' ring: moved / ideal`,
+        value: bounded.movedVsIdeal,
+        goal: moveGoal,
+        measured: `${(bounded.movedFraction * 100).toFixed(2)}% moved`,
+      },
     );
   }
+  const big = boundedAtScale(settings.smoke ? 100 : 1_000, settings.smoke ? 100 : 1_000, log);
+  lines.push(
+    {
+      label: `N=${big.peers} 'bounded' ring, every slot: busiest / mean`,
+      value: big.slotBalance,
+      goal: { op: '<=', target: 1.05, text: '≤ 1.05' },
+      measured: `${big.slotsPerPeer} slots per peer; ${big.cappedPeers} peers at the cap`,
+    },
+    {
+      label: `N=${big.peers} 'bounded' ring, every slot: moved on a join / minimum`,
+      value: big.joinMoved,
+      goal: { op: '<=', target: 1.1, text: '≤ 1.1×' },
+      measured: `on a leave ${big.leaveMoved}×`,
+    },
+    {
+      label: `N=${big.peers} 'bounded' ring, ${big.keysPerPeer} sampled keys per peer: busiest / mean`,
+      value: big.keyBalance,
+      goal: { op: '<=', target: round(big.randomBalance * 1.02), text: `≤ ${(big.randomBalance * 1.02).toFixed(3)} (random × 1.02)` },
+      measured: `random assignment ≈ ${big.randomBalance}; rendezvous ${big.rendezvousKeyBalance}`,
+    },
+  );
   // The row's headline: the default ring's worst balance relative to random assignment.
   const worst = Math.max(...cases.map((c) => c.default.balance / c.randomBalance));
   return {
@@ -83,6 +166,6 @@ export async function run({ log }) {
     reference: 'uniformly random assignment',
     headline: 'default ring, worst (busiest/mean) ÷ random expectation',
     lines,
-    details: { keys: keys.length, cases },
+    details: { keys: keys.length, cases, bounded: big },
   };
 }
