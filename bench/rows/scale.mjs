@@ -23,7 +23,9 @@ export const title = 'Scale (per-peer costs, 10 to 1,000 peers)';
 
 const DIST = process.env.SCALE_DIST;
 const lib = await import(DIST ? `${DIST}/index.js` : 'geecache');
-const PEERS = (process.env.SCALE_PEERS ?? (settings.smoke ? '10' : '10,100,300,1000')).split(',').map(Number);
+/** SCALE_MODEL_ONLY=1: the in-process model alone (no fleet), e.g. for the rings' figures. */
+const MODEL_ONLY = process.env.SCALE_MODEL_ONLY === '1';
+const PEERS = MODEL_ONLY ? [] : (process.env.SCALE_PEERS ?? (settings.smoke ? '10' : '10,100,300,1000')).split(',').map(Number);
 const OPS_ONLY = process.env.SCALE_OPS_ONLY === '1';
 const MODEL_PEERS = OPS_ONLY ? [] : (process.env.SCALE_MODEL_PEERS ?? (settings.smoke ? '10,100' : '10,100,1000,10000')).split(',').map(Number);
 const REST_MS = settings.smoke ? 1_000 : 5_000;
@@ -252,6 +254,7 @@ function cpuNs(count, fn, runs = 3) {
 const RINGS = {
   default: () => new lib.RendezvousRing(),
   maglev: lib.MaglevRing && (() => new lib.MaglevRing()),
+  bounded: lib.BoundedRing && (() => new lib.BoundedRing()),
   groupcache: () => new lib.ConsistentHashRing(),
 };
 
@@ -287,30 +290,42 @@ function ringModel(n, keys) {
       sink: sink > 0,
     };
   }
-  if (lib.MaglevRing) out.maglev = { ...out.maglev, ...maglevExact(peers) };
+  if (lib.MaglevRing) out.maglev = { ...out.maglev, ...slotExact(peers, lib.MAGLEV_TABLE_SIZE, (hash) => new lib.MaglevRing({ hash })) };
+  if (lib.BoundedRing) {
+    const exact = slotExact(peers, lib.BOUNDED_TABLE_SIZE, (hash) => new lib.BoundedRing({ hash }));
+    // The ring's state: its table (2 bytes a slot up to 65,536 peers) and the list of owners.
+    out.bounded = { ...out.bounded, ...exact, tableBytesPerPeer: Math.round((exact.tableSize * (n <= 0x10000 ? 2 : 4)) / n) };
+  }
   return out;
 }
 
-/** Maglev's shares and movement over its whole table (every slot, no key sample): exact. */
-function maglevExact(peers) {
-  const m = lib.MAGLEV_TABLE_SIZE;
-  // Slot s's owner: a key whose hash is s. Found by asking the ring for one key per slot would
-  // need keys with chosen hashes; instead a custom hash maps a key's text (the slot) to itself.
-  const make = () => new lib.MaglevRing({ hash: (key) => Number(key) });
-  const a = make();
-  a.add(...peers);
-  const before = new Array(m);
-  const counts = new Map();
-  for (let s = 0; s < m; s++) {
-    const o = a.get(String(s));
-    before[s] = o;
-    counts.set(o, (counts.get(o) ?? 0) + 1);
-  }
-  a.add(peerUrl(peers.length + 1));
-  let moved = 0;
-  for (let s = 0; s < m; s++) if (a.get(String(s)) !== before[s]) moved++;
+/**
+ * A table ring's shares and movement over its whole table (every slot, no key sample): exact.
+ * Slot s's owner is read with a custom hash under which the key String(s) lands in slot s: s
+ * itself for Maglev (slot = hash mod size), s in the top bits for the bounded ring (slot = the
+ * hash's top log2(size) bits). Moved: slots whose owner changed when peer N+1 joins, and when
+ * one of the N leaves, over the minimum 1/(N+1) and 1/N.
+ */
+function slotExact(peers, m, make) {
   const n = peers.length;
-  return { tableSize: m, slotBusiestOverMean: round(Math.max(...counts.values()) / (m / n), 4), slotMovedOverMin: round(moved / m / (1 / (n + 1)), 3) };
+  const top = m & (m - 1) ? 0 : 32 - Math.log2(m);
+  const ring = make((key) => (Number(key) << top) >>> 0);
+  const owners = () => Array.from({ length: m }, (_, s) => ring.get(String(s)));
+  const movedFrom = (before) => owners().reduce((moved, o, s) => moved + (o !== before[s] ? 1 : 0), 0);
+  ring.add(...peers);
+  const before = owners();
+  const counts = new Map();
+  for (const o of before) counts.set(o, (counts.get(o) ?? 0) + 1);
+  ring.add(peerUrl(n + 1));
+  const joined = movedFrom(before);
+  ring.remove(peerUrl(n + 1), peers[Math.floor(n / 3)]);
+  const left = movedFrom(before);
+  return {
+    tableSize: m,
+    slotBusiestOverMean: round(Math.max(...counts.values()) / (m / n), 4),
+    slotMovedOverMin: round(joined / m / (1 / (n + 1)), 3),
+    slotLeaveMovedOverMin: round(left / m / (1 / n), 3),
+  };
 }
 
 /** The pool (ring + one client per peer) at N peers: heap per known peer, and one membership change. */
@@ -424,8 +439,34 @@ export async function run({ log }) {
         `pool change ${m.pool.changeMs} ms, ${m.pool.heapPerKnownPeerB} B per known peer` +
         (g ? `; maglev slots busiest/mean ${g.slotBusiestOverMean}, moved on join ${g.slotMovedOverMin}× min (rendezvous ${d.movedOverMin}×)` : ''),
     });
+    const b = m.bounded;
+    if (b) {
+      const at1000 = m.peers === 1000;
+      lines.push({
+        label: `model N=${m.peers}: 'bounded' ring lookup, CPU ns`,
+        value: b.lookupNs,
+        unit: ' ns',
+        ...(at1000 && { goal: { op: '<=', target: 200, text: '≤ 200 ns at 1,000 peers' } }),
+        measured:
+          `build ${b.buildMs} ms, table ${b.tableBytesPerPeer} B per peer; slots busiest/mean ${b.slotBusiestOverMean}, ` +
+          `moved on join ${b.slotMovedOverMin}× / on leave ${b.slotLeaveMovedOverMin}× the minimum; ` +
+          `${b.keysPerPeer} sampled keys per peer: busiest/mean ${b.busiestOverMean} (rendezvous ${d.busiestOverMean}), moved on join ${b.movedOverMin}×`,
+      });
+    }
   }
   const last = fleet.at(-1);
+  if (!last) {
+    const top = model.at(-1);
+    if (!top) throw new Error('SCALE_MODEL_ONLY=1 with no model sizes: set SCALE_MODEL_PEERS');
+    return {
+      value: top.default.lookupNs,
+      unit: ' ns',
+      reference: 'CPU time in-process',
+      headline: `model only: default ring lookup, N=${top.peers}`,
+      lines,
+      details: { fleet, model },
+    };
+  }
   if (OPS_ONLY) {
     const stats = last.ops.find((o) => o.label === 'clusterHealth()');
     return {
