@@ -8,6 +8,12 @@ import type { PeerGetter, RemoveRequest } from './peers.js';
 
 /** How often removes that could not reach a peer are sent again. */
 export const REMOVE_RETRY_MS = 1_000;
+/**
+ * Most removes kept for one peer that could not be reached (one per key, the clears and tag
+ * invalidations). Past it they are all dropped and the peer is told so by its next write
+ * (PeerGetter.dropped): it then drops everything it holds, which no remove can leave stale.
+ */
+export const MAX_PENDING_PER_PEER = 100_000;
 
 /** What a cluster-wide `remove`, `set`, `clear` or `invalidateTags` reached. */
 export interface InvalidationReport {
@@ -89,8 +95,19 @@ export class Invalidator {
     }
     // A clear covers every key and tag; a later remove of one key (or tag invalidation) after it must still go.
     if (request.key === undefined && request.tags === undefined) requests.clear();
-    requests.set(request.tags !== undefined ? `t${request.id}` : request.key === undefined ? '' : `k${request.key}`, request);
+    const id = request.tags !== undefined ? `t${request.id}` : request.key === undefined ? '' : `k${request.key}`;
+    if (requests.size >= MAX_PENDING_PER_PEER && !requests.has(id)) this.#overflow(peer, requests);
+    requests.set(id, request);
     this.#schedule();
+  }
+
+  /** Too many removes wait for `peer`: all dropped, and the peer told so by its next write (it then drops everything it holds). */
+  #overflow(peer: string, requests: Map<string, RemoveRequest>): void {
+    requests.clear();
+    this.#targets()?.getters().get(peer)?.dropped?.();
+    this.#logger()?.warn(
+      `geecache: over ${MAX_PENDING_PER_PEER} removes waited for peer ${peer}; they were dropped, and its next write tells it to drop everything it holds`,
+    );
   }
 
   /** Stops the retries (the middleware's close()). */
@@ -127,34 +144,41 @@ export class Invalidator {
     this.#timer.unref();
   }
 
-  /** Sends every missed remove again; drops those of peers no longer in the ring. */
+  /**
+   * Sends every missed remove again, all of a peer's at once (its client sends them in few
+   * batches); drops those of peers no longer in the ring.
+   */
   async #retry(): Promise<void> {
     if (this.#retrying || this.#closed) return;
     this.#retrying = true;
     try {
       const getters = this.#targets()?.getters() ?? new Map<string, PeerGetter>();
-      for (const [peer, requests] of [...this.#pending]) {
-        const getter = getters.get(peer);
-        if (!getter) {
-          this.#pending.delete(peer); // left the ring: it serves nothing any more
-          continue;
-        }
-        for (const [id, request] of [...requests]) {
-          try {
-            if (getter.remove) await getter.remove(request);
-            requests.delete(id);
-          } catch {
-            break; // still unreachable: the next round tries again
-          }
-        }
-        if (requests.size === 0) {
-          this.#pending.delete(peer);
-          if (this.#warned.delete(peer)) this.#logger()?.info?.(`geecache: peer ${peer} caught up with the removes it had missed`);
-        }
-      }
+      await Promise.all([...this.#pending].map(([peer, requests]) => this.#retryPeer(peer, requests, getters.get(peer))));
     } finally {
       this.#retrying = false;
       if (this.#pending.size > 0) this.#schedule();
+    }
+  }
+
+  async #retryPeer(peer: string, requests: Map<string, RemoveRequest>, getter: PeerGetter | undefined): Promise<void> {
+    if (!getter) {
+      this.#pending.delete(peer); // left the ring: it serves nothing any more (if it comes back, its client's next write says writes were dropped)
+      return;
+    }
+    await Promise.all(
+      [...requests].map(async ([id, request]) => {
+        try {
+          if (getter.remove) await getter.remove(request);
+          // Answered (applied or refused); a newer request queued meanwhile for the same key stays.
+          if (requests.get(id) === request) requests.delete(id);
+        } catch {
+          // Still unreachable: the next round tries again.
+        }
+      }),
+    );
+    if (requests.size === 0 && this.#pending.get(peer) === requests) {
+      this.#pending.delete(peer);
+      if (this.#warned.delete(peer)) this.#logger()?.info?.(`geecache: peer ${peer} caught up with the removes it had missed`);
     }
   }
 }

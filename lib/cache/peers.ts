@@ -97,6 +97,12 @@ export interface PeerGetter {
    */
   remove?(request: RemoveRequest): Promise<boolean>;
   /**
+   * Removes meant for the peer were dropped without reaching it (too many waited for it): its
+   * next write tells it so, and it drops what it holds (the peer client's sequence numbers).
+   * Optional.
+   */
+  dropped?(): void;
+  /**
    * Stores the value at the peer (mailgun/groupcache's `PUT` with a SetRequest); rejects when it
    * did not, with a StaleWriteError (cache/writeorder.ts) when the peer applied a newer write of
    * the key. Optional.

@@ -24,9 +24,26 @@ export interface GroupStats {
   serverRequests: number;
   /** Hot copies fetched again from their owner ahead of expiry, off the request path (lib/cache/renewal.ts). */
   hotRenewals: number;
+  /**
+   * Times another peer's writes to this one had a gap (it dropped writes meant for this one:
+   * server/sequences.ts), each dropping every value this group held here.
+   */
+  writeGaps: number;
 }
 
 /** A zeroed {@link GroupStats}. */
 export function emptyStats(): GroupStats {
-  return { gets: 0, cacheHits: 0, peerLoads: 0, peerErrors: 0, loads: 0, loadsDeduped: 0, localLoads: 0, localLoadErrs: 0, serverRequests: 0, hotRenewals: 0 };
+  return {
+    gets: 0,
+    cacheHits: 0,
+    peerLoads: 0,
+    peerErrors: 0,
+    loads: 0,
+    loadsDeduped: 0,
+    localLoads: 0,
+    localLoadErrs: 0,
+    serverRequests: 0,
+    hotRenewals: 0,
+    writeGaps: 0,
+  };
 }

@@ -1,5 +1,6 @@
 // The client of one peer (golang/groupcache's httpGetter), as the cache sees it: get, peek, set,
 // remove and the stats request, composed of this folder's pieces — Batcher (what travels together),
+// WriteLane (removes, one request at a time, batched),
 // PeerSender (signing, sending, whole answers), body.ts (frames), Liveness (busy or down), PeerMonitor.
 import type { GetRequest, GetResponse, PeerGetter, RemoveRequest, SetRequest } from '../cache/peers.js';
 import { StaleWriteError } from '../cache/writeorder.js';
@@ -18,7 +19,7 @@ import {
   STATS_ROUND_QUERY,
   type StatsView,
 } from '../protocol/headers.js';
-import { encodeTagInvalidation, TAGS_CONTENT_TYPE, type WireTags } from '../protocol/tagwire.js';
+import type { WireTags } from '../protocol/tagwire.js';
 import { encodeBatchRequest, encodeSegment, encodeSetRequest, type PeerResult, readGetResponse } from '../protocol/wire.js';
 import { Batcher, type Slot, settle } from './batcher.js';
 import { readBody, readFrames } from './body.js';
@@ -26,6 +27,8 @@ import { ByteBudget } from './bodybudget.js';
 import { PROBE_INTERVAL_MS } from './liveness.js';
 import { PeerMonitor } from './peermonitor.js';
 import { type Answer, PeerSender, type SenderOptions } from './sender.js';
+import { WriteLane, type WriteTransport } from './writelane.js';
+import type { WriteStream, WriteStreams } from './writestreams.js';
 
 const LONE_SURROGATE = /\p{Cs}/u;
 const isDotSegment = (segment: string) => segment === '.' || segment === '..';
@@ -42,6 +45,8 @@ export interface HttpGetterOptions extends SenderOptions {
   readonly logger?: FullLogger;
   /** Bytes of responses in flight, shared by all the getters of one pool. Default: this getter's own, of 2 × maxResponseBytes. */
   readonly budget?: ByteBudget;
+  /** The pool's sequence numbers of writes, by peer (writestreams.ts); none: writes carry plain nonces. */
+  readonly streams?: WriteStreams;
 }
 
 /**
@@ -57,6 +62,11 @@ export class HttpGetter implements PeerGetter {
   readonly #basePath: string;
   readonly #sender: PeerSender;
   readonly #batcher: Batcher;
+  /** Removes, clears and tag invalidations for the peer, one request at a time (see remove). */
+  readonly #writes: WriteLane;
+  /** This instance's sequence numbers for the peer's writes, when the pool keeps them. */
+  readonly #stream: WriteStream | undefined;
+  readonly #streams: WriteStreams | undefined;
   /** The peer's host, port and route, for traced requests (PEER_TRACE). */
   readonly #address: PeerAddress & { basePath: string };
   #closed = false;
@@ -68,6 +78,17 @@ export class HttpGetter implements PeerGetter {
     this.#basePath = this.#sender.basePath;
     this.#batcher = new Batcher({ one: (r) => this.#getOne(r), many: (r, slots) => this.#getMany(r, slots) }, options.batch);
     this.#address = { ...peerAddress(peer), basePath: this.#basePath };
+    this.#streams = options.streams;
+    this.#stream = options.streams?.of(peer);
+    const transport: WriteTransport = {
+      peer,
+      basePath: this.#basePath,
+      whole: (method, path, outgoing, request) =>
+        request && request.tags === undefined
+          ? this.#request('remove', request.group, request.key, (trace) => this.#sender.whole(method, path, { ...outgoing, trace }))
+          : this.#sender.whole(method, path, outgoing),
+    };
+    this.#writes = new WriteLane(transport, this.#stream, options.batch);
   }
 
   /** True while the peer is skipped after it went silent or refused a connection. */
@@ -99,34 +120,23 @@ export class HttpGetter implements PeerGetter {
   }
 
   /**
-   * `DELETE {basePath}{group}/{key}` (or `{basePath}{group}` for the whole group): true once the
-   * peer dropped it, or had applied a newer write of it (409 with NEWER_HEADER: nothing older is
-   * left there), false when it answered but did not (401, 405, a golang/groupcache peer, which
-   * answers a DELETE as a GET); rejects when it could not be reached.
+   * Drops a key (or the whole group, or with tags the values carrying them) at the peer, through
+   * the write lane (writelane.ts): alone as `DELETE {basePath}{group}/{key}` (`{basePath}{group}`
+   * for the whole group, a `PUT` of a TagInvalidation for tags), or in a WriteBatch with the writes
+   * made while the last one was in flight. True once the peer dropped it, or had applied a newer
+   * write of it (409 with NEWER_HEADER: nothing older is left there), false when it answered but
+   * did not (401, 405, a golang/groupcache peer, which answers a DELETE as a get); rejects when it
+   * could not be reached.
    */
-  async remove({ group, key, version, tags, id }: RemoveRequest): Promise<boolean> {
+  async remove(request: RemoveRequest): Promise<boolean> {
     if (this.#closed) throw this.#sender.closed();
     if (this.isDown) throw new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#sender.liveness.downForMs} ms`);
-    if (tags !== undefined) return this.#invalidateTags(group, tags, id ?? 0);
-    if (key !== undefined && (isDotSegment(key) || LONE_SURROGATE.test(key))) throw new Error(`key ${JSON.stringify(key)} cannot travel in a URL path`);
-    const path = `${this.#basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
-    const answer = await this.#request('remove', group, key, (trace) => this.#sender.whole('DELETE', path, { trace, version }));
-    if ((answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) || answer.newer !== undefined) return true;
-    if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a remove with ${answer.status}`);
-    return false;
+    return this.#writes.write(request);
   }
 
-  /**
-   * `PUT {basePath}{group}` with a TagInvalidation (protocol/tagwire.ts): true once the peer
-   * applied it, false when it answered but did not (401; 415 from a geecache peer without tags, 400
-   * from a golang/groupcache peer); rejects when it could not be reached.
-   */
-  async #invalidateTags(group: string, tags: readonly string[], id: number): Promise<boolean> {
-    const path = `${this.#basePath}${encodeSegment(group)}`;
-    const answer = await this.#sender.whole('PUT', path, { body: encodeTagInvalidation(tags, id), contentType: TAGS_CONTENT_TYPE });
-    if (answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) return true;
-    if (answer.status >= 500) throw new Error(`peer ${this.peer} answered a tag invalidation with ${answer.status}`);
-    return false;
+  /** Writes meant for the peer were dropped (too many waited for it): its next write request tells it so (writestreams.ts). */
+  dropped(): void {
+    this.#stream?.dropped();
   }
 
   /**
@@ -194,6 +204,9 @@ export class HttpGetter implements PeerGetter {
   /** Stops asking: gets from now on fail at once ("could not ask": they load locally); requests in flight are cut. */
   close(): void {
     this.#closed = true;
+    this.#writes.close(this.#sender.closed());
+    // Writes made from now on are not sent to the peer: if it comes back, its stream tells it so.
+    this.#streams?.left(this.peer);
     // Renewals waiting for their batch fail now ("closed"), not when the timer fires.
     this.#batcher.close();
     this.#sender.close();

@@ -56,6 +56,8 @@ export interface Outgoing {
   peek?: boolean;
   /** A write's version (cache/writeorder.ts): every PUT and DELETE carries it, with a new nonce, in WRITE_HEADER (none: 0, unordered). */
   version?: number;
+  /** A write's nonce (a sequenced one, protocol/writeheader.ts); default a new random UUID. */
+  nonce?: string;
   trace?: PeerTrace;
 }
 
@@ -119,13 +121,13 @@ export class PeerSender {
   }
 
   /** Signs and sends the request; resolves with the response once its headers are in. */
-  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek, trace, version }: Outgoing): Promise<TransportResponse> {
+  async send(ex: Exchange, method: string, path: string, { waitMs, body, contentType, peek, trace, version, nonce }: Outgoing): Promise<TransportResponse> {
     const signer = this.#options.signer;
     const url = this.#origin + path;
     // The membership digest is signed with the rest: a server acts on it and may log it.
     const ring = this.#options.ringHash?.() ?? '';
     // A write is signed with its version and a nonce of its own: a peer takes it at most once.
-    const write = method === 'PUT' || method === 'DELETE' ? writeHeader(version) : undefined;
+    const write = method === 'PUT' || method === 'DELETE' ? writeHeader(version, nonce) : undefined;
     // A body is hashed once, for the signature and the digest header both.
     const signed = signer && body ? { length: body.length, digest: digestOf(body) } : undefined;
     const auth = !signer

@@ -9,6 +9,7 @@
 import type { GetRequest, GetResponse, PeerGetter, PeerPicker } from '../cache/peers.js';
 import { ByteBudget } from '../client/bodybudget.js';
 import { HttpGetter, type HttpGetterOptions } from '../client/httpgetter.js';
+import { WriteStreams } from '../client/writestreams.js';
 import { checkPeers } from '../common/checks.js';
 import { ConfigError, OwnerLoadError, PeerLeavingError } from '../common/errors.js';
 import type { RequestSigner } from '../protocol/auth.js';
@@ -91,6 +92,8 @@ export class HttpPool implements PeerPicker {
       transport,
       tls,
       ringHash: () => this.#hash,
+      // Sequence numbers of writes, by peer: kept across a peer's clients (it may leave and come back).
+      streams: new WriteStreams(),
     };
     this.set(...options.peers);
   }
@@ -129,6 +132,9 @@ export class HttpPool implements PeerPicker {
     const members = this.#listed.filter((p) => p === this.self || !this.#leaving.has(p));
     if (this.#ring && members.join('\n') === this.#ring.peers().join('\n')) return;
     const hash = membershipHash(members);
+    // A peer out of the ring is sent no writes: if it comes back, its stream of writes says it missed some.
+    const staying = new Set(members);
+    for (const peer of this.#ring?.peers() ?? []) if (!staying.has(peer)) this.#getterOptions.streams?.left(peer);
     const ring = makeRing(this.#options.ring);
     ring.add(...members);
     // A peer that was alone (started with peers: [self], or waiting for discovery's first

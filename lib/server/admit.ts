@@ -2,7 +2,8 @@
  * Admission to the peer route: every check a peer request passes before a handler acts on it, in
  * one place. On the headers (admit): the route is on (403), the geecache headers it acts on have
  * their exact shape (400), the signature was made for this peer (401), the asker's membership
- * digest is compared with ours, a write is new (409 for a replay, see nonces.ts), a leaving peer
+ * digest is compared with ours, a write is new (409 for a replay, see nonces.ts) and its writer
+ * dropped none meant for this peer before it (sequences.ts), a leaving peer
  * sends gets elsewhere (503). On a body (body): its
  * length is bounded (411, 413), the bodies being read share a byte budget (503 for what does
  * not fit), a withheld or dripped one is cut off (408) and holds none of it until its first
@@ -23,10 +24,11 @@ import {
   RING_HEADER,
   WAIT_HEADER,
 } from '../protocol/headers.js';
-import { readWriteHeader, WRITE_HEADER } from '../protocol/writeheader.js';
+import { readSequence, readWriteHeader, WRITE_HEADER } from '../protocol/writeheader.js';
 import { MAX_NONCES, NonceLog } from './nonces.js';
 import { refuse, reply } from './reply.js';
 import { SelfOrigin } from './selforigin.js';
+import { SequenceLog } from './sequences.js';
 
 /** Told the membership digest (RING_HEADER) of each asker that sends one: notices peers whose membership differs from ours. */
 export interface RingCheck {
@@ -61,6 +63,11 @@ export interface AdmissionOptions {
    * HTTPS server verified (`tls.requireClientCert`: mutual TLS between peers).
    */
   readonly requireClientCert?: boolean;
+  /**
+   * Called when a signed write's sequence number jumps (sequences.ts): its writer dropped writes
+   * meant for this peer. Before the write is handled.
+   */
+  readonly onWriteGap?: () => void;
 }
 
 /** A body's kind, for its bounds and messages. */
@@ -164,6 +171,9 @@ export class PeerRequest {
   }
 }
 
+/** Whether a write's version is further ahead of this clock (`now`) than any writer's can be. */
+export const versionAhead = (version: number, now: number): boolean => version > (now + MAX_VERSION_AHEAD_MS) * VERSION_STEPS_PER_MS;
+
 const join = (seen: string | undefined, value: string) => (seen === undefined ? value : `${seen}, ${value}`);
 
 /** The checks of {@link PeerRequest}s and their bodies, for one peer server. */
@@ -179,6 +189,8 @@ export class Admission {
   #goodWait = '';
   /** The nonces of the writes taken while their signatures are valid. */
   readonly #nonces = new NonceLog();
+  /** The last sequence number of each writer's stream of writes to this peer. */
+  readonly #sequences = new SequenceLog();
   /** Body bytes being read right now, over all connections, by kind (see body). */
   readonly #bodyBytes = { batch: 0, set: 0 };
 
@@ -284,7 +296,7 @@ export class Admission {
       return false;
     }
     const now = Date.now();
-    if (write.version !== undefined && write.version > (now + MAX_VERSION_AHEAD_MS) * VERSION_STEPS_PER_MS) {
+    if (write.version !== undefined && versionAhead(write.version, now)) {
       refuseEarly(req, res, request, 400, `bad request: the ${WRITE_HEADER} version is over ${MAX_VERSION_AHEAD_MS / 1000} s ahead of this peer's clock`, {});
       return false;
     }
@@ -297,6 +309,9 @@ export class Admission {
         'retry-after': '1',
       });
     else request.version = write.version;
+    // Only a signed number is trusted: without a secret any client could make this peer drop its caches.
+    const sequence = seen === 'new' && signed ? readSequence(write.nonce) : undefined;
+    if (sequence && this.#sequences.see(sequence.stream, sequence.seq) === 'gap') this.#options.onWriteGap?.();
     return seen === 'new';
   }
 

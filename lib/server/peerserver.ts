@@ -1,7 +1,8 @@
 /**
  * The server side of the peer protocol: the route under `basePath` that other peers ask. Each
  * request passes admission (admit.ts), then goes to its handler: a get (get.ts), a batch of gets
- * (batch.ts), a write (writes.ts) or a tag invalidation (writes.ts too); everything else is a 405.
+ * (batch.ts), a write (writes.ts), a tag invalidation (writes.ts too) or a batch of writes
+ * (writebatch.ts); everything else is a 405.
  */
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { GroupRegistry } from '../cache/registry.js';
@@ -9,6 +10,7 @@ import { messageOf } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { BATCH_CONTENT_TYPE, type StatsView } from '../protocol/headers.js';
 import { TAGS_CONTENT_TYPE } from '../protocol/tagwire.js';
+import { WRITES_CONTENT_TYPE } from '../protocol/writewire.js';
 import { Admission, type AdmissionOptions, type PeerRequest } from './admit.js';
 import { AppQueue } from './appqueue.js';
 import { Batches } from './batch.js';
@@ -16,6 +18,7 @@ import { EncodeGuard } from './encodeguard.js';
 import { Gets } from './get.js';
 import { reply } from './reply.js';
 import { ServeTracing } from './tracing.js';
+import { WriteBatches } from './writebatch.js';
 import { Writes } from './writes.js';
 
 /** What a {@link PeerServer} needs of the configuration. */
@@ -37,6 +40,8 @@ export class PeerServer {
   readonly #gets: Gets;
   readonly #batches: Batches;
   readonly #writes: Writes;
+  readonly #writeBatches: WriteBatches;
+  #gapWarned = false;
   /** Each request served as a trace, when anyone subscribes (SERVE_TRACE). */
   readonly #tracing: ServeTracing;
   readonly #attached = new WeakSet<Server>();
@@ -44,12 +49,31 @@ export class PeerServer {
 
   constructor(registry: GroupRegistry, options: PeerServerOptions) {
     this.#options = options;
-    this.#admission = new Admission(options);
+    this.#admission = new Admission({ ...options, onWriteGap: () => this.#gap(registry) });
     const encoding = new EncodeGuard(options.logger);
     this.#tracing = new ServeTracing(options.self, options.basePath);
     this.#gets = new Gets(registry, { basePath: options.basePath, signed: options.signer !== undefined, stats: options.stats, drain: options.drain, encoding });
     this.#batches = new Batches(registry, this.#admission, encoding, this.#tracing);
     this.#writes = new Writes(registry, this.#admission, options.basePath);
+    this.#writeBatches = new WriteBatches(registry, this.#admission);
+  }
+
+  /**
+   * A writer's sequence numbers to this peer jumped (sequences.ts): it dropped writes meant for
+   * this peer (this peer had left its ring, or too many waited for it). Which keys they were is not
+   * known, owned or copies: every group drops everything it holds here, as a restart would, and
+   * loads again on demand. Counted per group (stats.writeGaps); warned once.
+   */
+  #gap(registry: GroupRegistry): void {
+    for (const group of registry.groups()) {
+      group.stats.writeGaps++;
+      group.forgetAll();
+    }
+    if (this.#gapWarned) return;
+    this.#gapWarned = true;
+    this.#options.logger?.warn(
+      'geecache: another peer dropped writes meant for this one (this peer had left its ring, or too many waited for it), so values cached here may be stale: every group dropped what it held here and loads again on demand. Counted in each group’s stats.writeGaps; warned once',
+    );
   }
 
   /**
@@ -94,6 +118,8 @@ export class PeerServer {
   /** A write: PUT stores a value (or, to the group, invalidates tags), DELETE drops a key or the group. */
   #write(req: IncomingMessage, res: ServerResponse, request: PeerRequest): Promise<void> | void {
     if (request.method === 'PUT' && request.header('content-type') === TAGS_CONTENT_TYPE) return this.#writes.invalidateTags(req, res, request);
+    if (request.method === 'DELETE' && request.path === this.#options.basePath && request.header('content-type') === WRITES_CONTENT_TYPE)
+      return this.#writeBatches.serve(req, res, request);
     return request.method === 'PUT' ? this.#writes.set(req, res, request) : this.#writes.delete(res, request);
   }
 

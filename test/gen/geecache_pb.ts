@@ -39,7 +39,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file geecache.proto.
  */
 export const file_geecache: GenFile = /*@__PURE__*/
-  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiUQoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSEwoLdHJhY2VwYXJlbnQYAyABKAkSEgoKdHJhY2VzdGF0ZRgEIAEoCSJ7CgtHZXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoDBISCgptaW51dGVfcXBzGAIgASgBEg4KBmV4cGlyZRgDIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAQgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIm8KClNldFJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJEg0KBXZhbHVlGAMgASgMEg4KBmV4cGlyZRgEIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAUgASgSEgwKBHRhZ3MYFCADKAkiMwoMQmF0Y2hSZXF1ZXN0EiMKBWl0ZW1zGAEgAygLMhQuZ2VlY2FjaGUuR2V0UmVxdWVzdCLIAQoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCRINCgVpbmRleBgGIAEoDRISCgplcnJvcl9uYW1lGAcgASgJEhQKDGVycm9yX3N0YXR1cxgIIAEoBRIYChB0dGxfcmVtYWluaW5nX21zGAkgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIjIKDUJhdGNoUmVzcG9uc2USIQoHcmVzdWx0cxgBIAMoCzIQLmdlZWNhY2hlLlJlc3VsdCIrCg9UYWdJbnZhbGlkYXRpb24SDAoEdGFncxgBIAMoCRIKCgJpZBgCIAEoBA");
+  fileDesc("Cg5nZWVjYWNoZS5wcm90bxIIZ2VlY2FjaGUiUQoKR2V0UmVxdWVzdBINCgVncm91cBgBIAIoCRILCgNrZXkYAiACKAkSEwoLdHJhY2VwYXJlbnQYAyABKAkSEgoKdHJhY2VzdGF0ZRgEIAEoCSJ7CgtHZXRSZXNwb25zZRINCgV2YWx1ZRgBIAEoDBISCgptaW51dGVfcXBzGAIgASgBEg4KBmV4cGlyZRgDIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAQgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIm8KClNldFJlcXVlc3QSDQoFZ3JvdXAYASACKAkSCwoDa2V5GAIgAigJEg0KBXZhbHVlGAMgASgMEg4KBmV4cGlyZRgEIAEoAxIYChB0dGxfcmVtYWluaW5nX21zGAUgASgSEgwKBHRhZ3MYFCADKAkiMwoMQmF0Y2hSZXF1ZXN0EiMKBWl0ZW1zGAEgAygLMhQuZ2VlY2FjaGUuR2V0UmVxdWVzdCLIAQoGUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgV2YWx1ZRgCIAEoDBINCgVlcnJvchgDIAEoCRIOCgZleHBpcmUYBCABKAMSDAoEa2luZBgFIAEoCRINCgVpbmRleBgGIAEoDRISCgplcnJvcl9uYW1lGAcgASgJEhQKDGVycm9yX3N0YXR1cxgIIAEoBRIYChB0dGxfcmVtYWluaW5nX21zGAkgASgSEgwKBHRhZ3MYFCADKAkSEQoJdGFnX21hcmtzGBUgAygEIjIKDUJhdGNoUmVzcG9uc2USIQoHcmVzdWx0cxgBIAMoCzIQLmdlZWNhY2hlLlJlc3VsdCIrCg9UYWdJbnZhbGlkYXRpb24SDAoEdGFncxgBIAMoCRIKCgJpZBgCIAEoBCIwCgpXcml0ZUJhdGNoEiIKBWl0ZW1zGAEgAygLMhMuZ2VlY2FjaGUuV3JpdGVJdGVtIlIKCVdyaXRlSXRlbRINCgVncm91cBgBIAIoCRILCgNrZXkYAiABKAkSDAoEdGFncxgDIAMoCRIKCgJpZBgEIAEoBBIPCgd2ZXJzaW9uGAUgASgEIjsKC1dyaXRlUmVzdWx0Eg4KBnN0YXR1cxgBIAEoBRINCgVuZXdlchgCIAEoBBINCgVlcnJvchgDIAEoCSI8ChJXcml0ZUJhdGNoUmVzcG9uc2USJgoHcmVzdWx0cxgBIAMoCzIVLmdlZWNhY2hlLldyaXRlUmVzdWx0");
 
 /**
  * golang/groupcache's groupcachepb.GetRequest.
@@ -328,4 +328,118 @@ export type TagInvalidation = Message<"geecache.TagInvalidation"> & {
  */
 export const TagInvalidationSchema: GenMessage<TagInvalidation> = /*@__PURE__*/
   messageDesc(file_geecache, 6);
+
+/**
+ * geecache's batch of writes for one peer: the removes, clears and tag invalidations a writer has
+ * for that peer, gathered while its previous write request was in flight (a write alone still goes
+ * as the plain DELETE or PUT above). `DELETE {basePath}` with content-type
+ * application/x-geecache-writes, at most 4 MiB, signed and carrying x-geecache-write (its version
+ * 0; each item has its own) like every write → 200 application/x-geecache-writes, a
+ * WriteBatchResponse with one WriteResult per item, in order. golang/groupcache peers answer the
+ * request 400, older geecache peers 404 or 415: the writer sends them single writes from then on.
+ *
+ * @generated from message geecache.WriteBatch
+ */
+export type WriteBatch = Message<"geecache.WriteBatch"> & {
+  /**
+   * @generated from field: repeated geecache.WriteItem items = 1;
+   */
+  items: WriteItem[];
+};
+
+/**
+ * Describes the message geecache.WriteBatch.
+ * Use `create(WriteBatchSchema)` to create a new message.
+ */
+export const WriteBatchSchema: GenMessage<WriteBatch> = /*@__PURE__*/
+  messageDesc(file_geecache, 7);
+
+/**
+ * One write of a WriteBatch: a remove of `key` from `group`; without key and tags a clear of the
+ * group; with tags (and id) a TagInvalidation of the group. `version` orders it as the
+ * x-geecache-write version orders a single write (absent or 0: unordered).
+ *
+ * @generated from message geecache.WriteItem
+ */
+export type WriteItem = Message<"geecache.WriteItem"> & {
+  /**
+   * @generated from field: required string group = 1;
+   */
+  group: string;
+
+  /**
+   * @generated from field: optional string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: repeated string tags = 3;
+   */
+  tags: string[];
+
+  /**
+   * @generated from field: optional uint64 id = 4;
+   */
+  id: bigint;
+
+  /**
+   * @generated from field: optional uint64 version = 5;
+   */
+  version: bigint;
+};
+
+/**
+ * Describes the message geecache.WriteItem.
+ * Use `create(WriteItemSchema)` to create a new message.
+ */
+export const WriteItemSchema: GenMessage<WriteItem> = /*@__PURE__*/
+  messageDesc(file_geecache, 8);
+
+/**
+ * One item's outcome, as the single write would have been answered: status 200 (applied), 409 with
+ * `newer` (a newer write of the key or group was applied there), 404 (no such group), 400 (bad
+ * item) with `error`.
+ *
+ * @generated from message geecache.WriteResult
+ */
+export type WriteResult = Message<"geecache.WriteResult"> & {
+  /**
+   * @generated from field: optional int32 status = 1;
+   */
+  status: number;
+
+  /**
+   * @generated from field: optional uint64 newer = 2;
+   */
+  newer: bigint;
+
+  /**
+   * @generated from field: optional string error = 3;
+   */
+  error: string;
+};
+
+/**
+ * Describes the message geecache.WriteResult.
+ * Use `create(WriteResultSchema)` to create a new message.
+ */
+export const WriteResultSchema: GenMessage<WriteResult> = /*@__PURE__*/
+  messageDesc(file_geecache, 9);
+
+/**
+ * @generated from message geecache.WriteBatchResponse
+ */
+export type WriteBatchResponse = Message<"geecache.WriteBatchResponse"> & {
+  /**
+   * @generated from field: repeated geecache.WriteResult results = 1;
+   */
+  results: WriteResult[];
+};
+
+/**
+ * Describes the message geecache.WriteBatchResponse.
+ * Use `create(WriteBatchResponseSchema)` to create a new message.
+ */
+export const WriteBatchResponseSchema: GenMessage<WriteBatchResponse> = /*@__PURE__*/
+  messageDesc(file_geecache, 10);
 
