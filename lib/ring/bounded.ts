@@ -27,7 +27,8 @@
  * step, skipping taken slots), a bitset marking taken slots; once no more than slots/N slots are
  * free, each free slot finds its best remaining peer directly, by inverting each peer's
  * permutation (rank = (slot − offset) · step⁻¹ mod 2^20), and the same order is kept — a heap —
- * only when a peer could reach its cap there. ~25-45 ms of CPU per build, at any N.
+ * only when a peer could reach its cap there. ~30-40 ms of CPU per build from 10 to 1,000
+ * peers (93 ms at 10,000).
  */
 
 import { hash } from 'node:crypto';
