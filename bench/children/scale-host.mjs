@@ -210,12 +210,19 @@ serve({
     await Promise.all(pending);
     return { gets, failed };
   },
-  remove: async ({ i, keys }) => {
+  /**
+   * Removes `keys` at once from instance i: `ms` until every report came back, `ackedMs` until
+   * every peer had acknowledged every remove (the reports', or for those pending the background
+   * retry's; undefined after `waitMs`).
+   */
+  remove: async ({ i, keys, waitMs = 60_000 }) => {
     const group = instances.get(i).cache.group('g');
     const t = performance.now();
     const reports = await Promise.all(keys.map((key) => group.remove(key)));
     const ms = performance.now() - t;
-    return { ms, ...summarize(reports) };
+    while (group.pendingRemoves().size > 0 && performance.now() - t < waitMs) await new Promise((resolve) => setTimeout(resolve, 20));
+    const ackedMs = group.pendingRemoves().size > 0 ? undefined : performance.now() - t;
+    return { ms, ackedMs, ...summarize(reports) };
   },
   clear: async ({ i }) => {
     const t = performance.now();

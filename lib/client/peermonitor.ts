@@ -118,9 +118,11 @@ export class PeerMonitor {
     const ms = this.#timed(startedAt);
     if (peerRequestChannel.hasSubscribers) peerRequestChannel.publish({ peer: this.peer, method, path, status, durationMs: ms } satisfies PeerRequestMessage);
     // A getter error (or a getter's not-found, a marked 404) is the app's, not the peer's; 400/405
-    // to a batch is a golang/groupcache peer saying it does not batch (the getter then sends plain requests).
+    // to a batch is a golang/groupcache peer saying it does not batch (the getter then sends plain requests);
+    // so is 400, 404, 405 or 415 to a batch of writes (an older geecache: writelane.ts).
     // `expected`: a peer that is leaving (503), a peek that found nothing (404): the protocol at work.
     if (status === 200 || expected || ((status === 500 || status === 404) && getterFailed) || (method === 'POST' && (status === 400 || status === 405))) return;
+    if (method === 'DELETE' && path === this.#options.basePath && (status === 400 || status === 404 || status === 405 || status === 415)) return;
     const [cause, message] = this.#diagnose(status, date, bodyStart);
     this.#fail(cause, status, message);
   }

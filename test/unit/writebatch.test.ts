@@ -9,7 +9,7 @@ import type { GeecacheOptions, InvalidationReport } from '../../lib/index.js';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
 import { AUTH_HEADER, DIGEST_HEADER } from '../../lib/protocol/headers.js';
 import { sequencedNonce, WRITE_HEADER, writeHeader } from '../../lib/protocol/writeheader.js';
-import { decodeWriteBatch, decodeWriteResults, encodeWriteBatch, WRITES_CONTENT_TYPE } from '../../lib/protocol/writewire.js';
+import { decodeWriteBatch, decodeWriteResults, encodeWriteBatch, encodeWriteResults, WRITES_CONTENT_TYPE } from '../../lib/protocol/writewire.js';
 import { closePeers, type InProcessPeer, listen, startInProcessPeers } from '../helpers/index.js';
 
 const SECRET = 'write-batch-secret-0123456789';
@@ -168,9 +168,11 @@ describe('batched writes to a peer that does not take them', function () {
   let peer: InProcessPeer[] = [];
   let foreign: http.Server;
   let received: { method: string; path: string; type: string | undefined; items?: number }[] = [];
+  let warned: string[] = [];
 
   beforeEach(async () => {
     received = [];
+    warned = [];
     // A stand-in for an older peer: 404 to a batch (an older geecache takes `DELETE {basePath}` for a clear of group ""), 200 to single writes.
     foreign = http.createServer((req, res) => {
       const chunks: Buffer[] = [];
@@ -190,7 +192,7 @@ describe('batched writes to a peer that does not take them', function () {
       self,
       peers: [self, other],
       secret: SECRET,
-      logger: false,
+      logger: { info() {}, warn: (m: string) => warned.push(m), error() {} },
       groups: { scores: { maxBytes: 1 << 20, getter: (key: string) => `value:${key}` } },
     }));
   });
@@ -199,7 +201,7 @@ describe('batched writes to a peer that does not take them', function () {
     await new Promise((resolve) => foreign.close(resolve));
   });
 
-  it('gets single writes once it answered a batch 404, and every report acknowledges it', async () => {
+  it('gets single writes once it answered a batch 404, and every report acknowledges it; nothing is warned', async () => {
     const keys = Array.from({ length: 300 }, (_, k) => `k${k}`);
     const reports: InvalidationReport[] = await Promise.all(keys.map((key) => peer[0].cache.group('scores').remove(key)));
     for (const report of reports) expect(report.acknowledged).to.have.length(2);
@@ -211,5 +213,60 @@ describe('batched writes to a peer that does not take them', function () {
     received = [];
     await Promise.all(['x', 'y', 'z'].map((key) => peer[0].cache.group('scores').remove(key)));
     expect(received.map((r) => r.path).sort()).to.deep.equal([`${BASE}scores/x`, `${BASE}scores/y`, `${BASE}scores/z`]);
+    expect(warned).to.deep.equal([]);
+  });
+});
+
+describe('removes a peer missed', function () {
+  this.timeout(30_000);
+  let peer: InProcessPeer[] = [];
+  let other: http.Server;
+  let up = false;
+  let received: { type: string | undefined; items: number }[] = [];
+
+  beforeEach(async () => {
+    up = false;
+    received = [];
+    // A peer that takes batches of writes, busy (503) until `up`.
+    other = http.createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const type = req.headers['content-type'];
+        const items = type === WRITES_CONTENT_TYPE ? decodeWriteBatch(Buffer.concat(chunks)).length : 1;
+        received.push({ type, items });
+        if (!up) return res.writeHead(503).end('busy\n');
+        if (type !== WRITES_CONTENT_TYPE) return res.writeHead(200, { 'content-type': 'text/plain' }).end('removed\n');
+        res
+          .writeHead(200, { 'content-type': WRITES_CONTENT_TYPE })
+          .end(Buffer.from(encodeWriteResults(Array.from({ length: items }, () => ({ status: 200 })))));
+      });
+    });
+    const port = await listen(other);
+    peer = await startInProcessPeers(1, (self) => ({
+      self,
+      peers: [self, `http://127.0.0.1:${port}`],
+      secret: SECRET,
+      logger: false,
+      groups: { scores: { maxBytes: 1 << 20, getter: (key: string) => `value:${key}` } },
+    }));
+  });
+  afterEach(async () => {
+    await closePeers(peer);
+    await new Promise((resolve) => other.close(resolve));
+  });
+
+  it('are sent again in batches once the peer answers, and each is then acknowledged', async () => {
+    const group = peer[0].cache.group('scores');
+    const reports = await Promise.all(Array.from({ length: 200 }, (_, k) => group.remove(`m${k}`)));
+    for (const report of reports) expect(report.pending).to.have.length(1);
+    expect([...group.pendingRemoves().values()]).to.deep.equal([200]);
+    up = true;
+    received = [];
+    const deadline = Date.now() + 10_000;
+    while (group.pendingRemoves().size > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(group.pendingRemoves().size, 'removes still pending').to.equal(0);
+    expect(received.length, 'requests of the retry').to.be.within(1, 3);
+    expect(received.reduce((n, r) => n + r.items, 0)).to.equal(200);
   });
 });
