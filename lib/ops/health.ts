@@ -1,8 +1,9 @@
 /**
  * Readiness: {@link health} answers from this peer's own state and asks no other peer, so a
  * probe — or anyone who can reach it — costs no peer traffic however often it is called.
- * {@link clusterHealth} asks every peer for its stats (their view of membership), through the
- * shared stats rounds (statsround.ts): concurrent and repeated calls share one round.
+ * {@link clusterHealth} asks every peer for its round answer (its membership's digest, and what
+ * it sees of the others), through the shared stats rounds (statsround.ts): concurrent and
+ * repeated calls share one round.
  */
 import { membershipHash } from '../cluster/agreement.js';
 import type { HttpPool } from '../cluster/httppool.js';
