@@ -80,9 +80,26 @@ export class Invalidator {
     const { first, skip } = options;
     const firstGetter = first === undefined ? undefined : getters.get(first);
     if (first !== undefined && firstGetter && first !== skip) record(first, await this.#send(first, firstGetter, request));
-    const rest = [...getters].filter(([peer]) => peer !== first && peer !== skip);
-    const outcomes = await Promise.all(rest.map(([peer, getter]) => this.#send(peer, getter, request)));
-    for (const [i, [peer]] of rest.entries()) record(peer, outcomes[i]);
+    // Callbacks, not a promise per peer: a loop of removes on a large ring makes one per peer per remove.
+    const peers: string[] = [];
+    const outcomes: Outcome[] = [];
+    await new Promise<void>((resolve) => {
+      let left = 1; // this loop's own share, so a peer answered at once cannot end it early
+      const finish = () => {
+        if (--left === 0) resolve();
+      };
+      getters.forEach((getter, peer) => {
+        if (peer === first || peer === skip) return;
+        const i = peers.push(peer) - 1;
+        left++;
+        this.#dispatch(peer, getter, request, (outcome) => {
+          outcomes[i] = outcome;
+          finish();
+        });
+      });
+      finish();
+    });
+    for (let i = 0; i < peers.length; i++) record(peers[i], outcomes[i]);
     return report;
   }
 
@@ -117,22 +134,33 @@ export class Invalidator {
     this.#pending.clear();
   }
 
-  async #send(peer: string, getter: PeerGetter, request: RemoveRequest): Promise<Outcome> {
-    if (!getter.remove) return 'refused';
-    try {
-      if (await getter.remove(request)) return 'acknowledged';
+  #send(peer: string, getter: PeerGetter, request: RemoveRequest): Promise<Outcome> {
+    return new Promise((resolve) => this.#dispatch(peer, getter, request, resolve));
+  }
+
+  /** Sends `request` to `peer` and tells `done` what became of it (a peer that missed it gets it again later). */
+  #dispatch(peer: string, getter: PeerGetter, request: RemoveRequest, done: (outcome: Outcome) => void): void {
+    const told = (result: boolean | Error) => done(this.#outcome(peer, request, result));
+    if (getter.send) getter.send(request, told);
+    else if (getter.remove) getter.remove(request).then(told, (err) => told(err instanceof Error ? err : new Error(String(err))));
+    else done('refused');
+  }
+
+  /** What a peer's answer makes of `request`: a refusal is warned about; a write it missed is queued for the retries. */
+  #outcome(peer: string, request: RemoveRequest, result: boolean | Error): Outcome {
+    if (result === true) return 'acknowledged';
+    if (result === false) {
       this.#logger()?.warn(`geecache: peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`);
       return 'refused';
-    } catch (err) {
-      this.queue(peer, request);
-      if (!this.#warned.has(peer)) {
-        this.#warned.add(peer);
-        this.#logger()?.warn(
-          `geecache: peer ${peer} missed a remove of group "${request.group}" (${(err as Error)?.message}); it is sent again every second until the peer answers or leaves the ring, and meanwhile that peer may answer the old value for up to hotTtlMs (its own keys: until it gets the remove). Bring it back or take it out of peers (warned once per peer until it catches up)`,
-        );
-      }
-      return 'pending';
     }
+    this.queue(peer, request);
+    if (!this.#warned.has(peer)) {
+      this.#warned.add(peer);
+      this.#logger()?.warn(
+        `geecache: peer ${peer} missed a remove of group "${request.group}" (${result.message}); it is sent again every second until the peer answers or leaves the ring, and meanwhile that peer may answer the old value for up to hotTtlMs (its own keys: until it gets the remove). Bring it back or take it out of peers (warned once per peer until it catches up)`,
+      );
+    }
+    return 'pending';
   }
 
   #schedule(): void {

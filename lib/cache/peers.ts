@@ -97,6 +97,12 @@ export interface PeerGetter {
    */
   remove?(request: RemoveRequest): Promise<boolean>;
   /**
+   * {@link remove}, telling `done` the outcome (true, false, or an Error for "could not be
+   * reached") instead of settling a promise: a write fanned out to every peer then costs no
+   * promise per peer. Optional: without it, remove is used.
+   */
+  send?(request: RemoveRequest, done: (outcome: boolean | Error) => void): void;
+  /**
    * Removes meant for the peer were dropped without reaching it (too many waited for it): its
    * next write tells it so, and it drops what it holds (the peer client's sequence numbers).
    * Optional.

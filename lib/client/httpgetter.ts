@@ -134,6 +134,13 @@ export class HttpGetter implements PeerGetter {
     return this.#writes.write(request);
   }
 
+  /** {@link remove}, telling `done` the outcome (an Error: could not be reached) instead of settling a promise. */
+  send(request: RemoveRequest, done: (outcome: boolean | Error) => void): void {
+    if (this.#closed) done(this.#sender.closed());
+    else if (this.isDown) done(new Error(`peer ${this.peer} is marked down after a failure; retrying it in ${this.#sender.liveness.downForMs} ms`));
+    else this.#writes.push(request, done);
+  }
+
   /** Writes meant for the peer were dropped (too many waited for it): its next write request tells it so (writestreams.ts). */
   dropped(): void {
     this.#stream?.dropped();
@@ -204,7 +211,7 @@ export class HttpGetter implements PeerGetter {
   /** Stops asking: gets from now on fail at once ("could not ask": they load locally); requests in flight are cut. */
   close(): void {
     this.#closed = true;
-    this.#writes.close(this.#sender.closed());
+    this.#writes.close(() => this.#sender.closed());
     // Writes made from now on are not sent to the peer: if it comes back, its stream tells it so.
     this.#streams?.left(this.peer);
     // Renewals waiting for their batch fail now ("closed"), not when the timer fires.

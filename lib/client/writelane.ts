@@ -33,15 +33,14 @@ export interface WriteTransport {
   whole(method: string, path: string, outgoing: Outgoing, request: RemoveRequest | undefined): Promise<Answer>;
 }
 
+/** A write's outcome as the caller takes it: true applied (or a newer write was), false refused, an Error could not tell (pending). */
+export type WriteOutcome = boolean | Error;
+
 interface Waiting {
   request: RemoveRequest;
   size: number;
-  resolve: (applied: boolean) => void;
-  reject: (err: unknown) => void;
+  done: (outcome: WriteOutcome) => void;
 }
-
-/** An outcome as the caller takes it: true applied (or a newer write was), false refused, an Error could not tell (pending). */
-type Outcome = boolean | Error;
 
 /** The write lane of one peer client. */
 export class WriteLane {
@@ -69,20 +68,29 @@ export class WriteLane {
    * a newer write of it, false when it answered but refused it; rejects when it could not be reached.
    */
   write(request: RemoveRequest): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#queue.push({ request, size: writeItemSize(request), resolve, reject });
-      if (this.#busy) return;
-      this.#busy = true;
-      // Writes made in this same turn (a loop of removes) leave together.
-      queueMicrotask(() => void this.#drain());
-    });
+    return new Promise((resolve, reject) => this.push(request, (outcome) => (outcome instanceof Error ? reject(outcome) : resolve(outcome))));
   }
 
-  /** Rejects every write still waiting (the client was closed). */
-  close(err: Error): void {
+  /**
+   * {@link write}, telling `done` the outcome instead of settling a promise: a remove fanned out to
+   * every peer costs no promise per peer.
+   */
+  push(request: RemoveRequest, done: (outcome: WriteOutcome) => void): void {
+    this.#queue.push({ request, size: writeItemSize(request), done });
+    if (this.#busy) return;
+    this.#busy = true;
+    // Writes made in this turn of the event loop (a loop of removes, the fan-out of every owner's
+    // answer read in this poll) leave together.
+    setImmediate(() => void this.#drain());
+  }
+
+  /** Fails every write still waiting with `err()` (the client was closed). */
+  close(err: () => Error): void {
     const queue = this.#queue;
     this.#queue = [];
-    for (const w of queue) w.reject(err);
+    if (queue.length === 0) return;
+    const error = err();
+    for (const w of queue) w.done(error);
   }
 
   async #drain(): Promise<void> {
@@ -127,7 +135,8 @@ export class WriteLane {
       );
     } catch (err) {
       if (seq) this.#stream?.unanswered(seq.seq);
-      for (const w of writes) w.reject(err);
+      const error = asError(err);
+      for (const w of writes) w.done(error);
       return;
     }
     const outcomes = this.#batchOutcomes(writes, answer);
@@ -139,9 +148,9 @@ export class WriteLane {
       for (const w of writes) await this.#single(w, true);
     } else if (outcomes === undefined) {
       const err = new Error(`peer ${this.#to.peer} answered a batch of writes with ${answer.status}`);
-      for (const w of writes) w.reject(err);
+      for (const w of writes) w.done(err);
     } else {
-      for (const [i, w] of writes.entries()) settle(w, outcomes[i]);
+      for (const [i, w] of writes.entries()) w.done(outcomes[i]);
     }
   }
 
@@ -151,7 +160,7 @@ export class WriteLane {
    * for too large (413: these go one by one), undefined for an answer the peer did not count (the
    * writes are pending; the next request carries the same number).
    */
-  #batchOutcomes(writes: Waiting[], answer: Answer): Outcome[] | 'singles' | 'alone' | undefined {
+  #batchOutcomes(writes: Waiting[], answer: Answer): WriteOutcome[] | 'singles' | 'alone' | undefined {
     const { status, type, body } = answer;
     if (status === 400 || status === 404 || status === 405 || status === 415) return 'singles';
     if (status === 413) return 'alone';
@@ -181,7 +190,7 @@ export class WriteLane {
    */
   async #single(w: Waiting, sequenced = false): Promise<void> {
     const { group, key, version, tags, id } = w.request;
-    if (!pathSafe(key)) return w.reject(new Error(`key ${JSON.stringify(key)} cannot travel in a URL path and peer ${this.#to.peer} takes no batches`));
+    if (!pathSafe(key)) return w.done(new Error(`key ${JSON.stringify(key)} cannot travel in a URL path and peer ${this.#to.peer} takes no batches`));
     const seq = sequenced ? this.#stream?.next() : undefined;
     const nonce = seq && sequencedNonce(seq);
     const path = `${this.#to.basePath}${encodeSegment(group)}${key === undefined ? '' : `/${encodeSegment(key)}`}`;
@@ -193,18 +202,15 @@ export class WriteLane {
           : await this.#to.whole('DELETE', path, { version, nonce }, w.request);
     } catch (err) {
       if (seq) this.#stream?.unanswered(seq.seq);
-      return w.reject(err);
+      return w.done(asError(err));
     }
     // Counted by the peer: it read the number (any answer from a handler; 200 and 409 + newer are sure to be).
     if (seq && !(answer.status === 200 || answer.newer !== undefined)) this.#stream?.unanswered(seq.seq);
     // A golang/groupcache peer answers a DELETE as a get: a 200 GetResponse, which applied nothing.
-    if ((answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) || answer.newer !== undefined) return w.resolve(true);
-    if (answer.status >= 500) return w.reject(new Error(`peer ${this.#to.peer} answered a ${tags ? 'tag invalidation' : 'remove'} with ${answer.status}`));
-    w.resolve(false);
+    if ((answer.status === 200 && answer.type !== GET_RESPONSE_TYPE) || answer.newer !== undefined) return w.done(true);
+    if (answer.status >= 500) return w.done(new Error(`peer ${this.#to.peer} answered a ${tags ? 'tag invalidation' : 'remove'} with ${answer.status}`));
+    w.done(false);
   }
 }
 
-function settle(w: Waiting, outcome: Outcome): void {
-  if (outcome instanceof Error) w.reject(outcome);
-  else w.resolve(outcome);
-}
+const asError = (err: unknown): Error => (err instanceof Error ? err : new Error(String(err)));

@@ -16,7 +16,8 @@ export const MAX_STREAMS = 65_536;
  * writes are in this one again), or two more after writes for the peer were dropped.
  */
 export class WriteStream {
-  readonly stream = randomBytes(8).toString('hex').slice(0, 15);
+  /** Drawn on first use: a pool makes one per peer, most of which may never be written to. */
+  #stream: string | undefined;
   #high = 0;
   #again = false;
   #skip = false;
@@ -30,7 +31,8 @@ export class WriteStream {
     this.#high = seq;
     this.#skip = false;
     this.#again = false;
-    return { stream: this.stream, seq, attempt: this.#attempt++ };
+    this.#stream ??= randomBytes(8).toString('hex').slice(0, 15);
+    return { stream: this.#stream, seq, attempt: this.#attempt++ };
   }
 
   /**

@@ -69,6 +69,8 @@ export class HttpPool implements PeerPicker {
   readonly #leaving = new Map<string, number>();
   #leavingTimer: NodeJS.Timeout | undefined;
   #getters = new Map<string, HttpGetter>();
+  /** What getters() answers, until the next membership change. */
+  #members: ReadonlyMap<string, HttpGetter> | undefined;
   /** What pickPeer hands out: each getter, with a get that reacts to "leaving" and to failures (see #failed). */
   #pickable = new Map<string, PickedGetter>();
   #closed = false;
@@ -159,6 +161,7 @@ export class HttpPool implements PeerPicker {
     this.#ring = ring;
     this.#hash = hash;
     this.#getters = getters;
+    this.#members = undefined;
     this.#pickable = pickable;
   }
 
@@ -217,8 +220,11 @@ export class HttpPool implements PeerPicker {
 
   /** The client of each other peer, by URL: their monitors hold requests, errors and latency. */
   getters(): ReadonlyMap<string, HttpGetter> {
+    // Made once per membership: every cluster-wide write asks for it.
+    if (this.#members) return this.#members;
     const members = new Set(this.#ring.peers());
-    return new Map([...this.#getters].filter(([peer]) => members.has(peer)));
+    this.#members = new Map([...this.#getters].filter(([peer]) => members.has(peer)));
+    return this.#members;
   }
 
   /** The owner of `key` on this pool's ring. */
