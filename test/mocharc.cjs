@@ -9,6 +9,7 @@ const { ALL_FIRST, ordered } = require('./specs.cjs');
 module.exports = {
   ...base,
   spec: ordered(['process', 'unit'], ALL_FIRST),
+  require: ['test/helpers/chai-no-proxy.cjs'],
   parallel: true,
   jobs: 4,
 };

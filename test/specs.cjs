@@ -48,6 +48,7 @@ const UNIT_FIRST = [
   'unit/bulk-tags-property',
   'unit/freshness-property',
   'unit/setbody',
+  'unit/writebatch',
   'unit/ring',
   'unit/processing',
   'unit/writereplay',

@@ -143,6 +143,13 @@ const ONE_SEGMENT = /^bad request: the key must be one path segment \(escape '\/
 const UNAUTHORIZED = /^unauthorized: missing or invalid peer signature/;
 const NOT_ALLOWED = (method: string) => new RegExp(`^method ${method} not allowed: peers use GET, DELETE and PUT\\n$`);
 
+/**
+ * The large requests of the corpus, made once: every test builds the corpus afresh (for fresh
+ * signatures), and 10 MB of bodies for each of them was most of this file's work. Only read.
+ */
+const MB_URL_REQUEST = Buffer.from(`GET /_geecache/scores/${'a'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`, 'latin1');
+const FIVE_MB_BODY = Buffer.alloc(5 << 20, 1);
+
 /** The cases, signed for the peer at `origin` (built when sent: signatures are fresh for 30 s only). */
 function corpus(origin: string): Case[] {
   const signer = signerFor(origin);
@@ -215,7 +222,7 @@ function corpus(origin: string): Case[] {
       status: 400,
       body: /^key is 10000 characters, over the group's maxKeyLength of 1024\n$/,
     },
-    { name: 'a 1 MB URL (Node refuses the request line)', request: `GET /_geecache/scores/${'a'.repeat(1 << 20)} HTTP/1.1\r\nHost: x\r\n\r\n`, status: 431 },
+    { name: 'a 1 MB URL (Node refuses the request line)', request: MB_URL_REQUEST, status: 431 },
     { name: 'a 20 kB header (Node refuses it)', request: { target: k, headers: [`X-Big: ${'a'.repeat(20_000)}`] }, status: 431 },
 
     // Groups that do not exist: 404 naming the group, in plain text with nosniff.
@@ -481,7 +488,7 @@ function corpus(origin: string): Case[] {
     ),
     {
       name: 'an unsigned 5 MB batch (refused before its body is read)',
-      request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: Buffer.alloc(5 << 20, 1) },
+      request: { method: 'POST', target: '/_geecache/', auth: 'none', headers: [`Content-Type: ${BATCH_TYPE}`], body: FIVE_MB_BODY },
       status: 401,
       body: UNAUTHORIZED,
     },
@@ -492,7 +499,7 @@ function corpus(origin: string): Case[] {
         target: '/_geecache/',
         auth: () => signer.sign('POST', '/_geecache/'),
         headers: [`Content-Type: ${BATCH_TYPE}`],
-        body: Buffer.alloc(5 << 20, 1),
+        body: FIVE_MB_BODY,
       },
       status: 401,
       body: UNAUTHORIZED,
