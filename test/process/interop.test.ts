@@ -329,4 +329,15 @@ describe('interop with a real golang/groupcache peer', function () {
     expect(stats.peerErrors, 'Go peer errors talking to geecache peers').to.equal(0);
     expect(stats.peerLoads).to.be.greaterThan(0);
   });
+
+  it('removes made at once from a geecache peer: the Go peer refuses each (alone or in a batch, which it answers 400: it then gets single removes), the other geecache peer applies each', async () => {
+    const keys = Array.from({ length: 40 }, (_, i) => `removed-${i}`);
+    for (const key of keys) asked.add(key); // a golang/groupcache peer answers a DELETE as a get: it loads the key
+    const reports = await mapLimit(keys, 40, async (key) => JSON.parse(await text(`${A.url}/_test/remove?key=${encodeURIComponent(key)}`)));
+    for (const report of reports) {
+      expect(report.refused, JSON.stringify(report)).to.deep.equal([G.url]);
+      expect([...report.acknowledged].sort()).to.deep.equal([A.url, B.url].sort());
+      expect(report.pending).to.deep.equal([]);
+    }
+  });
 });
