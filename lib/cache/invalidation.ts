@@ -42,6 +42,20 @@ export interface WriteTargets {
 type Outcome = 'acknowledged' | 'pending' | 'refused';
 
 /**
+ * How long the removes started together (in one turn of the event loop) wait, once the first of
+ * their owners answered, for the other owners before each fans out anyway.
+ */
+export const GATHER_MS = 500;
+
+/** The removes started in one turn: their fan-outs leave together once all their owners answered (or GATHER_MS after the first did). */
+interface Gate {
+  left: number;
+  readonly done: Promise<void>;
+  release(): void;
+  timer?: NodeJS.Timeout;
+}
+
+/**
  * Sends one group's removes to the other peers (`DELETE {basePath}{group}/{key}`, or the whole
  * group), and keeps sending those a peer missed until it answers or leaves the ring.
  */
@@ -53,6 +67,8 @@ export class Invalidator {
   /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' for a clear, 't' + id for a tag invalidation). */
   readonly #pending = new Map<string, Map<string, RemoveRequest>>();
   #timer: NodeJS.Timeout | undefined;
+  /** The gate the removes started in this turn join (see Gate). */
+  #gate: Gate | undefined;
   #retrying = false;
   #closed = false;
 
@@ -79,7 +95,16 @@ export class Invalidator {
     const record = (peer: string, outcome: Outcome) => report[outcome].push(peer);
     const { first, skip } = options;
     const firstGetter = first === undefined ? undefined : getters.get(first);
-    if (first !== undefined && firstGetter && first !== skip) record(first, await this.#send(first, firstGetter, request));
+    if (first !== undefined && firstGetter && first !== skip) {
+      const gate = this.#join();
+      record(first, await this.#send(first, firstGetter, request));
+      // The others fan out with this one: each peer then gets them all in one batch, not a few at a time.
+      if (--gate.left === 0) gate.release();
+      else {
+        gate.timer ??= setTimeout(() => gate.release(), GATHER_MS).unref();
+        await gate.done;
+      }
+    }
     // Callbacks, not a promise per peer: a loop of removes on a large ring makes one per peer per remove.
     const peers: string[] = [];
     const outcomes: Outcome[] = [];
@@ -101,6 +126,33 @@ export class Invalidator {
     });
     for (let i = 0; i < peers.length; i++) record(peers[i], outcomes[i]);
     return report;
+  }
+
+  /** The gate of this turn's removes, made by the first of them. */
+  #join(): Gate {
+    let gate = this.#gate;
+    if (!gate) {
+      let resolve!: () => void;
+      const done = new Promise<void>((r) => {
+        resolve = r;
+      });
+      const made: Gate = {
+        left: 0,
+        done,
+        release: () => {
+          clearTimeout(made.timer);
+          resolve();
+        },
+      };
+      gate = made;
+      this.#gate = made;
+      // Only removes started in this turn join it: a stream of removes never holds one back for long.
+      setImmediate(() => {
+        if (this.#gate === made) this.#gate = undefined;
+      });
+    }
+    gate.left++;
+    return gate;
   }
 
   /** Queues `request` for `peer` as if it had been missed (a set whose owner could not store it). */
