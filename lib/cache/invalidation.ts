@@ -47,11 +47,20 @@ type Outcome = 'acknowledged' | 'pending' | 'refused';
  */
 export const GATHER_MS = 500;
 
+/**
+ * Writes to peers a gate lets out per turn of the event loop (removes × other peers): a thousand
+ * removes on a ring of a thousand are a million, which in one turn would hold this process (and
+ * the requests it has in flight) for seconds.
+ */
+export const FANOUT_PER_TURN = 300_000;
+
 /** The removes started in one turn: their fan-outs leave together once all their owners answered (or GATHER_MS after the first did). */
 interface Gate {
+  /** Removes whose owner has not answered yet. */
   left: number;
-  readonly done: Promise<void>;
-  release(): void;
+  /** Those that wait for the others. */
+  readonly waiting: (() => void)[];
+  released: boolean;
   timer?: NodeJS.Timeout;
 }
 
@@ -99,10 +108,10 @@ export class Invalidator {
       const gate = this.#join();
       record(first, await this.#send(first, firstGetter, request));
       // The others fan out with this one: each peer then gets them all in one batch, not a few at a time.
-      if (--gate.left === 0) gate.release();
-      else {
-        gate.timer ??= setTimeout(() => gate.release(), GATHER_MS).unref();
-        await gate.done;
+      if (--gate.left === 0) this.#release(gate);
+      else if (!gate.released) {
+        gate.timer ??= setTimeout(() => this.#release(gate), GATHER_MS).unref();
+        await new Promise<void>((resolve) => gate.waiting.push(resolve));
       }
     }
     // Callbacks, not a promise per peer: a loop of removes on a large ring makes one per peer per remove.
@@ -132,18 +141,7 @@ export class Invalidator {
   #join(): Gate {
     let gate = this.#gate;
     if (!gate) {
-      let resolve!: () => void;
-      const done = new Promise<void>((r) => {
-        resolve = r;
-      });
-      const made: Gate = {
-        left: 0,
-        done,
-        release: () => {
-          clearTimeout(made.timer);
-          resolve();
-        },
-      };
+      const made: Gate = { left: 0, waiting: [], released: false };
       gate = made;
       this.#gate = made;
       // Only removes started in this turn join it: a stream of removes never holds one back for long.
@@ -153,6 +151,19 @@ export class Invalidator {
     }
     gate.left++;
     return gate;
+  }
+
+  /** Lets a gate's removes fan out, FANOUT_PER_TURN writes to peers per turn (answers that came meanwhile are read between). */
+  #release(gate: Gate): void {
+    if (gate.released) return;
+    gate.released = true;
+    clearTimeout(gate.timer);
+    const slice = Math.max(1, Math.floor(FANOUT_PER_TURN / Math.max(1, this.#targets()?.getters().size ?? 1)));
+    const next = () => {
+      for (const resolve of gate.waiting.splice(0, slice)) resolve();
+      if (gate.waiting.length > 0) setImmediate(next);
+    };
+    next();
   }
 
   /** Queues `request` for `peer` as if it had been missed (a set whose owner could not store it). */
