@@ -61,7 +61,9 @@ export interface GeecacheOptions {
   /**
    * Send gets bound for one peer that start in the same event-loop turn as one batch request
    * (`POST {basePath}`, geecache peers only; a golang/groupcache peer refuses the first and then
-   * gets plain requests). Default true.
+   * gets plain requests), and the removes, clears and tag invalidations made while one to that
+   * peer is in flight as one batch of writes (`DELETE {basePath}`, numbered so the peer notices
+   * writes it missed: docs/protocol.md). false: every get and write goes alone. Default true.
    */
   batch?: boolean;
   /**
