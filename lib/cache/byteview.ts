@@ -172,7 +172,7 @@ export class ByteView {
    * A copy of `bytes` in an ArrayBuffer of its own (for values over HEAP_VALUE_MAX_BYTES). Not
    * `Buffer.from`: that copies a small value into Node's shared 8 KB pool, beside the getter's own
    * soon-dead buffers, and one cached value then keeps the whole slab alive (2.5× RSS per cached
-   * MB for 1 KB values, issue 13).
+   * MB for 1 KB values, measured by the memory bench row).
    */
   static own(bytes: Uint8Array): Buffer {
     if (bytes.byteLength === 0) return EMPTY;
@@ -185,7 +185,7 @@ export class ByteView {
    * `bytes` (over HEAP_VALUE_MAX_BYTES) as a Buffer without a copy when it fills (7/8 or more of)
    * its ArrayBuffer — a peer's answer to one get: the value after a few bytes of protobuf — else a copy: a value decoded
    * from a batch answer is a slice of the whole answer, and caching the slice would keep every
-   * other value of that batch alive (10× retention, issue 13).
+   * other value of that batch alive (10× retention, measured by the memory bench row).
    */
   static ownIfShared(bytes: Uint8Array): Buffer {
     if (bytes.byteLength === 0) return EMPTY;
