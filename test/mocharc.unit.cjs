@@ -6,9 +6,9 @@
 // require(), and everything it imports follows), not by `node --import tsx` as in `npm test`:
 // a node flag makes mocha start a second node to pass it on, and tsx's import hooks start a
 // thread in every process that the in-process tests never use; ~0.3 s of CPU per process.
-// Four workers on two cores: the longest files (hostile, faultypeer, renewal) mostly wait on
-// timers and sockets, and with three workers they left the cores idle at the start (11.2-11.7 s
-// against 9.0-9.8 s at load 1-2).
+// Four workers on two cores: several long files (hostile, faultypeer, renewal, writebatch) mostly
+// wait on timers and sockets, and with three workers the cores idle while they wait (11.5-12.3 s
+// against 10.6-11.2 s with four, on a quiet machine); each worker costs ~0.5 s of CPU to start.
 const { import: _, ...base } = require('../.mocharc.json');
 const { UNIT_FIRST, ordered } = require('./specs.cjs');
 
