@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import express from 'express';
 import { BadKeyError, type ByteView, Group, geecache, LoadTimeoutError, NotFoundError } from '../../lib/index.js';
-import { soloGroup, startTagCluster, type TagCluster } from '../helpers/index.js';
+import { soloGroup, startTagCluster, type TagCluster, until } from '../helpers/index.js';
 
 /** The outcomes of a getMany as text: a value's string, or the error's name and message. */
 function outcomes(results: Map<string, { value?: ByteView; error?: unknown }>): Record<string, string> {
@@ -118,10 +118,11 @@ describe('Group.getMany on one process', () => {
       },
     });
     const first = group.get('a');
-    await sleep(5); // a's call has started
+    // States, not times: 5 ms of sleep was sometimes too short for a's call to start on a busy machine.
+    await until("a's call has started", () => calls.length === 1, { everyMs: 1 });
     const many = group.getMany(['a', 'b', 'c']);
     const alsoB = group.get('b'); // same turn as the getMany: joins b's load
-    await sleep(5);
+    await until('every key asked for', () => calls.flat().length >= 3, { everyMs: 1, state: () => calls });
     expect(calls).to.deep.equal([['a'], ['b', 'c']]);
     release();
     const [a, results, b] = await Promise.all([first, many, alsoB]);
