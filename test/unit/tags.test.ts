@@ -3,12 +3,11 @@
 // (real HTTP on loopback) for owners and hot copies alike, in one request per peer; a load that
 // began before an invalidation stores nothing; a peer never keeps a copy from an owner that has
 // not applied an invalidation it has; and what tags cost is counted in maxBytes.
-import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { ENTRY_OVERHEAD_BYTES } from '../../lib/cache/lru.js';
 import { MARK_WINDOW_MS, TagRecords, tagCost } from '../../lib/cache/tags.js';
 import { type Getter, Group } from '../../lib/index.js';
-import { startTagCluster, type TagCluster } from '../helpers/tagcluster.js';
+import { startTagCluster, type TagCluster, until } from '../helpers/index.js';
 
 /** A group alone whose getter answers `db`'s value and tags `tagsOf(key)`, counting its runs. */
 function tagged(db: Map<string, string>, tagsOf: (key: string) => string[], extra: { gate?: () => Promise<void> } = {}) {
@@ -69,7 +68,7 @@ describe('tags on a group alone', () => {
       gate: () => (hold ? new Promise<void>((r) => (release = r)) : Promise.resolve()),
     });
     const slow = group.get('k');
-    await sleep(5);
+    await until('the load has started', () => release !== undefined, { everyMs: 1 });
     db.set('k', 'new');
     await group.invalidateTags(['t']);
     hold = false;
@@ -87,7 +86,7 @@ describe('tags on a group alone', () => {
       gate: () => (hold ? new Promise<void>((r) => (release = r)) : Promise.resolve()),
     });
     const early = group.get('k');
-    await sleep(5);
+    await until('the load has started', () => release !== undefined, { everyMs: 1 });
     db.set('k', 'new');
     await group.invalidateTags(['t']);
     hold = false;
