@@ -37,6 +37,8 @@ export interface WriteTargets {
   ownerOf(key: string): string | undefined;
   /** The client of every other peer, by URL. */
   getters(): ReadonlyMap<string, PeerGetter>;
+  /** A write's fan-out starts: the peers out of the ring miss it (their writers' next write tells them). */
+  wrote?(): void;
 }
 
 type Outcome = 'acknowledged' | 'pending' | 'refused';
@@ -100,6 +102,7 @@ export class Invalidator {
     const targets = this.#targets();
     const report: InvalidationReport = { acknowledged: targets ? [targets.self] : [], pending: [], refused: [] };
     if (!targets) return report;
+    targets.wrote?.();
     const getters = targets.getters();
     const record = (peer: string, outcome: Outcome) => report[outcome].push(peer);
     const { first, skip } = options;
@@ -253,7 +256,10 @@ export class Invalidator {
 
   async #retryPeer(peer: string, requests: Map<string, RemoveRequest>, getter: PeerGetter | undefined): Promise<void> {
     if (!getter) {
-      this.#pending.delete(peer); // left the ring: it serves nothing any more (if it comes back, its client's next write says writes were dropped)
+      // Left the ring: it serves nothing any more. Its removes are dropped, which counts as writes it
+      // missed while out (wrote()): if it comes back, its writer's next write says so.
+      this.#pending.delete(peer);
+      this.#targets()?.wrote?.();
       return;
     }
     await Promise.all(

@@ -126,6 +126,8 @@ export interface PeerPicker {
   ownerOf?(key: string): string | undefined;
   /** The client of every other peer, by URL. */
   getters?(): ReadonlyMap<string, PeerGetter>;
+  /** A cluster-wide write was made here (its fan-out starts): the peers out of the ring now miss it. */
+  wrote?(): void;
   /**
    * Warm handoff, asked by the owner of a key it does not have, before it runs the getter: the
    * value as the key's previous owner (before the last membership change) has it cached, or

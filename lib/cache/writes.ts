@@ -211,6 +211,6 @@ export class GroupWrites {
   #targets(): WriteTargets | undefined {
     const picker = this.#peers;
     if (!picker || picker.self === undefined || !picker.ownerOf || !picker.getters) return undefined;
-    return { self: picker.self, ownerOf: (key) => picker.ownerOf?.(key), getters: () => picker.getters?.() ?? new Map() };
+    return { self: picker.self, ownerOf: (key) => picker.ownerOf?.(key), getters: () => picker.getters?.() ?? new Map(), wrote: () => picker.wrote?.() };
   }
 }

@@ -1,6 +1,7 @@
 // The sequence numbers of one geecache instance's writes to each other peer: a stream per peer
 // (random, drawn when this instance first writes to it), numbered request by request, that jumps
-// a number when writes meant for the peer were dropped, so the peer knows it missed some
+// a number when writes meant for the peer were dropped (too many waited for it, or some were made
+// while it was out of the ring), so the peer knows it missed some
 // (server/sequences.ts). Shared by the pool's clients: a peer that leaves the ring and comes back
 // gets a new client, but the same stream, with the jump.
 import { randomBytes } from 'node:crypto';
@@ -22,6 +23,8 @@ export class WriteStream {
   #again = false;
   #skip = false;
   #attempt = 0;
+  /** While the peer is out of the ring: how many writes this instance had made when it left. */
+  #outAt: number | undefined;
 
   /** The sequence of the next request. */
   next(): WriteSequence {
@@ -44,15 +47,33 @@ export class WriteStream {
     if (seq === this.#high) this.#again = true;
   }
 
-  /** Writes meant for the peer were dropped (it left the ring, or too many waited for it): the next number jumps. */
+  /** Writes meant for the peer were dropped (too many waited for it): the next number jumps. */
   dropped(): void {
     this.#skip = true;
+  }
+
+  /** The peer left the ring when this instance had made `made` writes: those made from now on are not sent to it. */
+  left(made: number): void {
+    this.#outAt ??= made;
+  }
+
+  /** The peer is back in the ring, this instance having made `made` writes: if some were made while it was out, the next number jumps. */
+  back(made: number): void {
+    if (this.#outAt !== undefined && made > this.#outAt) this.#skip = true;
+    this.#outAt = undefined;
   }
 }
 
 /** The streams of one instance, by peer URL. */
 export class WriteStreams {
   readonly #streams = new Map<string, WriteStream>();
+  /** Cluster-wide writes this instance made (fan-outs): those made while a peer is out of the ring, it misses. */
+  #made = 0;
+
+  /** This instance made a cluster-wide write (a fan-out): the peers out of the ring now miss it. */
+  made(): void {
+    this.#made++;
+  }
 
   /** The stream to `peer`, made on first use. */
   of(peer: string): WriteStream {
@@ -67,8 +88,13 @@ export class WriteStreams {
     return stream;
   }
 
-  /** `peer` left the ring: the writes made while it is out are not sent to it, so its stream jumps. */
+  /** `peer` left the ring: the writes made while it is out are not sent to it, so its stream jumps if there are any. */
   left(peer: string): void {
-    this.#streams.get(peer)?.dropped();
+    this.#streams.get(peer)?.left(this.#made);
+  }
+
+  /** `peer` is back in the ring: its next write says whether it missed some while it was out. */
+  back(peer: string): void {
+    this.#streams.get(peer)?.back(this.#made);
   }
 }

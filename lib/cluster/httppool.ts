@@ -134,9 +134,11 @@ export class HttpPool implements PeerPicker {
     const members = this.#listed.filter((p) => p === this.self || !this.#leaving.has(p));
     if (this.#ring && members.join('\n') === this.#ring.peers().join('\n')) return;
     const hash = membershipHash(members);
-    // A peer out of the ring is sent no writes: if it comes back, its stream of writes says it missed some.
+    // A peer out of the ring is sent no writes: if some are made meanwhile and it comes back, its stream of writes says it missed them.
     const staying = new Set(members);
-    for (const peer of this.#ring?.peers() ?? []) if (!staying.has(peer)) this.#getterOptions.streams?.left(peer);
+    const before = new Set(this.#ring?.peers());
+    for (const peer of before) if (!staying.has(peer)) this.#getterOptions.streams?.left(peer);
+    for (const peer of members) if (!before.has(peer)) this.#getterOptions.streams?.back(peer);
     const ring = makeRing(this.#options.ring);
     ring.add(...members);
     // A peer that was alone (started with peers: [self], or waiting for discovery's first
@@ -225,6 +227,11 @@ export class HttpPool implements PeerPicker {
     const members = new Set(this.#ring.peers());
     this.#members = new Map([...this.#getters].filter(([peer]) => members.has(peer)));
     return this.#members;
+  }
+
+  /** A cluster-wide write was made here: a peer out of the ring misses it, and its stream of writes will say so. */
+  wrote(): void {
+    this.#getterOptions.streams?.made();
   }
 
   /** The owner of `key` on this pool's ring. */

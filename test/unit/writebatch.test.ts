@@ -73,6 +73,19 @@ describe('batched writes (real peers on loopback)', function () {
     for (let i = 0; i < peers.length; i++) for (const key of keys.slice(0, 50)) expect(group(i).peek(key), `peer ${i} ${key}`).to.equal(undefined);
   });
 
+  it('a peer that left a writer’s ring while that writer made no write keeps every value it holds when it comes back', async () => {
+    const urls = peers.map((p) => p.url);
+    await group(0).remove('first'); // peer 1 now knows peer 0's stream of writes
+    const held = Array.from({ length: 20 }, (_, k) => `held-${k}`);
+    await Promise.all(held.map((key) => group(1).get(key)));
+    // Peer 1 leaves peer 0's ring and comes back (a drain, a flap of discovery): nothing was written meanwhile.
+    peers[0].cache.pool.set(...urls.filter((u) => u !== urls[1]));
+    peers[0].cache.pool.set(...urls);
+    await group(0).remove('after');
+    expect(group(1).stats.writeGaps).to.equal(0);
+    expect(held.filter((key) => group(1).peek(key) === undefined)).to.deep.equal([]);
+  });
+
   it('a remove alone travels as the plain DELETE of its key', async () => {
     const report = await group(0).remove('alone');
     expect(report.acknowledged).to.have.length(4);
