@@ -60,6 +60,8 @@ export class HttpPool implements PeerPicker {
   #ring!: Ring;
   /** The ring before the last membership change, and when it changed (warm handoff). */
   #previous: { ring: Ring; until: number } | undefined;
+  /** Lets the previous ring go once handoffMs passed (a table ring holds megabytes). */
+  #previousTimer: NodeJS.Timeout | undefined;
   #hash = '';
   /** The list as given to set(); the ring is this minus the peers that are leaving. */
   #listed: string[] = [];
@@ -152,6 +154,13 @@ export class HttpPool implements PeerPicker {
         )
       : this.#ring;
     this.#previous = previous && this.#options.handoffMs > 0 ? { ring: previous, until: now + this.#options.handoffMs } : undefined;
+    clearTimeout(this.#previousTimer);
+    if (this.#previous) {
+      this.#previousTimer = setTimeout(() => {
+        this.#previous = undefined;
+      }, this.#options.handoffMs);
+      this.#previousTimer.unref();
+    }
     // Getters for every member and every previous member (handoff asks the latter).
     const wanted = new Set([...members, ...(this.#previous?.ring.peers() ?? [])]);
     wanted.delete(this.self);
@@ -249,6 +258,7 @@ export class HttpPool implements PeerPicker {
   /** Closes every peer connection; from now on no get asks a peer (each loads locally). */
   close(): void {
     this.#closed = true;
+    clearTimeout(this.#previousTimer);
     clearTimeout(this.#leavingTimer);
     for (const getter of this.#getters.values()) getter.close();
   }
