@@ -3,7 +3,7 @@
  * peers were reached, and the retries of a remove a peer missed, until it answers or leaves the ring.
  */
 
-import type { Logger } from '../common/logger.js';
+import { type Logger, Notices } from '../common/logger.js';
 import type { PeerGetter, RemoveRequest } from './peers.js';
 
 /** How often removes that could not reach a peer are sent again. */
@@ -73,6 +73,8 @@ interface Gate {
 export class Invalidator {
   readonly #targets: () => WriteTargets | undefined;
   readonly #logger: () => Logger | undefined;
+  /** Refusals, warned once per peer (a loop of removes to a golang/groupcache peer would be a line each). */
+  readonly #notices = new Notices({ warn: (message) => this.#logger()?.warn(message) });
   /** Peers told about (warned once) while they have removes pending. */
   readonly #warned = new Set<string>();
   /** Removes a peer has not acknowledged yet, by peer URL, then by key ('' for a clear, 't' + id for a tag invalidation). */
@@ -216,7 +218,10 @@ export class Invalidator {
   #outcome(peer: string, request: RemoveRequest, result: boolean | Error): Outcome {
     if (result === true) return 'acknowledged';
     if (result === false) {
-      this.#logger()?.warn(`geecache: peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`);
+      this.#notices.warn(
+        `refused ${peer}`,
+        () => `peer ${peer} refused a remove of group "${request.group}": is it a golang/groupcache peer, or does its secret differ?`,
+      );
       return 'refused';
     }
     this.queue(peer, request);

@@ -231,6 +231,40 @@ describe('batched writes to a peer that does not take them', function () {
   });
 });
 
+describe('removes a peer refuses', function () {
+  this.timeout(30_000);
+
+  it('are reported refused, each of them, and warned about once however many there are', async () => {
+    // A peer with another secret (or a golang/groupcache peer): 401 to every write, alone or batched.
+    const refusing = http.createServer((req, res) => {
+      req.resume();
+      req.on('end', () => res.writeHead(401).end('unauthorized\n'));
+    });
+    const other = `http://127.0.0.1:${await listen(refusing)}`;
+    const warned: string[] = [];
+    const peer = await startInProcessPeers(1, (self) => ({
+      self,
+      peers: [self, other],
+      secret: SECRET,
+      logger: { info() {}, warn: (m: string) => warned.push(m), error() {} },
+      groups: { scores: { maxBytes: 1 << 20, getter: (key: string) => `value:${key}` } },
+    }));
+    try {
+      const group = peer[0].cache.group('scores');
+      const reports = await Promise.all(Array.from({ length: 200 }, (_, k) => group.remove(`r${k}`)));
+      for (const report of reports) {
+        expect(report.refused).to.deep.equal([other]);
+        expect(report.pending).to.deep.equal([]);
+      }
+      expect(warned.filter((m) => m.includes('refused a remove'))).to.have.length(1);
+      expect(group.pendingRemoves().size, 'a refusal is not retried').to.equal(0);
+    } finally {
+      await closePeers(peer);
+      await new Promise((resolve) => refusing.close(resolve));
+    }
+  });
+});
+
 describe('removes a peer missed', function () {
   this.timeout(30_000);
   let peer: InProcessPeer[] = [];
