@@ -6,6 +6,7 @@ export * from './clock.js';
 export * from './dnsmasq.js';
 export * from './freshcluster.js';
 export * from './gopeer.mjs';
+export * from './modelcheck.js';
 export * from './peer.js';
 export * from './prometheus.js';
 export * from './recordingproxy.js';

@@ -12,9 +12,7 @@
 // answer what it read but never leaves it cached.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { sleep, startTagCluster, type TagCluster } from '../helpers/index.js';
-
-type Entry = { value: string; tags: string[] } | null;
+import { CandidateModel, checkAgainstModel, sleep, startTagCluster, type TagCluster } from '../helpers/index.js';
 
 type Op =
   | { op: 'get'; peer: number; key: string }
@@ -42,75 +40,21 @@ const opArb: fc.Arbitrary<Op> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ op: fc.constant('race' as const), peer, key }) },
 );
 
-const same = (a: Entry, b: Entry) => JSON.stringify(a) === JSON.stringify(b);
-const dedup = (entries: Entry[]) => entries.filter((e, i) => entries.findIndex((f) => same(e, f)) === i);
+type Tagged = { value: string; tags: string[] };
 
-class Model {
-  readonly db = new Map<string, string>();
-  readonly owner = new Map<string, Entry[]>();
-  /** Candidates for the hot copy of a key on a peer, by `${peer}|${key}`. */
-  readonly hot = new Map<string, Entry[]>();
-
-  constructor(readonly ownerIndex: (key: string) => number) {}
-
-  ownerCands(k: string): Entry[] {
-    return this.owner.get(k) ?? [null];
-  }
-  hotCands(p: number, k: string): Entry[] {
-    return this.hot.get(`${p}|${k}`) ?? [null];
-  }
-
-  /** What the owner may answer, each with the entry it holds afterwards. */
-  ownerAnswers(k: string): { value: string; next: Entry }[] {
-    const db = this.db.get(k) as string;
-    return this.ownerCands(k).map((c) => (c ? { value: c.value, next: c } : { value: db, next: { value: db, tags: GETTER_TAGS[k] } }));
-  }
-
+class Model extends CandidateModel<Tagged> {
   /** Checks a get's answer and narrows the candidates to those that explain it; returns what was allowed. */
   get(p: number, k: string, value: string): string[] {
-    const owners = this.ownerAnswers(k);
-    if (p === this.ownerIndex(k)) {
-      const allowed = owners.map((o) => o.value);
-      if (allowed.includes(value)) this.owner.set(k, dedup(owners.filter((o) => o.value === value).map((o) => o.next)));
-      return allowed;
-    }
-    const allowed: string[] = [];
-    const nextOwner: Entry[] = [];
-    const nextHot: Entry[] = [];
-    for (const h of this.hotCands(p, k)) {
-      if (h) {
-        allowed.push(h.value); // answered from the copy: the owner is not asked
-        if (h.value === value) {
-          nextHot.push(h);
-          nextOwner.push(...this.ownerCands(k));
-        }
-        continue;
-      }
-      for (const o of owners) {
-        allowed.push(o.value);
-        if (o.value !== value) continue;
-        nextOwner.push(o.next);
-        nextHot.push(null, o.next); // a copy is kept, or not
-      }
-    }
-    if (allowed.includes(value)) {
-      this.owner.set(k, dedup(nextOwner));
-      this.hot.set(`${p}|${k}`, dedup(nextHot));
-    }
-    return allowed;
-  }
-
-  /** A remove or set reached everyone: copies are gone, the owner holds `entry`. */
-  wrote(k: string, entry: Entry): void {
-    this.owner.set(k, [entry]);
-    for (const p of [0, 1, 2]) this.hot.set(`${p}|${k}`, [null]);
+    const db = this.db.get(k) as string;
+    // What the owner may answer: what it holds, or what it loads (with the getter's tags).
+    const owners = this.ownerCands(k).map((c) => (c ? { value: c.value, next: c } : { value: db, next: { value: db, tags: GETTER_TAGS[k] } }));
+    // An entry lives until written or invalidated: a copy held answers.
+    return this.answered(p, k, value, owners, (e) => (e ? 'alive' : 'none'));
   }
 
   /** An invalidation of `tags` reached everyone: no candidate carrying one of them is left. */
   invalidated(tags: string[]): void {
-    const drop = (entries: Entry[]) => dedup(entries.map((e) => (e?.tags.some((t) => tags.includes(t)) ? null : e)));
-    for (const [k, entries] of this.owner) this.owner.set(k, drop(entries));
-    for (const [pk, entries] of this.hot) this.hot.set(pk, drop(entries));
+    this.mapCandidates((e) => (e?.tags.some((t) => tags.includes(t)) ? null : e));
   }
 }
 
@@ -125,83 +69,63 @@ describe('properties: getMany and tag invalidation on a 3-peer in-process cluste
   after(() => c?.close());
 
   it('every answer, from get or getMany, is one the model allows, whatever the interleaving', async () => {
-    const ownerIndex = (k: string) => c.peers.indexOf(c.ownerOf(k));
-    let runs = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 30 }), async (ops) => {
-        runs++;
-        // A clean slate: each peer drops its caches as a clear makes it do, without the clear's
-        // requests (two rounds to each peer, a quarter of this test's requests).
-        for (const p of c.peers) p.group.forgetAll();
-        const model = new Model(ownerIndex);
-        let version = 0;
-        for (const k of KEYS) {
-          c.db.set(k, `db${version}-${k}`);
-          model.db.set(k, `db${version}-${k}`);
+    await checkAgainstModel(c, {
+      keys: KEYS,
+      ops: opArb,
+      Model,
+      step: async (op, { model, log, nextVersion, expectAllowed, writeDatabase }) => {
+        const check = (p: number, k: string, value: string) => expectAllowed(model.get(p, k, value), value);
+        if (op.op === 'get') {
+          const value = String(await c.peers[op.peer].group.get(op.key));
+          log.push(`get ${op.key} on ${op.peer} = ${value}`);
+          check(op.peer, op.key, value);
+        } else if (op.op === 'getMany') {
+          const results = await c.peers[op.peer].group.getMany(op.keys);
+          const values = op.keys.map((k) => String(results.get(k)?.value ?? results.get(k)?.error));
+          log.push(`getMany ${op.keys.join(',')} on ${op.peer} = ${values.join(',')}`);
+          for (const [i, k] of op.keys.entries()) check(op.peer, k, values[i]);
+        } else if (op.op === 'set') {
+          const value = `set${nextVersion()}`;
+          const report = await c.peers[op.peer].group.set(op.key, value, { tags: op.tags });
+          expect(report.pending).to.deep.equal([]);
+          log.push(`set ${op.key} = ${value} [${op.tags}] on ${op.peer}`);
+          model.wrote(op.key, { value, tags: op.tags });
+        } else if (op.op === 'remove') {
+          await c.peers[op.peer].group.remove(op.key);
+          log.push(`remove ${op.key} on ${op.peer}`);
+          model.wrote(op.key, null);
+        } else if (op.op === 'invalidate') {
+          const report = await c.peers[op.peer].group.invalidateTags(op.tags);
+          expect(report.pending).to.deep.equal([]);
+          log.push(`invalidate [${op.tags}] on ${op.peer}`);
+          model.invalidated(op.tags);
+        } else if (op.op === 'write') {
+          writeDatabase(op.key);
+        } else {
+          // A get whose loads are held while the database changes and the key's tags are invalidated.
+          let release!: () => void;
+          c.gate = new Promise<void>((r) => {
+            release = r;
+          });
+          const callsBefore = c.totalCalls();
+          let settled = false;
+          const pending = c.peers[op.peer].group.get(op.key).finally(() => {
+            settled = true;
+          });
+          // Until its load has read the database (or it was answered from a cache): bounded.
+          for (let i = 0; i < 400 && !settled && c.totalCalls() === callsBefore; i++) await sleep(5);
+          const value = `db${nextVersion()}-${op.key}`;
+          c.db.set(op.key, value);
+          await c.peers[(op.peer + 1) % 3].group.invalidateTags(GETTER_TAGS[op.key]);
+          c.gate = undefined;
+          release();
+          const answered = String(await pending);
+          log.push(`race: get ${op.key} on ${op.peer} = ${answered} while database ${op.key} = ${value} and [${GETTER_TAGS[op.key]}] invalidated`);
+          check(op.peer, op.key, answered);
+          model.db.set(op.key, value);
+          model.invalidated(GETTER_TAGS[op.key]);
         }
-        const log: string[] = [];
-        const check = (p: number, k: string, value: string) => {
-          const allowed = model.get(p, k, value);
-          expect(allowed, `${log.join('\n')}\nallowed: ${JSON.stringify(allowed)}`).to.include(value);
-        };
-        for (const op of ops) {
-          if (op.op === 'get') {
-            const value = String(await c.peers[op.peer].group.get(op.key));
-            log.push(`get ${op.key} on ${op.peer} = ${value}`);
-            check(op.peer, op.key, value);
-          } else if (op.op === 'getMany') {
-            const results = await c.peers[op.peer].group.getMany(op.keys);
-            const values = op.keys.map((k) => String(results.get(k)?.value ?? results.get(k)?.error));
-            log.push(`getMany ${op.keys.join(',')} on ${op.peer} = ${values.join(',')}`);
-            for (const [i, k] of op.keys.entries()) check(op.peer, k, values[i]);
-          } else if (op.op === 'set') {
-            const value = `set${++version}`;
-            const report = await c.peers[op.peer].group.set(op.key, value, { tags: op.tags });
-            expect(report.pending).to.deep.equal([]);
-            log.push(`set ${op.key} = ${value} [${op.tags}] on ${op.peer}`);
-            model.wrote(op.key, { value, tags: op.tags });
-          } else if (op.op === 'remove') {
-            await c.peers[op.peer].group.remove(op.key);
-            log.push(`remove ${op.key} on ${op.peer}`);
-            model.wrote(op.key, null);
-          } else if (op.op === 'invalidate') {
-            const report = await c.peers[op.peer].group.invalidateTags(op.tags);
-            expect(report.pending).to.deep.equal([]);
-            log.push(`invalidate [${op.tags}] on ${op.peer}`);
-            model.invalidated(op.tags);
-          } else if (op.op === 'write') {
-            const value = `db${++version}-${op.key}`;
-            c.db.set(op.key, value);
-            model.db.set(op.key, value);
-            log.push(`database ${op.key} = ${value}`);
-          } else {
-            // A get whose loads are held while the database changes and the key's tags are invalidated.
-            let release!: () => void;
-            c.gate = new Promise<void>((r) => {
-              release = r;
-            });
-            const callsBefore = c.totalCalls();
-            let settled = false;
-            const pending = c.peers[op.peer].group.get(op.key).finally(() => {
-              settled = true;
-            });
-            // Until its load has read the database (or it was answered from a cache): bounded.
-            for (let i = 0; i < 400 && !settled && c.totalCalls() === callsBefore; i++) await sleep(5);
-            const value = `db${++version}-${op.key}`;
-            c.db.set(op.key, value);
-            await c.peers[(op.peer + 1) % 3].group.invalidateTags(GETTER_TAGS[op.key]);
-            c.gate = undefined;
-            release();
-            const answered = String(await pending);
-            log.push(`race: get ${op.key} on ${op.peer} = ${answered} while database ${op.key} = ${value} and [${GETTER_TAGS[op.key]}] invalidated`);
-            check(op.peer, op.key, answered);
-            model.db.set(op.key, value);
-            model.invalidated(GETTER_TAGS[op.key]);
-          }
-        }
-      }),
-      { numRuns: 40 },
-    );
-    expect(runs).to.be.at.least(40);
+      },
+    });
   });
 });

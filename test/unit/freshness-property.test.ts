@@ -14,10 +14,19 @@
 // expiries, but a wait past a TTL jumps it instead of sleeping.
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { type FreshCluster, type JumpingClock, jumpingClock, startFreshCluster } from '../helpers/index.js';
+import {
+  CandidateModel,
+  checkAgainstModel,
+  type FreshCluster,
+  type JumpingClock,
+  jumpingClock,
+  type OwnerAnswer,
+  startFreshCluster,
+} from '../helpers/index.js';
 
 /** An entry: its value and the window its expiry falls in (none: never expires). */
-type Entry = { value: string; expLo?: number; expHi?: number } | null;
+type Expiring = { value: string; expLo?: number; expHi?: number };
+type Entry = Expiring | null;
 /** How close to an expiry the model refuses to decide (timer and clock granularity). */
 const MARGIN = 5;
 
@@ -50,75 +59,18 @@ function status(e: Entry, t0: number, t1: number): 'none' | 'alive' | 'maybe' {
   return 'maybe';
 }
 
-const same = (a: Entry, b: Entry) => JSON.stringify(a) === JSON.stringify(b);
-const dedup = (entries: Entry[]) => entries.filter((e, i) => entries.findIndex((f) => same(e, f)) === i);
-
-class Model {
-  readonly db = new Map<string, string>();
-  readonly owner = new Map<string, Entry[]>();
-  /** Candidates for the hot copy of a key on a peer, by `${peer}|${key}`. */
-  readonly hot = new Map<string, Entry[]>();
-
-  constructor(readonly ownerIndex: (key: string) => number) {}
-
-  ownerCands(k: string): Entry[] {
-    return this.owner.get(k) ?? [null];
-  }
-  hotCands(p: number, k: string): Entry[] {
-    return this.hot.get(`${p}|${k}`) ?? [null];
-  }
-
-  /** What the owner may answer, each with the entry it holds afterwards. */
-  ownerAnswers(k: string, t0: number, t1: number): { value: string; next: Entry }[] {
-    const out: { value: string; next: Entry }[] = [];
+class Model extends CandidateModel<Expiring> {
+  /** Checks a get that ran from t0 to t1 and narrows the candidates to those that explain it. */
+  get(p: number, k: string, value: string, t0: number, t1: number): string[] {
+    // What the owner may answer: what it holds while alive, what it loads once that is not.
+    const owners: OwnerAnswer<Expiring>[] = [];
     const db = this.db.get(k) as string;
     for (const c of this.ownerCands(k)) {
       const s = status(c, t0, t1);
-      if (s !== 'none' && c) out.push({ value: c.value, next: c });
-      if (s !== 'alive') out.push({ value: db, next: { value: db } });
+      if (s !== 'none' && c) owners.push({ value: c.value, next: c });
+      if (s !== 'alive') owners.push({ value: db, next: { value: db } });
     }
-    return out;
-  }
-
-  /** Checks a get's answer and narrows the candidates to those that explain it. */
-  get(p: number, k: string, value: string, t0: number, t1: number): string[] {
-    const owners = this.ownerAnswers(k, t0, t1);
-    if (p === this.ownerIndex(k)) {
-      const allowed = owners.map((o) => o.value);
-      if (allowed.includes(value)) this.owner.set(k, dedup(owners.filter((o) => o.value === value).map((o) => o.next)));
-      return allowed;
-    }
-    const allowed: string[] = [];
-    const nextOwner: Entry[] = [];
-    const nextHot: Entry[] = [];
-    for (const h of this.hotCands(p, k)) {
-      const s = status(h, t0, t1);
-      if (s !== 'none' && h) {
-        allowed.push(h.value); // answered from the copy: the owner is not asked
-        if (h.value === value) {
-          nextHot.push(h);
-          nextOwner.push(...this.ownerCands(k));
-        }
-      }
-      if (s === 'alive') continue;
-      for (const o of owners) {
-        allowed.push(o.value);
-        if (o.value !== value) continue;
-        nextOwner.push(o.next);
-        nextHot.push(null, o.next); // a copy is kept, or not
-      }
-    }
-    if (allowed.includes(value)) {
-      this.owner.set(k, dedup(nextOwner));
-      this.hot.set(`${p}|${k}`, dedup(nextHot));
-    }
-    return allowed;
-  }
-
-  /** A remove, set or clear reached everyone: copies are gone, the owner holds `entry`. */
-  wrote(k: string, entry: Entry): void {
-    this.owner.set(k, [entry]);
-    for (const p of [0, 1, 2]) this.hot.set(`${p}|${k}`, [null]);
+    return this.answered(p, k, value, owners, (e) => status(e, t0, t1));
   }
 }
 
@@ -137,59 +89,41 @@ describe('properties: freshness on a 3-peer in-process cluster against a model',
   });
 
   it('every get answers a value the model allows, whatever the interleaving', async () => {
-    const ownerIndex = (k: string) => c.peers.indexOf(c.ownerOf(k));
-    let runs = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.array(opArb, { minLength: 5, maxLength: 30 }), async (ops) => {
-        runs++;
-        // A clean slate: each peer drops its caches as a clear makes it do, without the clear's
-        // requests (two rounds to each peer, a quarter of this test's requests; clear is an op).
-        for (const p of c.peers) p.group.forgetAll();
-        const model = new Model(ownerIndex);
-        let version = 0;
-        for (const k of KEYS) {
-          c.db.set(k, `db${version}-${k}`);
-          model.db.set(k, `db${version}-${k}`);
+    await checkAgainstModel(c, {
+      keys: KEYS,
+      ops: opArb,
+      Model,
+      step: async (op, { model, log, nextVersion, expectAllowed, writeDatabase }) => {
+        const g = op.op === 'write' || op.op === 'wait' ? undefined : c.peers[op.peer].group;
+        if (op.op === 'get') {
+          const t0 = Date.now();
+          const value = String(await g!.get(op.key));
+          const t1 = Date.now();
+          log.push(`get ${op.key} on ${op.peer} = ${value}`);
+          expectAllowed(model.get(op.peer, op.key, value, t0, t1), value);
+        } else if (op.op === 'set') {
+          const value = `set${nextVersion()}`;
+          const t0 = Date.now();
+          const report = await g!.set(op.key, value, op.ttl === undefined ? {} : { ttlMs: op.ttl });
+          const t1 = Date.now();
+          expect(report.pending).to.deep.equal([]);
+          log.push(`set ${op.key} = ${value} (ttl ${op.ttl}) on ${op.peer}`);
+          model.wrote(op.key, op.ttl === undefined ? { value } : { value, expLo: t0 + op.ttl, expHi: t1 + op.ttl });
+        } else if (op.op === 'remove') {
+          await g!.remove(op.key);
+          log.push(`remove ${op.key} on ${op.peer}`);
+          model.wrote(op.key, null);
+        } else if (op.op === 'clear') {
+          await g!.clear();
+          log.push(`clear on ${op.peer}`);
+          for (const k of KEYS) model.wrote(k, null);
+        } else if (op.op === 'write') {
+          writeDatabase(op.key);
+        } else {
+          await clock.jump(200);
+          log.push('wait 200 ms');
         }
-        const log: string[] = [];
-        for (const op of ops) {
-          const g = op.op === 'write' || op.op === 'wait' ? undefined : c.peers[op.peer].group;
-          if (op.op === 'get') {
-            const t0 = Date.now();
-            const value = String(await g!.get(op.key));
-            const t1 = Date.now();
-            log.push(`get ${op.key} on ${op.peer} = ${value}`);
-            const allowed = model.get(op.peer, op.key, value, t0, t1);
-            expect(allowed, `${log.join('\n')}\nallowed: ${JSON.stringify(allowed)}`).to.include(value);
-          } else if (op.op === 'set') {
-            const value = `set${++version}`;
-            const t0 = Date.now();
-            const report = await g!.set(op.key, value, op.ttl === undefined ? {} : { ttlMs: op.ttl });
-            const t1 = Date.now();
-            expect(report.pending).to.deep.equal([]);
-            log.push(`set ${op.key} = ${value} (ttl ${op.ttl}) on ${op.peer}`);
-            model.wrote(op.key, op.ttl === undefined ? { value } : { value, expLo: t0 + op.ttl, expHi: t1 + op.ttl });
-          } else if (op.op === 'remove') {
-            await g!.remove(op.key);
-            log.push(`remove ${op.key} on ${op.peer}`);
-            model.wrote(op.key, null);
-          } else if (op.op === 'clear') {
-            await g!.clear();
-            log.push(`clear on ${op.peer}`);
-            for (const k of KEYS) model.wrote(k, null);
-          } else if (op.op === 'write') {
-            const value = `db${++version}-${op.key}`;
-            c.db.set(op.key, value);
-            model.db.set(op.key, value);
-            log.push(`database ${op.key} = ${value}`);
-          } else {
-            await clock.jump(200);
-            log.push('wait 200 ms');
-          }
-        }
-      }),
-      { numRuns: 40 },
-    );
-    expect(runs).to.be.at.least(40);
+      },
+    });
   });
 });
