@@ -124,3 +124,41 @@ export function askerOf(peer: string, options: Partial<GeecacheOptions> = {}, gr
   });
   return { cache, group: cache.group('scores'), localRuns };
 }
+
+/**
+ * A raw loopback server posing as a peer, for tests of the peer client: `handle` answers each
+ * request (a response's write errors, as when the asker hangs up, are ignored).
+ */
+export async function fakePeer(handle: http.RequestListener): Promise<{ url: string; server: http.Server; stop: () => Promise<void> }> {
+  const server = http.createServer((req, res) => {
+    res.on('error', () => {});
+    handle(req, res);
+  });
+  const url = `http://127.0.0.1:${await listen(server)}`;
+  return { url, server, stop: () => closeServer(server) };
+}
+
+/**
+ * Fake peers (fakePeer) and askers (askerOf) for the tests of one describe block, closed after
+ * each test (mocha's afterEach): the askers first, so none asks a peer already stopped.
+ */
+export function fakePeers() {
+  const stops: (() => Promise<void>)[] = [];
+  const caches: GeecacheMiddleware[] = [];
+  afterEach(async () => {
+    for (const c of caches.splice(0)) c.close();
+    for (const stop of stops.splice(0)) await stop();
+  });
+  return {
+    peer: async (handle: http.RequestListener) => {
+      const fake = await fakePeer(handle);
+      stops.push(fake.stop);
+      return fake;
+    },
+    asker: (...args: Parameters<typeof askerOf>) => {
+      const asker = askerOf(...args);
+      caches.push(asker.cache);
+      return asker;
+    },
+  };
+}

@@ -1,49 +1,28 @@
 // The client transport (lib/client/httpgetter.ts) against raw loopback servers posing as peers: the
 // shared byte budget of responses in flight, and no request after close().
-import http from 'node:http';
+import type http from 'node:http';
 import { expect } from 'chai';
-import type { GeecacheMiddleware } from '../../lib/index.js';
 import { encodeGetResponse } from '../../lib/protocol/wire.js';
-import { askerOf, closeServer, listen, sleep } from '../helpers/index.js';
-
-/** A peer URL nobody listens on: the asking side never serves, it only asks. */
-
-/** A fake peer: `handle` answers each request; resolves with its URL and a stop function. */
-async function fakePeer(handle: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
-  const server = http.createServer((req, res) => {
-    res.on('error', () => {});
-    handle(req, res);
-  });
-  const url = `http://127.0.0.1:${await listen(server)}`;
-  return { url, stop: () => closeServer(server) };
-}
-
-/** An asker whose ring sends every key to `peer`. */
-const asker = (peer: string, extra: { maxResponseBytes?: number; timeoutMs?: number; batch?: boolean } = {}) => askerOf(peer, extra);
+import { fakePeers, sleep } from '../helpers/index.js';
 
 describe('transport against fake peers', function () {
   this.timeout(20_000);
-  const stops: (() => Promise<unknown>)[] = [];
-  const caches: GeecacheMiddleware[] = [];
-  afterEach(async () => {
-    for (const c of caches.splice(0)) c.close();
-    for (const stop of stops.splice(0)) await stop();
-  });
+  const fakes = fakePeers();
+  /** An asker whose ring sends every key to `peer`. */
+  const asker = (peer: string, extra: { maxResponseBytes?: number; timeoutMs?: number; batch?: boolean } = {}) => fakes.asker(peer, extra);
 
   it('caps the bytes of all responses in flight together: a response that does not fit is not read, and its get loads locally', async () => {
     const MAX = 1 << 20;
     const value = Buffer.alloc(900 << 10, 0x61); // 0.9 MiB: two fit in the budget (2 × maxResponseBytes), three do not
     const body = encodeGetResponse(value);
     const held: { res: http.ServerResponse; key: string }[] = [];
-    const fake = await fakePeer((req, res) => {
+    const fake = await fakes.peer((req, res) => {
       const key = decodeURIComponent((req.url ?? '').split('/').pop() ?? '');
       res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length });
       res.write(body.subarray(0, 1024)); // the rest once released: the answer stays in flight
       held.push({ res, key });
     });
-    stops.push(fake.stop);
-    const { cache, group, localRuns } = asker(fake.url, { maxResponseBytes: MAX, timeoutMs: 10_000, batch: false });
-    caches.push(cache);
+    const { group, localRuns } = asker(fake.url, { maxResponseBytes: MAX, timeoutMs: 10_000, batch: false });
     const keys = ['big:1', 'big:2', 'big:3', 'big:4', 'big:5'];
     const gets = keys.map((k) => group.get(k).then(String));
     // Bounded wait (20 s: a loaded machine) for the three that do not fit to load locally while two are still in flight.
@@ -69,14 +48,12 @@ describe('transport against fake peers', function () {
     const encodedAt = Date.now();
     const expiresAt = encodedAt + 3_600_000;
     const body = Buffer.from(encodeGetResponse(value, expiresAt, encodedAt));
-    const fake = await fakePeer((_req, res) => {
+    const fake = await fakes.peer((_req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-protobuf' }); // no content-length: chunked
       for (let at = 0; at < body.length; at += 1000) res.write(body.subarray(at, at + 1000));
       res.end();
     });
-    stops.push(fake.stop);
-    const { cache, group, localRuns } = asker(fake.url, { batch: false });
-    caches.push(cache);
+    const { group, localRuns } = asker(fake.url, { batch: false });
     const got = await group.get('chunked');
     expect(Buffer.from(got.toString(), 'utf8').equals(value)).to.equal(true);
     // It carried the time left (an hour): on the asker's clock, an hour from when it was read.
@@ -86,7 +63,7 @@ describe('transport against fake peers', function () {
 
   it('refuses a chunked answer that is not a GetResponse at its first byte, and one whose value is over maxResponseBytes at its length', async () => {
     let written = 0;
-    const fake = await fakePeer((req, res) => {
+    const fake = await fakes.peer((req, res) => {
       res.writeHead(200, { 'content-type': 'application/x-protobuf' });
       const head = req.url?.endsWith('zeros') ? Buffer.alloc(0) : Buffer.from([0x0a, 0x80, 0x80, 0x80, 0x80, 0x04]); // a 1 GiB value
       res.write(head);
@@ -99,9 +76,7 @@ describe('transport against fake peers', function () {
       };
       pump();
     });
-    stops.push(fake.stop);
-    const { cache, group, localRuns } = asker(fake.url, { batch: false, maxResponseBytes: 1 << 20 });
-    caches.push(cache);
+    const { group, localRuns } = asker(fake.url, { batch: false, maxResponseBytes: 1 << 20 });
     expect((await group.get('zeros')).toString()).to.equal('local:zeros');
     expect((await group.get('giant')).toString()).to.equal('local:giant');
     expect(localRuns).to.deep.equal(['zeros', 'giant']);
@@ -112,13 +87,11 @@ describe('transport against fake peers', function () {
     it(`sends no request ${when}: gets load locally`, async () => {
       let requests = 0;
       const body = encodeGetResponse(Buffer.from('peer value'));
-      const fake = await fakePeer((_req, res) => {
+      const fake = await fakes.peer((_req, res) => {
         requests++;
         res.writeHead(200, { 'content-type': 'application/x-protobuf', 'content-length': body.length }).end(body);
       });
-      stops.push(fake.stop);
       const { cache, group, localRuns } = asker(fake.url);
-      caches.push(cache);
       expect((await group.get('before')).toString(), 'the peer is asked before close()').to.equal('peer value');
       expect(requests).to.equal(1);
       const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
