@@ -7,6 +7,7 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import v8 from 'node:v8';
 import { geecache } from 'geecache';
+import { fillAndChurn, valueGetter } from '../../test/helpers/churn.mjs';
 import { sleep } from '../../test/helpers/wait.mjs';
 import { config, ready, serve } from './ipc.mjs';
 
@@ -24,32 +25,18 @@ function heapSpaces() {
   return Object.fromEntries(v8.getHeapSpaceStatistics().map((s) => [s.space_name, [mb(s.space_size), mb(s.space_used_size)]]));
 }
 
-/**
- * The getter of each kind: `shared` returns one Buffer for every key, `fresh` a new Buffer per
- * call (as a getter that reads a database does: small ones land in Node's shared 8 KB pool),
- * `string` a new string per call (printable ASCII).
- */
-function getterOf(kind, template) {
-  if (kind === 'fresh') return () => Buffer.from(template);
-  if (kind === 'string') {
-    const ascii = Buffer.from(template.map((b) => 0x20 + (b % 95)));
-    return () => ascii.toString('latin1');
-  }
-  return () => template;
-}
-
 async function run({ maxBytes, valueBytes, churn, kind = 'shared' }) {
   if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
   const template = randomBytes(valueBytes); // random: no page can be shared or compressed away
-  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { mem: { maxBytes, hotCacheFraction: 0, getter: getterOf(kind, template) } } });
+  const middleware = geecache({ self: 'http://127.0.0.1:1', groups: { mem: { maxBytes, hotCacheFraction: 0, getter: valueGetter(kind, template) } } });
   const group = middleware.group('mem');
   const before = await settle();
-  const snapshot = async () => {
+  const snapshot = async ({ keysLoaded, peakRss }) => {
     const after = await settle();
     const main = group.cacheStats().main;
     const delta = (f) => after[f] - before[f];
     return {
-      keysLoaded: i,
+      keysLoaded,
       // The highest RSS while loading so far, above the baseline: garbage not yet collected included.
       peakRssGrowth: peakRss - before.rss,
       accountedBytes: main.bytes,
@@ -68,20 +55,8 @@ async function run({ maxBytes, valueBytes, churn, kind = 'shared' }) {
       after,
     };
   };
-  // Full: loaded until the first eviction.
-  let i = 0;
-  let peakRss = 0; // the highest RSS so far, sampled every 1,024 gets
-  const get = async () => {
-    await group.get(`key:${i++}`);
-    if (i % 1024 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
-  };
-  while (group.cacheStats().main.evictions === 0) await get();
-  const full = await snapshot();
-  // Then `churn` × maxBytes more of new keys: the steady state of a cache that keeps evicting.
-  const end = i + Math.ceil((churn * maxBytes) / valueBytes);
-  while (i < end) await get();
-  const churned = await snapshot();
-  return { full, churned };
+  // Full: loaded until the first eviction; then `churn` × maxBytes more of new keys.
+  return fillAndChurn(group, { maxBytes, valueBytes, rounds: churn }, snapshot);
 }
 
 /**

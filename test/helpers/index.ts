@@ -2,6 +2,7 @@
 // peer, the machine's tools) is plain JavaScript with JSDoc types next to this file, so bench/
 // imports those files under plain node; the rest imports lib/ sources and is for tests only.
 export * from './child.mjs';
+export * from './churn.mjs';
 export * from './clock.js';
 export * from './dnsmasq.js';
 export * from './freshcluster.js';
