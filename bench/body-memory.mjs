@@ -6,9 +6,8 @@
 // Prints the peer's peak growth of arrayBuffers (body bytes held) and RSS over each attack, and
 // whether/when the dripped connections were cut off, as JSON lines.
 //   node bench/body-memory.mjs [connections=128]      (npm run build first)
-import net from 'node:net';
 import { freePort, startChildPeer } from '../test/helpers/child.mjs';
-import { sleep } from '../test/helpers/wait.mjs';
+import { peakMemory, sendBodyButLastByte } from '../test/helpers/rawbody.mjs';
 
 const SECRET = 'bench-secret-0123456789';
 const BODY = 4 << 20;
@@ -24,33 +23,10 @@ child.on('exit', (code, signal) => signal !== 'SIGKILL' && console.log(JSON.stri
 process.on('exit', () => child.kill('SIGKILL'));
 await fetch(`${self}/get?key=warm`);
 
-const memory = async () => {
-  // One retry: a keep-alive socket the server just closed fails the first try.
-  for (let i = 0; ; i++) {
-    try {
-      return await (await fetch(`${self}/_test/memory`)).json();
-    } catch (err) {
-      if (i > 0) throw err;
-    }
-  }
-};
-
 /** Runs `attack` while sampling the peer's memory every 50 ms; peak growth in MiB. */
 async function measured(name, attack) {
-  const start = await memory();
-  let peak = { ...start };
-  let running = true;
-  const sampler = (async () => {
-    while (running) {
-      const m = await memory();
-      peak = { arrayBuffers: Math.max(peak.arrayBuffers, m.arrayBuffers), rss: Math.max(peak.rss, m.rss) };
-      await sleep(50);
-    }
-  })();
   const t0 = performance.now();
-  const outcome = await attack();
-  running = false;
-  await sampler;
+  const { result: outcome, start, peak } = await peakMemory(self, attack);
   const result = {
     attack: name,
     connections: outcome.connections,
@@ -63,42 +39,9 @@ async function measured(name, attack) {
 }
 
 /** One connection: the head, then the body but its last byte (or dripped), until the server closes or `waitMs`. */
-function connection(head, { drip = false, waitMs = 15_000 } = {}) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    const t0 = performance.now();
-    let answer = '';
-    let closed = false;
-    let byServer = true;
-    const timer = setTimeout(() => {
-      byServer = false;
-      socket.destroy();
-    }, waitMs);
-    socket.on('data', (d) => (answer += d.toString('latin1')));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve({
-        status: Number(answer.split(' ')[1]) || (byServer ? 'reset' : 'held'),
-        closedAfterS: byServer ? +((performance.now() - t0) / 1000).toFixed(2) : null,
-      });
-    });
-    socket.write(head);
-    (async () => {
-      const chunk = Buffer.alloc(64 << 10, 7);
-      for (let sent = 0; sent < BODY - 1 && !closed && answer === ''; sent += drip ? 1 : chunk.length) {
-        if (drip) {
-          socket.write('x');
-          await sleep(100);
-        } else if (!socket.write(chunk.subarray(0, Math.min(chunk.length, BODY - 1 - sent))))
-          await new Promise((r) => {
-            socket.once('drain', r);
-            socket.once('close', r);
-          });
-      }
-    })();
-  });
+async function connection(head, { drip = false, waitMs = 15_000 } = {}) {
+  const { answer, closedByServer, ms } = await sendBodyButLastByte(port, head, { bodyBytes: BODY, drip, waitMs });
+  return { status: Number(answer.split(' ')[1]) || (closedByServer ? 'reset' : 'held'), closedAfterS: closedByServer ? +(ms / 1000).toFixed(2) : null };
 }
 
 const head = (auth, digest) =>

@@ -10,6 +10,7 @@ export * from './gopeer.mjs';
 export * from './modelcheck.js';
 export * from './peer.js';
 export * from './prometheus.js';
+export * from './rawbody.mjs';
 export * from './recordingproxy.js';
 export * from './tagcluster.js';
 export * from './tools.mjs';

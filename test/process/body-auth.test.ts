@@ -2,85 +2,25 @@
 // which covers the body's length and digest, is checked from the headers. Attacks over raw
 // sockets against a real child peer, whose memory (process.memoryUsage().arrayBuffers: every
 // body byte it buffers) is sampled over its /_test/memory route while they run.
-import net from 'node:net';
 import { expect } from 'chai';
 import { digestOf, RequestSigner } from '../../lib/protocol/auth.js';
-import { type ChildHandle, freePort, sleep, startChildPeer } from '../helpers/index.js';
+import { type ChildHandle, freePort, peakMemory, sendBodyButLastByte, startChildPeer } from '../helpers/index.js';
 
 const SECRET = 'test-secret-0123456789';
 const TIMEOUT_MS = 1_000;
 const BODY = 4 << 20; // the largest batch body a server accepts
 const MiB = 1 << 20;
 
-interface Attack {
-  /** Bytes of the answer the server sent before it closed (or we gave up). */
-  answer: string;
-  /** True when the server closed the connection (rather than we, at the end of the wait). */
-  closedByServer: boolean;
-}
-
 /**
- * Opens a connection, sends `head` and then a `BODY`-byte body but its last byte (so a server
- * that reads waits for the rest), in 64 KiB writes that wait for the socket to drain, as a real
- * client would; stops writing once the server answers or closes. Waits at most `waitMs`.
+ * Sends `head` and then a `BODY`-byte body but its last byte (so a server that reads waits for the
+ * rest), as a real client would; waits at most `waitMs`.
  */
-function attack(port: number, head: string, waitMs: number): Promise<Attack> {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    let answer = '';
-    let closed = false;
-    let closedByServer = true;
-    const timer = setTimeout(() => {
-      closedByServer = false;
-      socket.destroy();
-    }, waitMs);
-    socket.on('data', (d: Buffer) => (answer += d.toString('latin1')));
-    socket.on('error', () => {}); // EPIPE/ECONNRESET once the server closed on us: expected
-    socket.on('close', () => {
-      closed = true;
-      clearTimeout(timer);
-      resolve({ answer, closedByServer });
-    });
-    const chunk = Buffer.alloc(64 << 10, 7);
-    (async () => {
-      socket.write(head);
-      for (let sent = 0; sent < BODY - 1 && !closed && answer === ''; sent += chunk.length) {
-        if (!socket.write(chunk.subarray(0, Math.min(chunk.length, BODY - 1 - sent))))
-          await new Promise((r) => {
-            socket.once('drain', r);
-            socket.once('close', r);
-          });
-      }
-    })();
-  });
-}
+const attack = (port: number, head: string, waitMs: number) => sendBodyButLastByte(port, head, { bodyBytes: BODY, waitMs });
 
 /** Samples the peer's arrayBuffers every 50 ms while `run` runs; the largest growth over the start. */
 async function peakGrowth<T>(peer: ChildHandle, run: () => Promise<T>): Promise<{ result: T; growth: number }> {
-  const sample = async (): Promise<number> => {
-    // One retry: a keep-alive socket the server just closed fails the first try.
-    for (let i = 0; ; i++) {
-      try {
-        return ((await (await fetch(`${peer.url}/_test/memory`)).json()) as NodeJS.MemoryUsage).arrayBuffers;
-      } catch (err) {
-        if (i > 0) throw err;
-      }
-    }
-  };
-  const start = await sample();
-  let peak = start;
-  let running = true;
-  const sampler = (async () => {
-    for (let i = 0; running && i < 1_000; i++) {
-      peak = Math.max(peak, await sample());
-      await sleep(50);
-    }
-  })();
-  const result = await run();
-  peak = Math.max(peak, await sample());
-  running = false;
-  await sampler;
-  return { result, growth: peak - start };
+  const { result, start, peak } = await peakMemory(peer.url, run);
+  return { result, growth: peak.arrayBuffers - start.arrayBuffers };
 }
 
 const head = (auth: string, extra = '') =>
