@@ -25,7 +25,8 @@ export function valueGetter(kind, template) {
  * Loads new keys (`key:0`, `key:1`, ...) through `group` until its main cache first evicts
  * (`full`), then `rounds` × maxBytes more of `valueBytes` values (`churned`: the steady state of a
  * cache that keeps evicting). `snapshot` runs at both points, told how many keys were loaded so far
- * and the highest RSS sampled (every 1,024 gets).
+ * and the highest RSS sampled (every 1,024 gets or every MiB of values, whichever comes first, and
+ * at each point).
  * @template T
  * @param {{ get(key: string): Promise<unknown>, cacheStats(): { main: { evictions: number } } }} group
  * @param {{ maxBytes: number, valueBytes: number, rounds: number }} sizes
@@ -35,14 +36,21 @@ export function valueGetter(kind, template) {
 export async function fillAndChurn(group, { maxBytes, valueBytes, rounds }, snapshot) {
   let i = 0;
   let peakRss = 0;
+  // Large values fill a cache in fewer than 1,024 gets: they are sampled every MiB.
+  const every = Math.max(1, Math.min(1024, Math.floor(2 ** 20 / valueBytes)));
+  const sample = () => {
+    peakRss = Math.max(peakRss, process.memoryUsage.rss());
+  };
   const get = async () => {
     await group.get(`key:${i++}`);
-    if (i % 1024 === 0) peakRss = Math.max(peakRss, process.memoryUsage.rss());
+    if (i % every === 0) sample();
   };
   while (group.cacheStats().main.evictions === 0) await get();
+  sample();
   const full = await snapshot({ keysLoaded: i, peakRss });
   const end = i + Math.ceil((rounds * maxBytes) / valueBytes);
   while (i < end) await get();
+  sample();
   const churned = await snapshot({ keysLoaded: i, peakRss });
   return { full, churned };
 }
