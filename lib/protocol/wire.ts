@@ -291,7 +291,7 @@ function readResult(reader: BinaryReader, end: number, now: number): { index: nu
 }
 
 /** Reads `repeated <message> = 1`, handing each embedded message's bounds to `readOne`. */
-function readRepeated<T>(bytes: Uint8Array, readOne: (reader: BinaryReader, end: number) => T): T[] {
+export function readRepeated<T>(bytes: Uint8Array, readOne: (reader: BinaryReader, end: number) => T): T[] {
   const reader = new BinaryReader(bytes);
   const out: T[] = [];
   while (reader.pos < reader.len) {

@@ -6,8 +6,9 @@
  * the generated code).
  */
 
-import { BinaryReader, BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
+import { BinaryWriter, WireType } from '@bufbuild/protobuf/wire';
 import type { RemoveRequest } from '../cache/peers.js';
+import { readRepeated } from './wire.js';
 
 /** Content type of a WriteBatch (`DELETE {basePath}`) and of its answer, a WriteBatchResponse. */
 export const WRITES_CONTENT_TYPE = 'application/x-geecache-writes';
@@ -52,7 +53,7 @@ export function encodeWriteBatch(items: readonly RemoveRequest[]): Uint8Array {
  * tag invalidation (its id checked by the server), one without key nor tags a clear.
  */
 export function decodeWriteBatch(bytes: Uint8Array): RemoveRequest[] {
-  return readItems(bytes, (reader, end) => {
+  return readRepeated(bytes, (reader, end) => {
     let group: string | undefined;
     let key: string | undefined;
     const tags: string[] = [];
@@ -95,7 +96,7 @@ export function encodeWriteResults(results: readonly WriteResult[]): Uint8Array 
 
 /** Reads a WriteBatchResponse; throws on malformed bytes. */
 export function decodeWriteResults(bytes: Uint8Array): WriteResult[] {
-  return readItems(bytes, (reader, end) => {
+  return readRepeated(bytes, (reader, end) => {
     const result: WriteResult = { status: 0 };
     while (reader.pos < end) {
       const [field, type] = reader.tag();
@@ -106,23 +107,4 @@ export function decodeWriteResults(bytes: Uint8Array): WriteResult[] {
     }
     return result;
   });
-}
-
-/** The embedded messages of field 1, each read by `readOne` up to its end. */
-function readItems<T>(bytes: Uint8Array, readOne: (reader: BinaryReader, end: number) => T): T[] {
-  const reader = new BinaryReader(bytes);
-  const out: T[] = [];
-  while (reader.pos < reader.len) {
-    const [field, type] = reader.tag();
-    if (field !== 1 || type !== WireType.LengthDelimited) {
-      reader.skip(type, field);
-      continue;
-    }
-    const end = reader.uint32() + reader.pos;
-    if (end > reader.len) throw new Error('truncated message');
-    out.push(readOne(reader, end));
-    if (reader.pos !== end) throw new Error('malformed embedded message');
-  }
-  if (reader.pos !== reader.len) throw new Error('truncated message');
-  return out;
 }
