@@ -68,7 +68,9 @@ describe('batch bodies and the signature (real peer, raw sockets)', function () 
     );
     console.log(`      replayed: peak arrayBuffers growth ${(growth / MiB).toFixed(2)} MiB over 16 connections`);
     const statuses = result.map((r) => Number(r.answer.split(' ')[1]) || 0); // 0: reset before the answer was read
-    expect(growth, 'bytes held for 16 replays').to.be.at.most(16 * MiB);
+    // The body budget is 16 MiB; besides it, as above, each connection's first read (its headers)
+    // may carry up to 64 KiB of its body before the peer refuses the rest.
+    expect(growth, 'bytes held for 16 replays').to.be.at.most(16 * MiB + 16 * 64 * 1024);
     expect(statuses.filter((s) => s === 408).length, 'dripped bodies cut off').to.be.within(1, 3);
     expect(statuses.every((s) => s === 503 || s === 408 || s === 0)).to.equal(true);
     expect(result.every((r) => r.closedByServer)).to.equal(true);
