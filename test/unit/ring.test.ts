@@ -34,6 +34,19 @@ function busiestOverMean(ring: Ring, keyList: string[], counts = shares(ring, ke
   return Math.max(...counts.values()) / (keyList.length / ring.peers().length);
 }
 
+/** The empty-ring test every ring passes: no owner before a peer is added, nor after the last one left. */
+function itAnswersNothingWhenEmpty(make: () => Ring): void {
+  it('returns undefined on an empty ring, and again once every peer is removed', () => {
+    const ring = make();
+    expect(ring.get('k')).to.equal(undefined);
+    ring.add('http://10.0.0.1:3000', 'http://10.0.0.2:3000');
+    expect(ring.get('k')).to.be.oneOf(['http://10.0.0.1:3000', 'http://10.0.0.2:3000']);
+    ring.remove('http://10.0.0.1:3000', 'http://10.0.0.2:3000');
+    expect(ring.get('k')).to.equal(undefined);
+    expect(ring.peers()).to.deep.equal([]);
+  });
+}
+
 /** Keys that, after `gone` left, are still on it or moved though their owner stayed. */
 function wronglyMoved(ring: Ring, keyList: string[], before: (string | undefined)[], gone: string): string[] {
   return keyList.flatMap((k, i) => {
@@ -74,15 +87,7 @@ describe('ConsistentHashRing (golang/groupcache consistenthash)', () => {
     for (const [key, owner] of Object.entries(cases)) expect(ring.get(key), `key ${key}`).to.equal(owner);
   });
 
-  it('returns undefined on an empty ring, and again once every peer is removed', () => {
-    const ring = new ConsistentHashRing();
-    expect(ring.get('anything')).to.equal(undefined);
-    ring.add('a', 'b');
-    expect(ring.get('anything')).to.be.oneOf(['a', 'b']);
-    ring.remove('a', 'b');
-    expect(ring.get('anything')).to.equal(undefined);
-    expect(ring.peers()).to.deep.equal([]);
-  });
+  itAnswersNothingWhenEmpty(() => new ConsistentHashRing());
 
   it('rejects a replica count that is not a positive integer', () => {
     for (const bad of [0, -1, 1.5, NaN]) expect(() => new ConsistentHashRing(bad), String(bad)).to.throw(TypeError, /replicas/);
@@ -200,14 +205,7 @@ describe('RendezvousRing (the default ring)', () => {
   const N_KEYS = 100_000;
   const manyKeys = keys(N_KEYS);
 
-  it('returns undefined on an empty ring, and again once every peer is removed', () => {
-    const ring = new RendezvousRing();
-    expect(ring.get('k')).to.equal(undefined);
-    ring.add('p');
-    expect(ring.get('k')).to.equal('p');
-    ring.remove('p');
-    expect(ring.get('k')).to.equal(undefined);
-  });
+  itAnswersNothingWhenEmpty(() => new RendezvousRing());
 
   it('add is idempotent and peers() keeps insertion order', () => {
     const ring = new RendezvousRing();
@@ -335,15 +333,7 @@ describe("MaglevRing (ring: 'maglev')", () => {
   const slotRing = (tableSize = MAGLEV_TABLE_SIZE) => new MaglevRing({ tableSize, hash: (key) => Number(key) });
   const slotOwners = (ring: Ring, tableSize = MAGLEV_TABLE_SIZE) => Array.from({ length: tableSize }, (_, s) => ring.get(String(s)));
 
-  it('returns undefined on an empty ring, and again once every peer is removed', () => {
-    const ring = new MaglevRing();
-    expect(ring.get('k')).to.equal(undefined);
-    ring.add('http://10.0.0.1:3000');
-    expect(ring.get('k')).to.equal('http://10.0.0.1:3000');
-    ring.remove('http://10.0.0.1:3000');
-    expect(ring.get('k')).to.equal(undefined);
-    expect(ring.peers()).to.deep.equal([]);
-  });
+  itAnswersNothingWhenEmpty(() => new MaglevRing());
 
   it('gives the same owners whatever order the peers were added in', () => {
     const forward = new MaglevRing();
@@ -449,15 +439,7 @@ describe("BoundedRing (ring: 'bounded')", () => {
     return table;
   }
 
-  it('returns undefined on an empty ring, and again once every peer is removed', () => {
-    const ring = new BoundedRing({ tableSize: 1 << 12 });
-    expect(ring.get('k')).to.equal(undefined);
-    ring.add('http://10.0.0.1:3000');
-    expect(ring.get('k')).to.equal('http://10.0.0.1:3000');
-    ring.remove('http://10.0.0.1:3000');
-    expect(ring.get('k')).to.equal(undefined);
-    expect(ring.peers()).to.deep.equal([]);
-  });
+  itAnswersNothingWhenEmpty(() => new BoundedRing({ tableSize: 1 << 12 }));
 
   for (const [n, tableSize] of [
     [3, 64],
